@@ -1,0 +1,295 @@
+//! The send loop: plan a chunk, push it with `sendmmsg`, wait when the
+//! socket is full, fall back from GSO when the kernel refuses it.
+
+use std::cell::RefCell;
+use std::os::fd::RawFd;
+
+use crate::plan::{GsoPolicy, Scratch, CHUNK};
+use crate::sys;
+use crate::wait::{Stop, Timeout, Waiter};
+
+/// Why a send stopped before every message went out.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure<E> {
+    /// The caller's description of message `index` failed.
+    Describe {
+        /// Message index in the call.
+        index: usize,
+        /// The caller's error.
+        error: E,
+    },
+    /// The kernel refused message `index` with `errno`.
+    Os {
+        /// Message index in the call.
+        index: usize,
+        /// The errno.
+        errno: i32,
+    },
+    /// The socket is full and the call may not wait.
+    WouldBlock {
+        /// First message not sent.
+        index: usize,
+    },
+    /// The wait ended.
+    Wait {
+        /// First message not sent.
+        index: usize,
+        /// Why.
+        stop: Stop,
+    },
+}
+
+/// What a send did.
+#[derive(Debug)]
+pub struct Outcome<E> {
+    /// Messages the kernel accepted, from the first.
+    pub sent: usize,
+    /// Why it stopped early, if it did. A caller following GIO's rules
+    /// reports it only when `sent == 0`.
+    pub failure: Option<Failure<E>>,
+    /// The kernel refused a GSO send: do not try again on this socket.
+    pub gso_refused: bool,
+}
+
+/// The fixed parameters of a send.
+#[derive(Clone, Copy, Debug)]
+pub struct SendRequest {
+    /// The socket.
+    pub fd: RawFd,
+    /// Messages in the call.
+    pub n: usize,
+    /// Flags for the kernel (`MSG_NOSIGNAL` is added).
+    pub flags: i32,
+    /// Waiting rules.
+    pub timeout: Timeout,
+    /// Coalescing rules.
+    pub gso: GsoPolicy,
+}
+
+/// Errnos with which the kernel refuses a segmented send as such (nothing
+/// of it was sent; the same datagrams may go one by one).
+fn refuses_gso(errno: i32) -> bool {
+    matches!(errno, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EPROTONOSUPPORT)
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch space, or with a fresh one if it is
+/// in use further up the stack (a control message's serializer that sends).
+pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    let mut f = Some(f);
+    let r = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
+        Ok(mut s) => Some((f.take().expect("called once"))(&mut s)),
+        Err(_) => None,
+    });
+    match r {
+        Ok(Some(r)) => r,
+        _ => (f.take().expect("called once"))(&mut Scratch::default()),
+    }
+}
+
+/// Sends `req.n` messages. `describe(i, scratch)` adds message `i` to the
+/// scratch space (see [`Scratch::push`]); it is called for a chunk of up to
+/// 1024 messages before any of them is sent. `report(i, bytes)` is called for
+/// every message the kernel accepted.
+pub fn send<E>(
+    s: &mut Scratch,
+    req: &SendRequest,
+    waiter: &mut dyn Waiter,
+    mut describe: impl FnMut(usize, &mut Scratch) -> Result<(), E>,
+    mut report: impl FnMut(usize, usize),
+) -> Outcome<E> {
+    let mut out = Outcome { sent: 0, failure: None, gso_refused: false };
+    let mut gso = req.gso;
+    let flags = req.flags | libc::MSG_NOSIGNAL;
+    let mut start = 0;
+    while start < req.n {
+        let end = req.n.min(start + CHUNK);
+        s.begin();
+        for i in start..end {
+            if let Err(error) = describe(i, s) {
+                out.failure = Some(Failure::Describe { index: i, error });
+                return out;
+            }
+        }
+        s.plan(&gso);
+        let mut k = 0;
+        while k < s.hdrs.len() {
+            let first = start + s.entries[k].first;
+            match sys::sendmmsg(req.fd, &mut s.hdrs[k..], flags) {
+                Ok(0) => {
+                    // Only for an empty vector, which cannot happen here;
+                    // never spin on it.
+                    out.failure = Some(Failure::WouldBlock { index: first });
+                    return out;
+                }
+                Ok(r) => {
+                    for kk in k..k + r {
+                        let e = s.entries[kk];
+                        for i in e.first..e.first + e.count {
+                            report(start + i, s.sent_bytes(kk, i));
+                        }
+                        out.sent += e.count;
+                    }
+                    k += r;
+                }
+                Err(libc::EINTR) => {}
+                Err(libc::EAGAIN) => {
+                    if s.entries[k].is_gso() && req.timeout == Timeout::NonBlocking {
+                        // A smaller datagram may still fit: try them one by one.
+                        s.replan_plain(k);
+                        continue;
+                    }
+                    match req.timeout {
+                        Timeout::NonBlocking => {
+                            out.failure = Some(Failure::WouldBlock { index: first });
+                            return out;
+                        }
+                        Timeout::Block(deadline) => {
+                            if let Err(stop) = waiter.wait(req.fd, deadline) {
+                                out.failure = Some(Failure::Wait { index: first, stop });
+                                return out;
+                            }
+                        }
+                    }
+                }
+                Err(errno) if s.entries[k].is_gso() && (refuses_gso(errno) || errno == libc::EMSGSIZE) => {
+                    if errno != libc::EMSGSIZE {
+                        out.gso_refused = true;
+                        gso = GsoPolicy::OFF;
+                    }
+                    s.replan_plain(k);
+                }
+                Err(errno) => {
+                    out.failure = Some(Failure::Os { index: first, errno });
+                    return out;
+                }
+            }
+        }
+        start = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Dest, Message};
+    use crate::wait::PollWaiter;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    fn dgram_pair() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0; 2];
+        // SAFETY: fds is a valid array of two ints.
+        let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0, fds.as_mut_ptr()) };
+        assert_eq!(r, 0);
+        // SAFETY: both descriptors are new and owned by nobody else.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    fn recv_all(fd: &OwnedFd) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        loop {
+            let mut buf = vec![0u8; 70000];
+            // SAFETY: buf is valid for writes of its length.
+            let r = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+            if r < 0 {
+                return got;
+            }
+            buf.truncate(r as usize);
+            got.push(buf);
+        }
+    }
+
+    fn send_payloads(fd: &OwnedFd, payloads: &[Vec<u8>], timeout: Timeout) -> (Outcome<()>, Vec<usize>) {
+        let iovs: Vec<libc::iovec> = payloads
+            .iter()
+            .map(|p| libc::iovec { iov_base: p.as_ptr() as *mut _, iov_len: p.len() })
+            .collect();
+        let req = SendRequest { fd: fd.as_raw_fd(), n: payloads.len(), flags: 0, timeout, gso: GsoPolicy::OFF };
+        let mut sent = vec![usize::MAX; payloads.len()];
+        let out = with_scratch(|s| {
+            send(
+                s,
+                &req,
+                &mut PollWaiter,
+                |i, s| {
+                    s.push(Message { dest: Dest::Connected, iov: &iovs[i..i + 1], control: None, len: payloads[i].len() });
+                    Ok(())
+                },
+                |i, b| sent[i] = b,
+            )
+        });
+        (out, sent)
+    }
+
+    #[test]
+    fn sends_every_message_in_order_across_chunks() {
+        let (a, b) = dgram_pair();
+        let payloads: Vec<Vec<u8>> = (0..1500u32).map(|i| i.to_ne_bytes().to_vec()).collect();
+        let mut got = Vec::new();
+        let mut off = 0;
+        while off < payloads.len() {
+            let (out, _) = send_payloads(&a, &payloads[off..], Timeout::NonBlocking);
+            off += out.sent;
+            got.extend(recv_all(&b));
+        }
+        assert_eq!(got, payloads);
+    }
+
+    #[test]
+    fn full_socket_would_block_then_times_out() {
+        let (a, _b) = dgram_pair();
+        let big = vec![vec![7u8; 4096]; 1];
+        let mut total = 0;
+        loop {
+            let (out, sent) = send_payloads(&a, &big, Timeout::NonBlocking);
+            if out.sent == 0 {
+                assert_eq!(out.failure, Some(Failure::WouldBlock { index: 0 }));
+                assert_eq!(sent[0], usize::MAX);
+                break;
+            }
+            assert_eq!(sent[0], 4096);
+            total += 1;
+            assert!(total < 100_000, "queue never filled");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(20);
+        let (out, _) = send_payloads(&a, &big, Timeout::Block(Some(deadline)));
+        assert_eq!(out.sent, 0);
+        assert_eq!(out.failure, Some(Failure::Wait { index: 0, stop: Stop::TimedOut }));
+        assert!(std::time::Instant::now() >= deadline);
+    }
+
+    #[test]
+    fn describe_error_stops_before_sending() {
+        let (a, b) = dgram_pair();
+        let req = SendRequest { fd: a.as_raw_fd(), n: 3, flags: 0, timeout: Timeout::NonBlocking, gso: GsoPolicy::OFF };
+        let v = [libc::iovec { iov_base: b"x".as_ptr() as *mut _, iov_len: 1 }];
+        let out = with_scratch(|s| {
+            send(
+                s,
+                &req,
+                &mut PollWaiter,
+                |i, s| {
+                    if i == 2 {
+                        return Err("bad");
+                    }
+                    s.push(Message { dest: Dest::Connected, iov: &v, control: None, len: 1 });
+                    Ok(())
+                },
+                |_, _| {},
+            )
+        });
+        assert_eq!(out.sent, 0);
+        assert_eq!(out.failure, Some(Failure::Describe { index: 2, error: "bad" }));
+        assert!(recv_all(&b).is_empty());
+    }
+
+    #[test]
+    fn scratch_is_reentrant() {
+        let r = with_scratch(|_| with_scratch(|s| s.messages()));
+        assert_eq!(r, 0);
+    }
+}

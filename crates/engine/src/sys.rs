@@ -1,0 +1,80 @@
+//! The few system calls the engine makes. Every `unsafe` block of the
+//! engine's I/O lives here.
+
+use std::os::fd::RawFd;
+
+/// `UDP_SEGMENT` socket option / control message type (linux/udp.h).
+pub const UDP_SEGMENT: libc::c_int = 103;
+/// `SOL_UDP` level.
+pub const SOL_UDP: libc::c_int = 17;
+
+/// The calling thread's `errno`.
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// `sendmmsg(2)` on `hdrs`. Returns how many headers the kernel took, or the
+/// errno of the failure.
+///
+/// The headers' pointers (names, vectors, control data) must be valid for the
+/// kernel to read: `Plan::link` makes them so, and the planner only stores
+/// pointers the caller handed in with the same guarantee.
+pub fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> Result<usize, i32> {
+    if hdrs.is_empty() {
+        return Ok(0);
+    }
+    let n = hdrs.len().min(libc::c_uint::MAX as usize) as libc::c_uint;
+    // SAFETY: `hdrs` is a valid, exclusively borrowed array of `n` headers; the
+    // kernel writes only their `msg_len` fields and reads the memory they
+    // point to, which the planner's contract keeps valid for this call.
+    let r = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n, flags) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// What `poll(2)` reported for a writability wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollResult {
+    /// The socket is writable (or in error: the next send will tell).
+    Writable,
+    /// The extra descriptor (a cancellable's) became readable.
+    Extra,
+    /// The time ran out.
+    TimedOut,
+}
+
+/// Waits until `fd` is writable, `extra` is readable, or `timeout_ms`
+/// (-1: forever) passes. `EINTR` is returned to the caller, who recomputes
+/// the remaining time.
+pub fn poll_writable(fd: RawFd, extra: Option<RawFd>, timeout_ms: i32) -> Result<PollResult, i32> {
+    let mut fds = [
+        libc::pollfd { fd, events: libc::POLLOUT, revents: 0 },
+        libc::pollfd { fd: extra.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
+    ];
+    let nfds = if extra.is_some() { 2 } else { 1 };
+    // SAFETY: `fds` is a valid array of at least `nfds` pollfd structs that
+    // lives across the call.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), nfds, timeout_ms) };
+    if r < 0 {
+        return Err(errno());
+    }
+    if r == 0 {
+        return Ok(PollResult::TimedOut);
+    }
+    if nfds == 2 && fds[1].revents != 0 {
+        return Ok(PollResult::Extra);
+    }
+    Ok(PollResult::Writable)
+}
+
+/// A socket option of type `int`, or `None` if it cannot be read.
+pub fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> Option<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are valid for writes of the sizes passed.
+    let r = unsafe { libc::getsockopt(fd, level, name, (&mut v as *mut libc::c_int).cast(), &mut len) };
+    (r == 0).then_some(v)
+}
