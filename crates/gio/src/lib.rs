@@ -1,1 +1,765 @@
-//! placeholder
+//! gsend's C edge: GIO's send functions over the gsend engine.
+//!
+//! Every public function here has exactly the signature of the GIO function
+//! it replaces (plus `socket_send_messages_with_timeout`, which GIO keeps
+//! private, and gsend's own additions). They are not exported under any
+//! name by this crate: the `gsend` library exports them as `gsend_*`, the
+//! preload shim under GIO's own names. Each one checks its arguments like
+//! `g_return_val_if_fail`, runs inside a panic boundary, and reports runtime
+//! failures as `G_IO_ERROR` GErrors.
+
+use std::ffi::{c_char, c_int, c_uint, CStr};
+use std::time::{Duration, Instant};
+
+use gio_sys as gio;
+use glib_sys as glib;
+use gobject_sys as gobject;
+use gsend_engine::plan::{GsoPolicy, Scratch, CHUNK};
+use gsend_engine::wait::{self, Stop, Timeout, Waiter, Woke};
+use gsend_engine::{send, with_scratch, Failure, SendRequest};
+
+pub mod glue;
+mod gso;
+pub mod message;
+
+use glue::{critical, is_a, set_io_error};
+use message::{AddrMemo, DescribeError};
+
+pub use gso::{socket_get_gso, socket_set_gso};
+
+type GError = glib::GError;
+
+/// How a failed send is worded and coded.
+#[derive(Clone, Copy)]
+struct Style {
+    /// The function name for criticals.
+    func: &'static CStr,
+    /// `EPIPE` reports `G_IO_ERROR_CLOSED` (the `*_send_messages` rule)
+    /// rather than GIO's `G_IO_ERROR_BROKEN_PIPE`.
+    epipe_closed: bool,
+    /// Prefix of an errno's message; the message index follows when `indexed`.
+    what: &'static str,
+    indexed: bool,
+}
+
+const MESSAGES: Style = Style { func: c"gsend_socket_send_messages", epipe_closed: true, what: "Error sending message", indexed: true };
+const DATAGRAMS: Style = Style { func: c"gsend_socket_send_datagrams", ..MESSAGES };
+const MESSAGE: Style = Style { func: c"gsend_socket_send_message", epipe_closed: false, what: "Error sending message", indexed: false };
+const DATA: Style = Style { func: c"gsend_socket_send_with_blocking", epipe_closed: false, what: "Error sending data", indexed: false };
+
+/// The result of one engine run, before it is turned into GIO's return
+/// conventions.
+enum Res {
+    Sent(usize),
+    /// Nothing sent; `error` is set or a critical was emitted.
+    Failed,
+    /// Nothing sent, the socket is full, and the call may not wait.
+    WouldBlock,
+}
+
+/// Waits with GIO's semantics: the cancellable wakes the wait, the socket's
+/// own timeout bounds each wait.
+struct GioWaiter {
+    socket: *mut gio::GSocket,
+    cancellable: *mut gio::GCancellable,
+    pollfd: Option<glib::GPollFD>,
+    made_fd: bool,
+    socket_timeout: Option<Option<Duration>>,
+}
+
+impl GioWaiter {
+    fn new(socket: *mut gio::GSocket, cancellable: *mut gio::GCancellable) -> Self {
+        GioWaiter { socket, cancellable, pollfd: None, made_fd: false, socket_timeout: None }
+    }
+
+    fn cancelled(&self) -> bool {
+        // SAFETY: the cancellable was type-checked by the caller.
+        !self.cancellable.is_null() && unsafe { gio::g_cancellable_is_cancelled(self.cancellable) } != 0
+    }
+}
+
+impl Waiter for GioWaiter {
+    fn wait(&mut self, fd: i32, deadline: Option<Instant>) -> Result<(), Stop> {
+        if self.cancelled() {
+            return Err(Stop::Cancelled);
+        }
+        if !self.cancellable.is_null() && !self.made_fd {
+            self.made_fd = true;
+            let mut p = glib::GPollFD { fd: -1, events: 0, revents: 0 };
+            // SAFETY: a valid cancellable and out location.
+            if unsafe { gio::g_cancellable_make_pollfd(self.cancellable, &mut p) } != 0 {
+                self.pollfd = Some(p);
+            }
+        }
+        let socket = self.socket;
+        let per_wait = *self.socket_timeout.get_or_insert_with(|| {
+            // SAFETY: the socket was type-checked by the caller.
+            let secs = unsafe { gio::g_socket_get_timeout(socket) };
+            (secs > 0).then(|| Duration::from_secs(secs as u64))
+        });
+        let deadline = match (deadline, per_wait) {
+            (d, None) => d,
+            (None, Some(t)) => Some(Instant::now() + t),
+            (Some(d), Some(t)) => Some(d.min(Instant::now() + t)),
+        };
+        match wait::wait_writable(fd, self.pollfd.map(|p| p.fd), deadline) {
+            Ok(Woke::Writable) => Ok(()),
+            Ok(Woke::Extra) if self.cancelled() => Err(Stop::Cancelled),
+            // Woken by a cancellable that was reset meanwhile: try again.
+            Ok(Woke::Extra) => Ok(()),
+            Err(stop) => Err(stop),
+        }
+    }
+}
+
+impl Drop for GioWaiter {
+    fn drop(&mut self) {
+        if self.pollfd.is_some() {
+            // SAFETY: make_pollfd succeeded on this cancellable.
+            unsafe { gio::g_cancellable_release_fd(self.cancellable) };
+        }
+    }
+}
+
+/// Checks done by every send before any system call: closed socket,
+/// cancellation.
+unsafe fn check_socket(socket: *mut gio::GSocket, cancellable: *mut gio::GCancellable, error: *mut *mut GError) -> bool {
+    // SAFETY: socket is a GSocket (checked by the caller).
+    if unsafe { gio::g_socket_is_closed(socket) } != 0 {
+        // SAFETY: error is NULL or valid.
+        unsafe { set_io_error(error, gio::G_IO_ERROR_CLOSED, "Socket is already closed") };
+        return false;
+    }
+    // SAFETY: socket is a GSocket.
+    if unsafe { gio::g_socket_get_fd(socket) } < 0 {
+        // SAFETY: error is NULL or valid.
+        unsafe { set_io_error(error, gio::G_IO_ERROR_NOT_INITIALIZED, "Invalid socket, not initialized") };
+        return false;
+    }
+    // SAFETY: cancellable is NULL or a GCancellable; error is NULL or valid.
+    unsafe { gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 }
+}
+
+/// Sends `n` messages described by `describe`, with GIO's rules.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run(
+    socket: *mut gio::GSocket,
+    n: usize,
+    flags: c_int,
+    timeout_us: i64,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+    style: Style,
+    mut describe: impl FnMut(usize, &mut Scratch, &mut AddrMemo) -> Result<(), DescribeError>,
+    report: impl FnMut(usize, usize),
+) -> Res {
+    // SAFETY: arguments were checked by the caller.
+    if !unsafe { check_socket(socket, cancellable, error) } {
+        return Res::Failed;
+    }
+    if n == 0 {
+        return Res::Sent(0);
+    }
+    // SAFETY: socket is a GSocket.
+    let fd = unsafe { gio::g_socket_get_fd(socket) };
+    let gso = if n > 1 && unsafe { gso::wanted(socket) } { GsoPolicy::UDP } else { GsoPolicy::OFF };
+    let req = SendRequest { fd, n, flags, timeout: Timeout::from_micros(timeout_us, Instant::now), gso };
+    let mut waiter = GioWaiter::new(socket, cancellable);
+    let mut memo = AddrMemo::default();
+    let out = with_scratch(|s| {
+        send(
+            s,
+            &req,
+            &mut waiter,
+            |i, s| {
+                if i % CHUNK == 0 {
+                    memo.reset();
+                }
+                describe(i, s, &mut memo)
+            },
+            report,
+        )
+    });
+    if out.gso_refused {
+        // SAFETY: socket is a GSocket.
+        unsafe { gso::refused(socket) };
+    }
+    let failure = match out.failure {
+        None => return Res::Sent(out.sent),
+        Some(f) => f,
+    };
+    if out.sent > 0 {
+        if let Failure::Describe { error: DescribeError::GError(e), .. } = failure {
+            // SAFETY: we own e.
+            unsafe { glib::g_error_free(e) };
+        }
+        return Res::Sent(out.sent);
+    }
+    let at = |i: usize| if style.indexed { format!(" {i}") } else { String::new() };
+    // SAFETY (all arms): error is NULL or a valid, unset GError**.
+    match failure {
+        Failure::Describe { error: DescribeError::Programming(expr), .. } => {
+            critical(style.func, expr);
+        }
+        Failure::Describe { error: DescribeError::GError(e), .. } => unsafe { glib::g_propagate_error(error, e) },
+        Failure::Describe { index, error: DescribeError::Invalid(what) } => unsafe {
+            set_io_error(error, gio::G_IO_ERROR_INVALID_ARGUMENT, &format!("Unable to send message{}: {what}", at(index)))
+        },
+        Failure::Os { index, errno } => {
+            let code = if errno == libc::EPIPE && style.epipe_closed { gio::G_IO_ERROR_CLOSED } else { glue::io_error_code(errno) };
+            unsafe { set_io_error(error, code, &format!("{}{}: {}", style.what, at(index), glue::strerror(errno))) }
+        }
+        Failure::WouldBlock { .. } => return Res::WouldBlock,
+        Failure::Wait { stop: Stop::TimedOut, .. } => unsafe { set_io_error(error, gio::G_IO_ERROR_TIMED_OUT, "Socket I/O timed out") },
+        Failure::Wait { stop: Stop::Cancelled, .. } => unsafe {
+            if gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 {
+                set_io_error(error, gio::G_IO_ERROR_CANCELLED, "Operation was cancelled");
+            }
+        },
+        Failure::Wait { stop: Stop::Os(errno), .. } => unsafe {
+            set_io_error(error, glue::io_error_code(errno), &format!("Waiting for socket condition: {}", glue::strerror(errno)))
+        },
+    }
+    Res::Failed
+}
+
+/// Sets the `G_IO_ERROR_WOULD_BLOCK` error of a batch that could not start.
+unsafe fn would_block(error: *mut *mut GError, style: Style) {
+    let at = if style.indexed { " 0" } else { "" };
+    // SAFETY: error is NULL or valid.
+    unsafe {
+        set_io_error(error, gio::G_IO_ERROR_WOULD_BLOCK, &format!("{}{at}: {}", style.what, glue::strerror(libc::EAGAIN)))
+    }
+}
+
+fn socket_type() -> glib::GType {
+    // SAFETY: a pure type getter.
+    unsafe { gio::g_socket_get_type() }
+}
+
+fn cancellable_type() -> glib::GType {
+    // SAFETY: a pure type getter.
+    unsafe { gio::g_cancellable_get_type() }
+}
+
+/// The argument checks shared by the batch functions. Emits the critical
+/// and returns false on the first failure.
+unsafe fn batch_preconditions(
+    func: &'static CStr,
+    socket: *mut gio::GSocket,
+    has_messages: bool,
+    n: usize,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> bool {
+    // SAFETY: pointers are NULL or GObjects per the API contract.
+    unsafe {
+        let checks: [(bool, &'static CStr); 4] = [
+            (is_a(socket.cast(), socket_type()), c"G_IS_SOCKET (socket)"),
+            (n == 0 || has_messages, c"num_messages == 0 || messages != NULL"),
+            (cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()), c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)"),
+            (error.is_null() || (*error).is_null(), c"error == NULL || *error == NULL"),
+        ];
+        for (ok, expr) in checks {
+            if !ok {
+                critical(func, expr);
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// The engine behind every `*_send_messages` function.
+unsafe fn messages_impl(
+    socket: *mut gio::GSocket,
+    messages: *mut gio::GOutputMessage,
+    num_messages: c_uint,
+    flags: c_int,
+    timeout_us: Option<i64>,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+    style: Style,
+) -> c_int {
+    let n = num_messages as usize;
+    // SAFETY: checked pointers only.
+    unsafe {
+        if !batch_preconditions(style.func, socket, !messages.is_null(), n, cancellable, error) {
+            return -1;
+        }
+        if n > CHUNK {
+            if let Err(DescribeError::Programming(expr)) = message::precheck(messages, n) {
+                critical(style.func, expr);
+                return -1;
+            }
+        }
+        let timeout_us = timeout_us.unwrap_or_else(|| if gio::g_socket_get_blocking(socket) != 0 { -1 } else { 0 });
+        let res = run(
+            socket,
+            n,
+            flags,
+            timeout_us,
+            cancellable,
+            error,
+            style,
+            |i, s, memo| message::describe(s, memo, &*messages.add(i)),
+            |i, bytes| (*messages.add(i)).bytes_sent = bytes as c_uint,
+        );
+        match res {
+            Res::Sent(k) => k.min(c_int::MAX as usize) as c_int,
+            Res::Failed => -1,
+            Res::WouldBlock => {
+                would_block(error, style);
+                -1
+            }
+        }
+    }
+}
+
+/// See `gsend_socket_send_messages_with_timeout`.
+///
+/// # Safety
+/// GIO's contract for `g_socket_send_messages`.
+pub unsafe extern "C" fn socket_send_messages_with_timeout(
+    socket: *mut gio::GSocket,
+    messages: *mut gio::GOutputMessage,
+    num_messages: c_uint,
+    flags: c_int,
+    timeout_us: i64,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> c_int {
+    let style = Style { func: c"gsend_socket_send_messages_with_timeout", ..MESSAGES };
+    // SAFETY: forwarded contract.
+    unsafe {
+        glue::guard(error, -1, || {
+            messages_impl(socket, messages, num_messages, flags, Some(timeout_us), cancellable, error, style)
+        })
+    }
+}
+
+/// See `gsend_socket_send_messages`.
+///
+/// # Safety
+/// GIO's contract for `g_socket_send_messages`.
+pub unsafe extern "C" fn socket_send_messages(
+    socket: *mut gio::GSocket,
+    messages: *mut gio::GOutputMessage,
+    num_messages: c_uint,
+    flags: c_int,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: forwarded contract.
+    unsafe {
+        glue::guard(error, -1, || messages_impl(socket, messages, num_messages, flags, None, cancellable, error, MESSAGES))
+    }
+}
+
+/// See `gsend_datagram_based_send_messages`.
+///
+/// # Safety
+/// GIO's contract for `g_datagram_based_send_messages`.
+pub unsafe extern "C" fn datagram_based_send_messages(
+    datagram_based: *mut gio::GDatagramBased,
+    messages: *mut gio::GOutputMessage,
+    num_messages: c_uint,
+    flags: c_int,
+    timeout_us: i64,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> c_int {
+    const FUNC: &CStr = c"gsend_datagram_based_send_messages";
+    // SAFETY: forwarded contract; pointers are type-checked before use.
+    unsafe {
+        glue::guard(error, -1, || {
+            let iface_type = gio::g_datagram_based_get_type();
+            let checks: [(bool, &'static CStr); 4] = [
+                (is_a(datagram_based.cast(), iface_type), c"G_IS_DATAGRAM_BASED (datagram_based)"),
+                (num_messages == 0 || !messages.is_null(), c"num_messages == 0 || messages != NULL"),
+                (cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()), c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)"),
+                (error.is_null() || (*error).is_null(), c"error == NULL || *error == NULL"),
+            ];
+            for (ok, expr) in checks {
+                if !ok {
+                    critical(FUNC, expr);
+                    return -1;
+                }
+            }
+            if is_a(datagram_based.cast(), socket_type()) {
+                let socket = datagram_based as *mut gio::GSocket;
+                let t = gio::g_socket_get_socket_type(socket);
+                if t != gio::G_SOCKET_TYPE_DATAGRAM && t != gio::G_SOCKET_TYPE_SEQPACKET {
+                    set_io_error(error, gio::G_IO_ERROR_NOT_SUPPORTED, "Cannot use datagram operations on a non-datagram socket.");
+                    return -1;
+                }
+                if gio::g_socket_get_timeout(socket) != 0 {
+                    set_io_error(error, gio::G_IO_ERROR_NOT_SUPPORTED, "Cannot use datagram operations on a socket with a timeout set.");
+                    return -1;
+                }
+                let style = Style { func: FUNC, ..MESSAGES };
+                return messages_impl(socket, messages, num_messages, flags, Some(timeout_us), cancellable, error, style);
+            }
+            vfunc_send(datagram_based, messages, num_messages, flags, timeout_us, cancellable, error)
+        })
+    }
+}
+
+/// Calls another `GDatagramBased` implementation's `send_messages`, with
+/// GIO's checks of its result.
+unsafe fn vfunc_send(
+    obj: *mut gio::GDatagramBased,
+    messages: *mut gio::GOutputMessage,
+    num_messages: c_uint,
+    flags: c_int,
+    timeout: i64,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> c_int {
+    const FUNC: &CStr = c"gsend_datagram_based_send_messages";
+    // SAFETY: obj is a GDatagramBased (checked); its class implements the
+    // interface, so the peeked vtable is valid.
+    unsafe {
+        let class = (*(obj as *mut gobject::GTypeInstance)).g_class;
+        let iface = gobject::g_type_interface_peek(class.cast(), gio::g_datagram_based_get_type()) as *const gio::GDatagramBasedInterface;
+        let Some(send_messages) = iface.as_ref().and_then(|i| i.send_messages) else {
+            critical(FUNC, c"iface->send_messages != NULL");
+            return -1;
+        };
+        let mut child: *mut GError = std::ptr::null_mut();
+        let retval = send_messages(obj, messages, num_messages, flags, timeout, cancellable, &mut child);
+        let quark = gio::g_io_error_quark();
+        let is = |code: c_int| !child.is_null() && glib::g_error_matches(child, quark, code) != 0;
+        let post: [(bool, &'static CStr); 5] = [
+            ((retval < 0) == !child.is_null(), c"(retval < 0) == (child_error != NULL)"),
+            (timeout == 0 || !is(gio::G_IO_ERROR_WOULD_BLOCK), c"timeout == 0 || !g_error_matches (child_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)"),
+            (timeout > 0 || !is(gio::G_IO_ERROR_TIMED_OUT), c"timeout > 0 || !g_error_matches (child_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)"),
+            (retval < 0 || retval as c_uint <= num_messages, c"retval < 0 || (guint) retval <= num_messages"),
+            (!(timeout < 0 && num_messages > 0) || retval != 0, c"!(timeout < 0 && num_messages > 0) || retval != 0"),
+        ];
+        for (ok, expr) in post {
+            if !ok {
+                critical(FUNC, expr);
+                if !child.is_null() {
+                    glib::g_error_free(child);
+                }
+                return -1;
+            }
+        }
+        if !child.is_null() {
+            glib::g_propagate_error(error, child);
+        }
+        retval
+    }
+}
+
+/// See `gsend_socket_send_message_with_timeout`.
+///
+/// # Safety
+/// GIO's contract for `g_socket_send_message_with_timeout`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn socket_send_message_with_timeout(
+    socket: *mut gio::GSocket,
+    address: *mut gio::GSocketAddress,
+    vectors: *const gio::GOutputVector,
+    num_vectors: c_int,
+    messages: *mut *mut gio::GSocketControlMessage,
+    num_messages: c_int,
+    flags: c_int,
+    timeout_us: i64,
+    bytes_written: *mut usize,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> gio::GPollableReturn {
+    // SAFETY: forwarded contract.
+    unsafe {
+        if !bytes_written.is_null() {
+            *bytes_written = 0;
+        }
+        glue::guard(error, gio::G_POLLABLE_RETURN_FAILED, || {
+            let func = c"gsend_socket_send_message_with_timeout";
+            message_impl(socket, address, vectors, num_vectors, messages, num_messages, flags, Some(timeout_us), bytes_written, cancellable, error, Style { func, ..MESSAGE })
+        })
+    }
+}
+
+/// The engine behind the single-message functions.
+#[allow(clippy::too_many_arguments)]
+unsafe fn message_impl(
+    socket: *mut gio::GSocket,
+    address: *mut gio::GSocketAddress,
+    vectors: *const gio::GOutputVector,
+    num_vectors: c_int,
+    messages: *mut *mut gio::GSocketControlMessage,
+    num_messages: c_int,
+    flags: c_int,
+    timeout_us: Option<i64>,
+    bytes_written: *mut usize,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+    style: Style,
+) -> gio::GPollableReturn {
+    const FAILED: gio::GPollableReturn = gio::G_POLLABLE_RETURN_FAILED;
+    // SAFETY: pointers are checked before they are read, per GIO's contract.
+    unsafe {
+        let checks: [(bool, &'static CStr); 6] = [
+            (is_a(socket.cast(), socket_type()), c"G_IS_SOCKET (socket)"),
+            (address.is_null() || is_a(address.cast(), gio::g_socket_address_get_type()), c"address == NULL || G_IS_SOCKET_ADDRESS (address)"),
+            (num_vectors == 0 || !vectors.is_null(), c"num_vectors == 0 || vectors != NULL"),
+            (num_messages == 0 || !messages.is_null(), c"num_messages == 0 || messages != NULL"),
+            (cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()), c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)"),
+            (error.is_null() || (*error).is_null(), c"error == NULL || *error == NULL"),
+        ];
+        for (ok, expr) in checks {
+            if !ok {
+                critical(style.func, expr);
+                return FAILED;
+            }
+        }
+        let nv = if num_vectors < 0 {
+            (0..).take_while(|&i| !(*vectors.add(i)).buffer.is_null()).count()
+        } else {
+            num_vectors as usize
+        };
+        let nm = if num_messages < 0 {
+            if messages.is_null() {
+                0
+            } else {
+                (0..).take_while(|&i| !(*messages.add(i)).is_null()).count()
+            }
+        } else {
+            num_messages as usize
+        };
+        let zero: u8 = 0;
+        let one = gio::GOutputVector { buffer: (&zero as *const u8).cast(), size: 1 };
+        let (vectors, nv) = if nv == 0 { (&one as *const gio::GOutputVector, 1) } else { (vectors, nv) };
+        let msg = gio::GOutputMessage {
+            address,
+            vectors: vectors as *mut gio::GOutputVector,
+            num_vectors: nv as c_uint,
+            bytes_sent: 0,
+            control_messages: messages,
+            num_control_messages: nm as c_uint,
+        };
+        let timeout_us = timeout_us.unwrap_or_else(|| if gio::g_socket_get_blocking(socket) != 0 { -1 } else { 0 });
+        let mut written = 0usize;
+        let res = run(
+            socket,
+            1,
+            flags,
+            timeout_us,
+            cancellable,
+            error,
+            style,
+            |_, s, memo| message::describe(s, memo, &msg),
+            |_, b| written = b,
+        );
+        match res {
+            Res::Sent(_) => {
+                if !bytes_written.is_null() {
+                    *bytes_written = written;
+                }
+                gio::G_POLLABLE_RETURN_OK
+            }
+            Res::Failed => FAILED,
+            Res::WouldBlock => gio::G_POLLABLE_RETURN_WOULD_BLOCK,
+        }
+    }
+}
+
+/// Turns a single-message result into GIO's `gssize` convention.
+unsafe fn to_gssize(res: gio::GPollableReturn, written: usize, error: *mut *mut GError, style: Style) -> isize {
+    match res {
+        gio::G_POLLABLE_RETURN_OK => written as isize,
+        gio::G_POLLABLE_RETURN_WOULD_BLOCK => {
+            // SAFETY: error is NULL or valid.
+            unsafe { would_block(error, style) };
+            -1
+        }
+        _ => -1,
+    }
+}
+
+/// See `gsend_socket_send_message`.
+///
+/// # Safety
+/// GIO's contract for `g_socket_send_message`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn socket_send_message(
+    socket: *mut gio::GSocket,
+    address: *mut gio::GSocketAddress,
+    vectors: *mut gio::GOutputVector,
+    num_vectors: c_int,
+    messages: *mut *mut gio::GSocketControlMessage,
+    num_messages: c_int,
+    flags: c_int,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    // SAFETY: forwarded contract.
+    unsafe {
+        glue::guard(error, -1, || {
+            let mut written = 0usize;
+            let r = message_impl(socket, address, vectors, num_vectors, messages, num_messages, flags, None, &mut written, cancellable, error, MESSAGE);
+            to_gssize(r, written, error, MESSAGE)
+        })
+    }
+}
+
+/// See `gsend_socket_send_to`.
+///
+/// # Safety
+/// GIO's contract for `g_socket_send_to`.
+pub unsafe extern "C" fn socket_send_to(
+    socket: *mut gio::GSocket,
+    address: *mut gio::GSocketAddress,
+    buffer: *const c_char,
+    size: usize,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    let mut v = gio::GOutputVector { buffer: buffer.cast(), size };
+    // SAFETY: forwarded contract.
+    unsafe { socket_send_message(socket, address, &mut v, 1, std::ptr::null_mut(), 0, 0, cancellable, error) }
+}
+
+/// See `gsend_socket_send_with_blocking`.
+///
+/// # Safety
+/// GIO's contract for `g_socket_send_with_blocking`.
+pub unsafe extern "C" fn socket_send_with_blocking(
+    socket: *mut gio::GSocket,
+    buffer: *const c_char,
+    size: usize,
+    blocking: glib::gboolean,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    // SAFETY: forwarded contract.
+    unsafe {
+        glue::guard(error, -1, || {
+            if !is_a(socket.cast(), socket_type()) || buffer.is_null() {
+                critical(DATA.func, c"G_IS_SOCKET (socket) && buffer != NULL");
+                return -1;
+            }
+            if !(cancellable.is_null() || is_a(cancellable.cast(), cancellable_type())) {
+                critical(DATA.func, c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)");
+                return -1;
+            }
+            if !(error.is_null() || (*error).is_null()) {
+                critical(DATA.func, c"error == NULL || *error == NULL");
+                return -1;
+            }
+            let v = [libc::iovec { iov_base: buffer as *mut libc::c_void, iov_len: size }];
+            let mut written = 0usize;
+            let res = run(
+                socket,
+                1,
+                0,
+                if blocking != 0 { -1 } else { 0 },
+                cancellable,
+                error,
+                DATA,
+                |_, s, _| {
+                    s.push(gsend_engine::Message { dest: gsend_engine::Dest::Connected, iov: &v, control: None, len: size });
+                    Ok(())
+                },
+                |_, b| written = b,
+            );
+            match res {
+                Res::Sent(_) => written as isize,
+                Res::Failed => -1,
+                Res::WouldBlock => {
+                    would_block(error, DATA);
+                    -1
+                }
+            }
+        })
+    }
+}
+
+/// See `gsend_socket_send`.
+///
+/// # Safety
+/// GIO's contract for `g_socket_send`.
+pub unsafe extern "C" fn socket_send(
+    socket: *mut gio::GSocket,
+    buffer: *const c_char,
+    size: usize,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    // SAFETY: forwarded contract; the socket is checked before it is read.
+    unsafe {
+        if !is_a(socket.cast(), socket_type()) {
+            critical(c"gsend_socket_send", c"G_IS_SOCKET (socket)");
+            return -1;
+        }
+        let blocking = gio::g_socket_get_blocking(socket);
+        socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error)
+    }
+}
+
+/// See `gsend_socket_send_datagrams`.
+///
+/// # Safety
+/// `datagrams` is NULL or points to `n_datagrams` GBytes pointers; the
+/// other arguments follow GIO's conventions.
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn socket_send_datagrams(
+    socket: *mut gio::GSocket,
+    address: *mut gio::GSocketAddress,
+    datagrams: *mut *mut glib::GBytes,
+    n_datagrams: c_uint,
+    flags: c_int,
+    timeout_us: i64,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> c_int {
+    let style = DATAGRAMS;
+    // SAFETY: pointers are checked before they are read.
+    unsafe {
+        glue::guard(error, -1, || {
+            let n = n_datagrams as usize;
+            if !batch_preconditions(style.func, socket, !datagrams.is_null(), n, cancellable, error) {
+                return -1;
+            }
+            if !(address.is_null() || is_a(address.cast(), gio::g_socket_address_get_type())) {
+                critical(style.func, c"address == NULL || G_IS_SOCKET_ADDRESS (address)");
+                return -1;
+            }
+            if n > 0 && (0..n).any(|i| (*datagrams.add(i)).is_null()) {
+                critical(style.func, c"datagrams[i] != NULL");
+                return -1;
+            }
+            let mut iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
+            let res = run(
+                socket,
+                n,
+                flags,
+                timeout_us,
+                cancellable,
+                error,
+                style,
+                |i, s, memo| {
+                    let mut len = 0usize;
+                    let data = glib::g_bytes_get_data(*datagrams.add(i), &mut len);
+                    iov.iov_base = data as *mut libc::c_void;
+                    iov.iov_len = len;
+                    let dest = message::dest_of(s, memo, address)?;
+                    s.push(gsend_engine::Message { dest, iov: std::slice::from_ref(&iov), control: None, len });
+                    Ok(())
+                },
+                |_, _| {},
+            );
+            match res {
+                Res::Sent(k) => k.min(c_int::MAX as usize) as c_int,
+                Res::Failed => -1,
+                Res::WouldBlock => {
+                    would_block(error, style);
+                    -1
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,90 @@
+//! Small pieces of GLib/GObject glue: type checks, criticals, GErrors, the
+//! panic boundary.
+
+use std::ffi::{c_char, c_int, CStr};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use gio_sys as gio;
+use glib_sys as glib;
+use gobject_sys as gobject;
+
+/// Log domain of gsend's criticals.
+pub const DOMAIN: &CStr = c"GSend";
+
+/// Whether `p` is an instance of `ty` (NULL is not).
+///
+/// # Safety
+/// `p` is NULL or points to a GTypeInstance.
+pub unsafe fn is_a(p: *const libc::c_void, ty: glib::GType) -> bool {
+    // SAFETY: per the contract, p is NULL (checked) or a GTypeInstance.
+    !p.is_null() && unsafe { gobject::g_type_check_instance_is_a(p as *mut gobject::GTypeInstance, ty) } != 0
+}
+
+/// The exact (most derived) type of an instance.
+///
+/// # Safety
+/// `p` points to a live GTypeInstance.
+pub unsafe fn type_of(p: *const libc::c_void) -> glib::GType {
+    // SAFETY: a GTypeInstance starts with its class pointer, whose first
+    // field is the type.
+    unsafe { (*(*(p as *const gobject::GTypeInstance)).g_class).g_type }
+}
+
+/// Emits the critical `g_return_val_if_fail` would, in gsend's domain.
+pub fn critical(func: &CStr, expr: &CStr) {
+    // SAFETY: three valid NUL-terminated strings.
+    unsafe { glib::g_return_if_fail_warning(DOMAIN.as_ptr(), func.as_ptr(), expr.as_ptr()) }
+}
+
+/// Sets `*error` (if `error` is not NULL) to a `G_IO_ERROR` with `code`.
+///
+/// # Safety
+/// `error` is NULL or a valid `GError**` whose target is NULL.
+pub unsafe fn set_io_error(error: *mut *mut glib::GError, code: c_int, message: &str) {
+    if error.is_null() {
+        return;
+    }
+    let msg = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
+    // SAFETY: error is a valid out location; the strings are valid.
+    unsafe { glib::g_set_error_literal(error, gio::g_io_error_quark(), code, msg.as_ptr()) }
+}
+
+/// The system's text for `errno`, as GLib gives it.
+pub fn strerror(errno: i32) -> String {
+    // SAFETY: g_strerror returns a static, NUL-terminated UTF-8 string.
+    unsafe { CStr::from_ptr(glib::g_strerror(errno)) }.to_string_lossy().into_owned()
+}
+
+/// The `GIOErrorEnum` code GIO maps `errno` to.
+pub fn io_error_code(errno: i32) -> c_int {
+    // SAFETY: a pure function.
+    unsafe { gio::g_io_error_from_errno(errno) }
+}
+
+/// Runs `f`, turning a panic into `G_IO_ERROR_FAILED` and `on_panic`.
+///
+/// # Safety
+/// `error` is NULL or a valid `GError**`.
+pub unsafe fn guard<R>(error: *mut *mut glib::GError, on_panic: R, f: impl FnOnce() -> R) -> R {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(_) => {
+            // SAFETY: error is NULL or valid per the contract; only set if
+            // the failing body left it unset.
+            unsafe {
+                if !error.is_null() && (*error).is_null() {
+                    set_io_error(error, gio::G_IO_ERROR_FAILED, "gsend: internal error");
+                }
+            }
+            on_panic
+        }
+    }
+}
+
+/// A NUL-terminated C string for criticals, from a literal.
+pub type Expr = &'static CStr;
+
+/// `const char*` of an `Expr`.
+pub fn c(e: Expr) -> *const c_char {
+    e.as_ptr()
+}

@@ -1,0 +1,198 @@
+//! Reading GIO's message structs into the engine's scratch space: vectors,
+//! destination addresses, control messages.
+
+use std::ffi::CStr;
+
+use gio_sys as gio;
+use glib_sys as glib;
+use gsend_engine::plan::{Dest, Message, Scratch};
+
+use crate::glue;
+
+/// Why a message could not be described.
+pub enum DescribeError {
+    /// A programming error: emit a critical with this expression.
+    Programming(&'static CStr),
+    /// A runtime error already in GError form (owned).
+    GError(*mut glib::GError),
+    /// `G_IO_ERROR_INVALID_ARGUMENT` with this text.
+    Invalid(&'static str),
+}
+
+// GOutputVector and struct iovec have the same layout on Linux; the engine
+// takes the caller's vectors as iovecs without converting them.
+const _: () = {
+    assert!(std::mem::size_of::<gio::GOutputVector>() == std::mem::size_of::<libc::iovec>());
+    assert!(std::mem::align_of::<gio::GOutputVector>() == std::mem::align_of::<libc::iovec>());
+    assert!(std::mem::offset_of!(gio::GOutputVector, buffer) == std::mem::offset_of!(libc::iovec, iov_base));
+    assert!(std::mem::offset_of!(gio::GOutputVector, size) == std::mem::offset_of!(libc::iovec, iov_len));
+};
+
+/// Largest control data accepted for one message (far above what the
+/// kernel takes; it only keeps a bogus size from exhausting memory).
+const MAX_CONTROL: usize = 1 << 20;
+
+/// Remembers the last address seen so that consecutive messages to the same
+/// address object are converted once.
+pub struct AddrMemo {
+    last: *mut gio::GSocketAddress,
+    dest: Dest,
+}
+
+impl Default for AddrMemo {
+    fn default() -> Self {
+        AddrMemo { last: std::ptr::null_mut(), dest: Dest::Connected }
+    }
+}
+
+impl AddrMemo {
+    /// Forgets (the scratch space was reset).
+    pub fn reset(&mut self) {
+        self.last = std::ptr::null_mut();
+    }
+}
+
+/// Converts `address` into a scratch destination.
+///
+/// # Safety
+/// `address` is NULL or points to a GObject instance.
+pub unsafe fn dest_of(
+    s: &mut Scratch,
+    memo: &mut AddrMemo,
+    address: *mut gio::GSocketAddress,
+) -> Result<Dest, DescribeError> {
+    if address.is_null() {
+        return Ok(Dest::Connected);
+    }
+    if address == memo.last {
+        return Ok(memo.dest);
+    }
+    // SAFETY: per the contract, address is a GTypeInstance.
+    if !unsafe { glue::is_a(address.cast(), gio::g_socket_address_get_type()) } {
+        return Err(DescribeError::Programming(c"G_IS_SOCKET_ADDRESS (address)"));
+    }
+    let max = std::mem::size_of::<libc::sockaddr_storage>();
+    // SAFETY: address is a GSocketAddress.
+    let size = unsafe { gio::g_socket_address_get_native_size(address) };
+    if size <= 0 || size as usize > max {
+        return Err(DescribeError::Invalid("Unsupported socket address"));
+    }
+    let (dest, slot) = s.addr_slot();
+    let mut err: *mut glib::GError = std::ptr::null_mut();
+    // SAFETY: the slot holds `max` writable bytes; err is a valid out location.
+    let ok = unsafe { gio::g_socket_address_to_native(address, (&mut slot.storage as *mut libc::sockaddr_storage).cast(), max, &mut err) };
+    if ok == 0 {
+        s.pop_addr();
+        if err.is_null() {
+            return Err(DescribeError::Invalid("Could not convert the socket address"));
+        }
+        return Err(DescribeError::GError(err));
+    }
+    slot.len = size as libc::socklen_t;
+    memo.last = address;
+    memo.dest = dest;
+    Ok(dest)
+}
+
+/// Checks a message's vectors and returns them with their total size.
+///
+/// # Safety
+/// `vectors` is NULL or points to `n` GOutputVectors.
+pub unsafe fn vectors_of<'a>(vectors: *const gio::GOutputVector, n: usize) -> Result<(&'a [libc::iovec], usize), DescribeError> {
+    if n == 0 {
+        return Ok((&[], 0));
+    }
+    if vectors.is_null() {
+        return Err(DescribeError::Programming(c"num_vectors == 0 || vectors != NULL"));
+    }
+    // SAFETY: per the contract; GOutputVector has iovec's layout (checked
+    // at compile time above).
+    let iov = unsafe { std::slice::from_raw_parts(vectors.cast::<libc::iovec>(), n) };
+    let mut total: usize = 0;
+    for v in iov {
+        total = total.checked_add(v.iov_len).ok_or(DescribeError::Invalid("Message vectors too large"))?;
+    }
+    if total > isize::MAX as usize {
+        return Err(DescribeError::Invalid("Message vectors too large"));
+    }
+    Ok((iov, total))
+}
+
+/// Serializes a message's control messages into the scratch space.
+///
+/// # Safety
+/// `msgs` is NULL or points to `n` pointers, each expected to be a
+/// GSocketControlMessage (checked).
+pub unsafe fn control_of(
+    s: &mut Scratch,
+    msgs: *const *mut gio::GSocketControlMessage,
+    n: usize,
+) -> Result<Option<(usize, usize)>, DescribeError> {
+    if n == 0 {
+        return Ok(None);
+    }
+    if msgs.is_null() {
+        return Err(DescribeError::Programming(c"num_control_messages == 0 || control_messages != NULL"));
+    }
+    // SAFETY: per the contract.
+    let list = unsafe { std::slice::from_raw_parts(msgs, n) };
+    let mut first = None;
+    let ty = unsafe { gio::g_socket_control_message_get_type() };
+    for &cm in list {
+        // SAFETY: cm is NULL or a GTypeInstance.
+        if !unsafe { glue::is_a(cm.cast(), ty) } {
+            return Err(DescribeError::Programming(c"G_IS_SOCKET_CONTROL_MESSAGE (message)"));
+        }
+        // SAFETY: cm is a GSocketControlMessage.
+        let (size, level, kind) = unsafe {
+            (
+                gio::g_socket_control_message_get_size(cm),
+                gio::g_socket_control_message_get_level(cm),
+                gio::g_socket_control_message_get_msg_type(cm),
+            )
+        };
+        if size > MAX_CONTROL || s.control.len() > MAX_CONTROL * 4 {
+            return Err(DescribeError::Invalid("Control message too large"));
+        }
+        let (off, data) = s.control.push_cmsg(level, kind, size);
+        first.get_or_insert(off);
+        let ptr = s.control.ptr_at(data);
+        // SAFETY: push_cmsg reserved `size` zeroed bytes at `data`.
+        unsafe { gio::g_socket_control_message_serialize(cm, ptr) };
+    }
+    let first = first.expect("n > 0");
+    Ok(Some((first, s.control.len() - first)))
+}
+
+/// Adds one GOutputMessage to the scratch space.
+///
+/// # Safety
+/// `m` is a readable GOutputMessage whose pointers follow GIO's contract.
+pub unsafe fn describe(s: &mut Scratch, memo: &mut AddrMemo, m: &gio::GOutputMessage) -> Result<(), DescribeError> {
+    // SAFETY: per the contract.
+    let (iov, len) = unsafe { vectors_of(m.vectors, m.num_vectors as usize)? };
+    // SAFETY: per the contract.
+    let control = unsafe { control_of(s, m.control_messages, m.num_control_messages as usize)? };
+    // SAFETY: per the contract.
+    let dest = unsafe { dest_of(s, memo, m.address)? };
+    s.push(Message { dest, iov, control, len });
+    Ok(())
+}
+
+/// Checks, without converting anything, the pointers of every message, so
+/// that a programming error is found before anything is sent.
+///
+/// # Safety
+/// `msgs` points to `n` readable GOutputMessages.
+pub unsafe fn precheck(msgs: *const gio::GOutputMessage, n: usize) -> Result<(), DescribeError> {
+    // SAFETY: per the contract.
+    for m in unsafe { std::slice::from_raw_parts(msgs, n) } {
+        if m.num_vectors > 0 && m.vectors.is_null() {
+            return Err(DescribeError::Programming(c"num_vectors == 0 || vectors != NULL"));
+        }
+        if m.num_control_messages > 0 && m.control_messages.is_null() {
+            return Err(DescribeError::Programming(c"num_control_messages == 0 || control_messages != NULL"));
+        }
+    }
+    Ok(())
+}
