@@ -7,8 +7,13 @@
 //! g-ir-scanner reads their annotations from there.
 
 #![allow(non_camel_case_types)]
+// The doc comments are the C documentation (gtk-doc), where the safety
+// contract is GIO's own for each twin; no Rust "# Safety" sections.
+#![allow(clippy::missing_safety_doc)]
 
-use gio_sys::{GCancellable, GDatagramBased, GOutputMessage, GOutputVector, GSocket, GSocketAddress, GSocketControlMessage};
+use gio_sys::{
+    GCancellable, GDatagramBased, GOutputMessage, GOutputVector, GSocket, GSocketAddress, GSocketControlMessage,
+};
 use glib_sys::{GBytes, GError};
 use gsend_gio as imp;
 
@@ -60,7 +65,9 @@ pub unsafe extern "C" fn gsend_datagram_based_send_messages(
     error: *mut *mut GError,
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error) }
+    unsafe {
+        imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error)
+    }
 }
 
 /// gsend_socket_send_messages:
@@ -121,7 +128,9 @@ pub unsafe extern "C" fn gsend_socket_send_messages_with_timeout(
     error: *mut *mut GError,
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_messages_with_timeout(socket, messages, num_messages, flags, timeout_us, cancellable, error) }
+    unsafe {
+        imp::socket_send_messages_with_timeout(socket, messages, num_messages, flags, timeout_us, cancellable, error)
+    }
 }
 
 /// gsend_socket_send_message:
@@ -155,7 +164,19 @@ pub unsafe extern "C" fn gsend_socket_send_message(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_message(socket, address, vectors, num_vectors, messages, num_messages, flags, cancellable, error) }
+    unsafe {
+        imp::socket_send_message(
+            socket,
+            address,
+            vectors,
+            num_vectors,
+            messages,
+            num_messages,
+            flags,
+            cancellable,
+            error,
+        )
+    }
 }
 
 /// gsend_socket_send_message_with_timeout:
@@ -313,7 +334,9 @@ pub unsafe extern "C" fn gsend_socket_send_datagrams(
     error: *mut *mut GError,
 ) -> gint {
     // SAFETY: the caller follows the documented contract.
-    unsafe { imp::socket_send_datagrams(socket, address, datagrams, n_datagrams, flags, timeout_us, cancellable, error) }
+    unsafe {
+        imp::socket_send_datagrams(socket, address, datagrams, n_datagrams, flags, timeout_us, cancellable, error)
+    }
 }
 
 /// gsend_socket_set_gso:

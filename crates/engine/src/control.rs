@@ -46,7 +46,8 @@ impl ControlBuf {
     /// of its header. Several appended back to back form one message's block.
     pub fn push_cmsg(&mut self, level: i32, ty: i32, data_len: usize) -> (usize, usize) {
         // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
-        let (space, len) = unsafe { (libc::CMSG_SPACE(data_len as u32) as usize, libc::CMSG_LEN(data_len as u32) as usize) };
+        let (space, len) =
+            unsafe { (libc::CMSG_SPACE(data_len as u32) as usize, libc::CMSG_LEN(data_len as u32) as usize) };
         let off = self.push_zeroed(space);
         let hdr = libc::cmsghdr { cmsg_len: len as _, cmsg_level: level, cmsg_type: ty };
         let hdr_size = std::mem::size_of::<libc::cmsghdr>();

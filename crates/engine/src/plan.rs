@@ -117,6 +117,7 @@ impl Entry {
 }
 
 /// Reusable per-thread space for planning and sending one chunk.
+#[derive(Default)]
 pub struct Scratch {
     /// Native destination addresses, by [`Dest::Addr`] index.
     pub addrs: Vec<SockAddr>,
@@ -126,19 +127,6 @@ pub struct Scratch {
     msgs: Vec<MsgRec>,
     pub(crate) entries: Vec<Entry>,
     pub(crate) hdrs: Vec<libc::mmsghdr>,
-}
-
-impl Default for Scratch {
-    fn default() -> Self {
-        Scratch {
-            addrs: Vec::new(),
-            control: ControlBuf::default(),
-            iov: Vec::new(),
-            msgs: Vec::new(),
-            entries: Vec::new(),
-            hdrs: Vec::new(),
-        }
-    }
 }
 
 /// Read access to a finished plan, for tests and fuzzing.
@@ -229,7 +217,14 @@ impl Scratch {
                     continue;
                 }
             }
-            self.entries.push(Entry { first: i, count: 1, seg: m.len, total: m.len, closed: false, control: m.control });
+            self.entries.push(Entry {
+                first: i,
+                count: 1,
+                seg: m.len,
+                total: m.len,
+                closed: false,
+                control: m.control,
+            });
         }
         // Runs get their UDP_SEGMENT control block once they are known.
         for e in self.entries.iter_mut().skip_while(|e| e.first < from) {

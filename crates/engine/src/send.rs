@@ -204,10 +204,8 @@ mod tests {
     }
 
     fn send_payloads(fd: &OwnedFd, payloads: &[Vec<u8>], timeout: Timeout) -> (Outcome<()>, Vec<usize>) {
-        let iovs: Vec<libc::iovec> = payloads
-            .iter()
-            .map(|p| libc::iovec { iov_base: p.as_ptr() as *mut _, iov_len: p.len() })
-            .collect();
+        let iovs: Vec<libc::iovec> =
+            payloads.iter().map(|p| libc::iovec { iov_base: p.as_ptr() as *mut _, iov_len: p.len() }).collect();
         let req = SendRequest { fd: fd.as_raw_fd(), n: payloads.len(), flags: 0, timeout, gso: GsoPolicy::OFF };
         let mut sent = vec![usize::MAX; payloads.len()];
         let out = with_scratch(|s| {
@@ -216,7 +214,12 @@ mod tests {
                 &req,
                 &mut PollWaiter,
                 |i, s| {
-                    s.push(Message { dest: Dest::Connected, iov: &iovs[i..i + 1], control: None, len: payloads[i].len() });
+                    s.push(Message {
+                        dest: Dest::Connected,
+                        iov: &iovs[i..i + 1],
+                        control: None,
+                        len: payloads[i].len(),
+                    });
                     Ok(())
                 },
                 |i, b| sent[i] = b,

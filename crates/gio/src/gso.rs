@@ -24,7 +24,7 @@ fn quark() -> glib::GQuark {
 /// False when the environment says `GSEND_GSO=0` (read once).
 pub fn enabled_by_env() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("GSEND_GSO").map_or(true, |v| v != "0"))
+    *ON.get_or_init(|| std::env::var_os("GSEND_GSO").is_none_or(|v| v != "0"))
 }
 
 unsafe fn state(socket: *mut gio::GSocket) -> usize {

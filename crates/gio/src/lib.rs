@@ -42,10 +42,13 @@ struct Style {
     indexed: bool,
 }
 
-const MESSAGES: Style = Style { func: c"gsend_socket_send_messages", epipe_closed: true, what: "Error sending message", indexed: true };
+const MESSAGES: Style =
+    Style { func: c"gsend_socket_send_messages", epipe_closed: true, what: "Error sending message", indexed: true };
 const DATAGRAMS: Style = Style { func: c"gsend_socket_send_datagrams", ..MESSAGES };
-const MESSAGE: Style = Style { func: c"gsend_socket_send_message", epipe_closed: false, what: "Error sending message", indexed: false };
-const DATA: Style = Style { func: c"gsend_socket_send_with_blocking", epipe_closed: false, what: "Error sending data", indexed: false };
+const MESSAGE: Style =
+    Style { func: c"gsend_socket_send_message", epipe_closed: false, what: "Error sending message", indexed: false };
+const DATA: Style =
+    Style { func: c"gsend_socket_send_with_blocking", epipe_closed: false, what: "Error sending data", indexed: false };
 
 /// The result of one engine run, before it is turned into GIO's return
 /// conventions.
@@ -123,7 +126,11 @@ impl Drop for GioWaiter {
 
 /// Checks done by every send before any system call: closed socket,
 /// cancellation.
-unsafe fn check_socket(socket: *mut gio::GSocket, cancellable: *mut gio::GCancellable, error: *mut *mut GError) -> bool {
+unsafe fn check_socket(
+    socket: *mut gio::GSocket,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> bool {
     // SAFETY: socket is a GSocket (checked by the caller).
     if unsafe { gio::g_socket_is_closed(socket) } != 0 {
         // SAFETY: error is NULL or valid.
@@ -141,7 +148,6 @@ unsafe fn check_socket(socket: *mut gio::GSocket, cancellable: *mut gio::GCancel
 }
 
 /// Sends `n` messages described by `describe`, with GIO's rules.
-#[allow(clippy::too_many_arguments)]
 unsafe fn run(
     socket: *mut gio::GSocket,
     n: usize,
@@ -203,21 +209,35 @@ unsafe fn run(
         }
         Failure::Describe { error: DescribeError::GError(e), .. } => unsafe { glib::g_propagate_error(error, e) },
         Failure::Describe { index, error: DescribeError::Invalid(what) } => unsafe {
-            set_io_error(error, gio::G_IO_ERROR_INVALID_ARGUMENT, &format!("Unable to send message{}: {what}", at(index)))
+            set_io_error(
+                error,
+                gio::G_IO_ERROR_INVALID_ARGUMENT,
+                &format!("Unable to send message{}: {what}", at(index)),
+            )
         },
         Failure::Os { index, errno } => {
-            let code = if errno == libc::EPIPE && style.epipe_closed { gio::G_IO_ERROR_CLOSED } else { glue::io_error_code(errno) };
+            let code = if errno == libc::EPIPE && style.epipe_closed {
+                gio::G_IO_ERROR_CLOSED
+            } else {
+                glue::io_error_code(errno)
+            };
             unsafe { set_io_error(error, code, &format!("{}{}: {}", style.what, at(index), glue::strerror(errno))) }
         }
         Failure::WouldBlock { .. } => return Res::WouldBlock,
-        Failure::Wait { stop: Stop::TimedOut, .. } => unsafe { set_io_error(error, gio::G_IO_ERROR_TIMED_OUT, "Socket I/O timed out") },
+        Failure::Wait { stop: Stop::TimedOut, .. } => unsafe {
+            set_io_error(error, gio::G_IO_ERROR_TIMED_OUT, "Socket I/O timed out")
+        },
         Failure::Wait { stop: Stop::Cancelled, .. } => unsafe {
             if gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 {
                 set_io_error(error, gio::G_IO_ERROR_CANCELLED, "Operation was cancelled");
             }
         },
         Failure::Wait { stop: Stop::Os(errno), .. } => unsafe {
-            set_io_error(error, glue::io_error_code(errno), &format!("Waiting for socket condition: {}", glue::strerror(errno)))
+            set_io_error(
+                error,
+                glue::io_error_code(errno),
+                &format!("Waiting for socket condition: {}", glue::strerror(errno)),
+            )
         },
     }
     Res::Failed
@@ -228,7 +248,11 @@ unsafe fn would_block(error: *mut *mut GError, style: Style) {
     let at = if style.indexed { " 0" } else { "" };
     // SAFETY: error is NULL or valid.
     unsafe {
-        set_io_error(error, gio::G_IO_ERROR_WOULD_BLOCK, &format!("{}{at}: {}", style.what, glue::strerror(libc::EAGAIN)))
+        set_io_error(
+            error,
+            gio::G_IO_ERROR_WOULD_BLOCK,
+            &format!("{}{at}: {}", style.what, glue::strerror(libc::EAGAIN)),
+        )
     }
 }
 
@@ -257,7 +281,10 @@ unsafe fn batch_preconditions(
         let checks: [(bool, &'static CStr); 4] = [
             (is_a(socket.cast(), socket_type()), c"G_IS_SOCKET (socket)"),
             (n == 0 || has_messages, c"num_messages == 0 || messages != NULL"),
-            (cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()), c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)"),
+            (
+                cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()),
+                c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)",
+            ),
             (error.is_null() || (*error).is_null(), c"error == NULL || *error == NULL"),
         ];
         for (ok, expr) in checks {
@@ -352,7 +379,9 @@ pub unsafe extern "C" fn socket_send_messages(
 ) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
-        glue::guard(error, -1, || messages_impl(socket, messages, num_messages, flags, None, cancellable, error, MESSAGES))
+        glue::guard(error, -1, || {
+            messages_impl(socket, messages, num_messages, flags, None, cancellable, error, MESSAGES)
+        })
     }
 }
 
@@ -377,7 +406,10 @@ pub unsafe extern "C" fn datagram_based_send_messages(
             let checks: [(bool, &'static CStr); 4] = [
                 (is_a(datagram_based.cast(), iface_type), c"G_IS_DATAGRAM_BASED (datagram_based)"),
                 (num_messages == 0 || !messages.is_null(), c"num_messages == 0 || messages != NULL"),
-                (cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()), c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)"),
+                (
+                    cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()),
+                    c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)",
+                ),
                 (error.is_null() || (*error).is_null(), c"error == NULL || *error == NULL"),
             ];
             for (ok, expr) in checks {
@@ -390,15 +422,32 @@ pub unsafe extern "C" fn datagram_based_send_messages(
                 let socket = datagram_based as *mut gio::GSocket;
                 let t = gio::g_socket_get_socket_type(socket);
                 if t != gio::G_SOCKET_TYPE_DATAGRAM && t != gio::G_SOCKET_TYPE_SEQPACKET {
-                    set_io_error(error, gio::G_IO_ERROR_NOT_SUPPORTED, "Cannot use datagram operations on a non-datagram socket.");
+                    set_io_error(
+                        error,
+                        gio::G_IO_ERROR_NOT_SUPPORTED,
+                        "Cannot use datagram operations on a non-datagram socket.",
+                    );
                     return -1;
                 }
                 if gio::g_socket_get_timeout(socket) != 0 {
-                    set_io_error(error, gio::G_IO_ERROR_NOT_SUPPORTED, "Cannot use datagram operations on a socket with a timeout set.");
+                    set_io_error(
+                        error,
+                        gio::G_IO_ERROR_NOT_SUPPORTED,
+                        "Cannot use datagram operations on a socket with a timeout set.",
+                    );
                     return -1;
                 }
                 let style = Style { func: FUNC, ..MESSAGES };
-                return messages_impl(socket, messages, num_messages, flags, Some(timeout_us), cancellable, error, style);
+                return messages_impl(
+                    socket,
+                    messages,
+                    num_messages,
+                    flags,
+                    Some(timeout_us),
+                    cancellable,
+                    error,
+                    style,
+                );
             }
             vfunc_send(datagram_based, messages, num_messages, flags, timeout_us, cancellable, error)
         })
@@ -421,7 +470,8 @@ unsafe fn vfunc_send(
     // interface, so the peeked vtable is valid.
     unsafe {
         let class = (*(obj as *mut gobject::GTypeInstance)).g_class;
-        let iface = gobject::g_type_interface_peek(class.cast(), gio::g_datagram_based_get_type()) as *const gio::GDatagramBasedInterface;
+        let iface = gobject::g_type_interface_peek(class.cast(), gio::g_datagram_based_get_type())
+            as *const gio::GDatagramBasedInterface;
         let Some(send_messages) = iface.as_ref().and_then(|i| i.send_messages) else {
             critical(FUNC, c"iface->send_messages != NULL");
             return -1;
@@ -431,9 +481,15 @@ unsafe fn vfunc_send(
         let quark = gio::g_io_error_quark();
         let is = |code: c_int| !child.is_null() && glib::g_error_matches(child, quark, code) != 0;
         let post: [(bool, &'static CStr); 5] = [
-            ((retval < 0) == !child.is_null(), c"(retval < 0) == (child_error != NULL)"),
-            (timeout == 0 || !is(gio::G_IO_ERROR_WOULD_BLOCK), c"timeout == 0 || !g_error_matches (child_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)"),
-            (timeout > 0 || !is(gio::G_IO_ERROR_TIMED_OUT), c"timeout > 0 || !g_error_matches (child_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)"),
+            ((retval < 0) != child.is_null(), c"(retval < 0) == (child_error != NULL)"),
+            (
+                timeout == 0 || !is(gio::G_IO_ERROR_WOULD_BLOCK),
+                c"timeout == 0 || !g_error_matches (child_error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK)",
+            ),
+            (
+                timeout > 0 || !is(gio::G_IO_ERROR_TIMED_OUT),
+                c"timeout > 0 || !g_error_matches (child_error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)",
+            ),
             (retval < 0 || retval as c_uint <= num_messages, c"retval < 0 || (guint) retval <= num_messages"),
             (!(timeout < 0 && num_messages > 0) || retval != 0, c"!(timeout < 0 && num_messages > 0) || retval != 0"),
         ];
@@ -457,7 +513,6 @@ unsafe fn vfunc_send(
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send_message_with_timeout`.
-#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn socket_send_message_with_timeout(
     socket: *mut gio::GSocket,
     address: *mut gio::GSocketAddress,
@@ -478,13 +533,25 @@ pub unsafe extern "C" fn socket_send_message_with_timeout(
         }
         glue::guard(error, gio::G_POLLABLE_RETURN_FAILED, || {
             let func = c"gsend_socket_send_message_with_timeout";
-            message_impl(socket, address, vectors, num_vectors, messages, num_messages, flags, Some(timeout_us), bytes_written, cancellable, error, Style { func, ..MESSAGE })
+            message_impl(
+                socket,
+                address,
+                vectors,
+                num_vectors,
+                messages,
+                num_messages,
+                flags,
+                Some(timeout_us),
+                bytes_written,
+                cancellable,
+                error,
+                Style { func, ..MESSAGE },
+            )
         })
     }
 }
 
 /// The engine behind the single-message functions.
-#[allow(clippy::too_many_arguments)]
 unsafe fn message_impl(
     socket: *mut gio::GSocket,
     address: *mut gio::GSocketAddress,
@@ -504,10 +571,16 @@ unsafe fn message_impl(
     unsafe {
         let checks: [(bool, &'static CStr); 6] = [
             (is_a(socket.cast(), socket_type()), c"G_IS_SOCKET (socket)"),
-            (address.is_null() || is_a(address.cast(), gio::g_socket_address_get_type()), c"address == NULL || G_IS_SOCKET_ADDRESS (address)"),
+            (
+                address.is_null() || is_a(address.cast(), gio::g_socket_address_get_type()),
+                c"address == NULL || G_IS_SOCKET_ADDRESS (address)",
+            ),
             (num_vectors == 0 || !vectors.is_null(), c"num_vectors == 0 || vectors != NULL"),
             (num_messages == 0 || !messages.is_null(), c"num_messages == 0 || messages != NULL"),
-            (cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()), c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)"),
+            (
+                cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()),
+                c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)",
+            ),
             (error.is_null() || (*error).is_null(), c"error == NULL || *error == NULL"),
         ];
         for (ok, expr) in checks {
@@ -584,7 +657,6 @@ unsafe fn to_gssize(res: gio::GPollableReturn, written: usize, error: *mut *mut 
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send_message`.
-#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn socket_send_message(
     socket: *mut gio::GSocket,
     address: *mut gio::GSocketAddress,
@@ -600,7 +672,20 @@ pub unsafe extern "C" fn socket_send_message(
     unsafe {
         glue::guard(error, -1, || {
             let mut written = 0usize;
-            let r = message_impl(socket, address, vectors, num_vectors, messages, num_messages, flags, None, &mut written, cancellable, error, MESSAGE);
+            let r = message_impl(
+                socket,
+                address,
+                vectors,
+                num_vectors,
+                messages,
+                num_messages,
+                flags,
+                None,
+                &mut written,
+                cancellable,
+                error,
+                MESSAGE,
+            );
             to_gssize(r, written, error, MESSAGE)
         })
     }
@@ -661,7 +746,12 @@ pub unsafe extern "C" fn socket_send_with_blocking(
                 error,
                 DATA,
                 |_, s, _| {
-                    s.push(gsend_engine::Message { dest: gsend_engine::Dest::Connected, iov: &v, control: None, len: size });
+                    s.push(gsend_engine::Message {
+                        dest: gsend_engine::Dest::Connected,
+                        iov: &v,
+                        control: None,
+                        len: size,
+                    });
                     Ok(())
                 },
                 |_, b| written = b,
@@ -705,7 +795,6 @@ pub unsafe extern "C" fn socket_send(
 /// # Safety
 /// `datagrams` is NULL or points to `n_datagrams` GBytes pointers; the
 /// other arguments follow GIO's conventions.
-#[allow(clippy::too_many_arguments)]
 pub unsafe extern "C" fn socket_send_datagrams(
     socket: *mut gio::GSocket,
     address: *mut gio::GSocketAddress,

@@ -80,7 +80,14 @@ pub unsafe fn dest_of(
     let (dest, slot) = s.addr_slot();
     let mut err: *mut glib::GError = std::ptr::null_mut();
     // SAFETY: the slot holds `max` writable bytes; err is a valid out location.
-    let ok = unsafe { gio::g_socket_address_to_native(address, (&mut slot.storage as *mut libc::sockaddr_storage).cast(), max, &mut err) };
+    let ok = unsafe {
+        gio::g_socket_address_to_native(
+            address,
+            (&mut slot.storage as *mut libc::sockaddr_storage).cast(),
+            max,
+            &mut err,
+        )
+    };
     if ok == 0 {
         s.pop_addr();
         if err.is_null() {
@@ -98,7 +105,10 @@ pub unsafe fn dest_of(
 ///
 /// # Safety
 /// `vectors` is NULL or points to `n` GOutputVectors.
-pub unsafe fn vectors_of<'a>(vectors: *const gio::GOutputVector, n: usize) -> Result<(&'a [libc::iovec], usize), DescribeError> {
+pub unsafe fn vectors_of<'a>(
+    vectors: *const gio::GOutputVector,
+    n: usize,
+) -> Result<(&'a [libc::iovec], usize), DescribeError> {
     if n == 0 {
         return Ok((&[], 0));
     }

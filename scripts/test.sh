@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test of gsend: formatting and lints, the
+# Rust unit and integration tests, the header drift check, and through meson
+# the C tests (against real GIO), the Python tests, the consumer test and the
+# preload runs of GLib's own tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scripts/setup.sh
+
+passed=0
+failed=0
+failures=()
+step() {
+  local name=$1; shift
+  echo "=== $name"
+  if "$@"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== FAILED: $name"
+  fi
+}
+
+step "cargo fmt --check" cargo fmt --all -- --check
+step "cargo clippy" cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "cargo test" cargo test --workspace --quiet
+
+builddir=${GSEND_BUILDDIR:-$root/_build}
+if [ -f meson.build ]; then
+  if [ ! -f "$builddir/build.ninja" ]; then
+    step "meson setup" meson setup "$builddir" --buildtype=release
+  fi
+  step "meson compile" meson compile -C "$builddir"
+  step "meson test" meson test -C "$builddir" --print-errorlogs --num-processes 2
+fi
+
+# The build regenerates include/gsend.h: it must be what is committed.
+step "committed header is current" git diff --exit-code -- include/gsend.h
+
+echo
+echo "steps: $passed passed, $failed failed"
+if [ "$failed" -gt 0 ]; then
+  printf '  failed: %s\n' "${failures[@]}"
+  exit 1
+fi
