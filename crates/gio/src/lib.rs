@@ -18,6 +18,7 @@ use gsend_engine::plan::{GsoPolicy, Scratch, CHUNK};
 use gsend_engine::wait::{self, Stop, Timeout, Waiter, Woke};
 use gsend_engine::{send, with_scratch, Failure, SendRequest};
 
+mod addrcache;
 pub mod glue;
 mod gso;
 pub mod message;

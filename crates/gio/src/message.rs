@@ -7,7 +7,7 @@ use gio_sys as gio;
 use glib_sys as glib;
 use gsend_engine::plan::{Dest, Message, Scratch};
 
-use crate::glue;
+use crate::{addrcache, glue};
 
 /// Why a message could not be described.
 pub enum DescribeError {
@@ -71,6 +71,13 @@ pub unsafe fn dest_of(
     if !unsafe { glue::is_a(address.cast(), gio::g_socket_address_get_type()) } {
         return Err(DescribeError::Programming(c"G_IS_SOCKET_ADDRESS (address)"));
     }
+    // SAFETY: address is a GSocketAddress.
+    if let Some(native) = addrcache::lookup(address) {
+        let dest = s.push_addr(native);
+        memo.last = address;
+        memo.dest = dest;
+        return Ok(dest);
+    }
     let max = std::mem::size_of::<libc::sockaddr_storage>();
     // SAFETY: address is a GSocketAddress.
     let size = unsafe { gio::g_socket_address_get_native_size(address) };
@@ -96,6 +103,12 @@ pub unsafe fn dest_of(
         return Err(DescribeError::GError(err));
     }
     slot.len = size as libc::socklen_t;
+    // SAFETY: address is a live GSocketAddress.
+    if unsafe { addrcache::cacheable(address) } {
+        let native = *slot;
+        // SAFETY: cacheable checked.
+        unsafe { addrcache::insert(address, &native) };
+    }
     memo.last = address;
     memo.dest = dest;
     Ok(dest)
