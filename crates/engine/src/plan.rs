@@ -8,6 +8,9 @@
 //! contiguous and a GSO run is simply a longer slice), and control data.
 //! The payload buffers are opaque to Rust: their addresses are handed to the
 //! kernel and never dereferenced here.
+//!
+//! Messages are grouped as they are pushed, so that planning a batch is one
+//! pass over it.
 
 use crate::control::ControlBuf;
 use crate::sys;
@@ -41,7 +44,7 @@ pub struct Message<'a> {
 }
 
 /// When runs may be coalesced into GSO sends.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct GsoPolicy {
     /// Coalescing allowed at all (a UDP socket with GSO not turned off).
     pub enabled: bool,
@@ -57,6 +60,12 @@ impl GsoPolicy {
     /// The kernel's limits for UDP over IPv4 and IPv6 (64 segments, the
     /// largest IPv4 UDP payload).
     pub const UDP: GsoPolicy = GsoPolicy { enabled: true, max_segments: 64, max_bytes: 65507 };
+}
+
+impl Default for GsoPolicy {
+    fn default() -> Self {
+        GsoPolicy::OFF
+    }
 }
 
 /// A socket address in native form.
@@ -83,13 +92,24 @@ impl Default for SockAddr {
     }
 }
 
+/// Destination code of a message record: an address index, or this.
+const CONNECTED: u32 = u32::MAX;
+
+fn dest_code(d: Dest) -> u32 {
+    match d {
+        Dest::Connected => CONNECTED,
+        Dest::Addr(a) => a,
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct MsgRec {
-    dest: Dest,
-    iov_off: usize,
-    iov_len: usize,
-    control: Option<(usize, usize)>,
     len: usize,
+    dest: u32,
+    iov_off: u32,
+    iov_len: u32,
+    ctrl_off: u32,
+    ctrl_len: u32,
 }
 
 /// One kernel header's worth: `count` consecutive messages from `first`.
@@ -105,8 +125,12 @@ pub struct Entry {
     total: usize,
     /// The last message was shorter than `seg`: the run is over.
     closed: bool,
+    /// Destination code of its messages.
+    dest: u32,
+    /// Its first vector in the scratch copy.
+    iov_off: u32,
     /// Control data: the message's own, or the `UDP_SEGMENT` block.
-    control: Option<(usize, usize)>,
+    control: Option<(u32, u32)>,
 }
 
 impl Entry {
@@ -114,6 +138,47 @@ impl Entry {
     pub fn is_gso(&self) -> bool {
         self.count > 1
     }
+
+    fn single(i: usize, m: &MsgRec) -> Entry {
+        Entry {
+            first: i,
+            count: 1,
+            seg: m.len,
+            total: m.len,
+            closed: false,
+            dest: m.dest,
+            iov_off: m.iov_off,
+            control: (m.ctrl_len > 0).then_some((m.ctrl_off, m.ctrl_len)),
+        }
+    }
+}
+
+#[inline(always)]
+fn same_addr(addrs: &[SockAddr], a: u32, b: u32) -> bool {
+    a == b || (a != CONNECTED && b != CONNECTED && addrs[a as usize].bytes() == addrs[b as usize].bytes())
+}
+
+/// Adds message `i` to entry `e` if it may join it as a GSO segment.
+#[inline(always)]
+fn join(e: &mut Entry, addrs: &[SockAddr], gso: &GsoPolicy, i: usize, m: &MsgRec) -> bool {
+    if !gso.enabled
+        || e.first + e.count != i
+        || e.closed
+        || m.ctrl_len != 0
+        || (e.count == 1 && e.control.is_some())
+        || m.len == 0
+        || m.len > e.seg
+        || e.count >= gso.max_segments
+        || e.total + m.len > gso.max_bytes
+        || (m.iov_off + m.iov_len - e.iov_off) as usize > CHUNK
+        || !same_addr(addrs, e.dest, m.dest)
+    {
+        return false;
+    }
+    e.count += 1;
+    e.total += m.len;
+    e.closed = m.len < e.seg;
+    true
 }
 
 /// Reusable per-thread space for planning and sending one chunk.
@@ -127,6 +192,7 @@ pub struct Scratch {
     msgs: Vec<MsgRec>,
     pub(crate) entries: Vec<Entry>,
     pub(crate) hdrs: Vec<libc::mmsghdr>,
+    gso: GsoPolicy,
 }
 
 /// Read access to a finished plan, for tests and fuzzing.
@@ -135,14 +201,22 @@ pub struct Plan<'s> {
 }
 
 impl Scratch {
-    /// Starts a new chunk: forgets everything, keeps the memory.
+    /// Starts a new chunk, to be planned without coalescing unless `plan`
+    /// says otherwise: forgets everything, keeps the memory.
     pub fn begin(&mut self) {
+        self.begin_with(GsoPolicy::OFF);
+    }
+
+    /// Starts a new chunk that will be planned with `gso`; messages are
+    /// grouped as they are pushed.
+    pub fn begin_with(&mut self, gso: GsoPolicy) {
         self.addrs.clear();
         self.control.clear();
         self.iov.clear();
         self.msgs.clear();
         self.entries.clear();
         self.hdrs.clear();
+        self.gso = gso;
     }
 
     /// Stores a native address and returns its destination handle.
@@ -151,8 +225,24 @@ impl Scratch {
         Dest::Addr((self.addrs.len() - 1) as u32)
     }
 
-    /// A slot for an address the caller fills in place (avoids copying 128
-    /// bytes); returns its handle and the slot.
+    /// Stores a copy of the used bytes of `addr` and returns its handle.
+    pub fn push_addr_bytes(&mut self, addr: &SockAddr) -> Dest {
+        let (dest, slot) = self.addr_slot();
+        let n = (addr.len as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
+        // SAFETY: both are sockaddr_storage, at least `n` bytes long.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                (&addr.storage as *const libc::sockaddr_storage).cast::<u8>(),
+                (&mut slot.storage as *mut libc::sockaddr_storage).cast::<u8>(),
+                n,
+            )
+        };
+        slot.len = addr.len;
+        dest
+    }
+
+    /// A slot for an address the caller fills in place; returns its handle
+    /// and the slot.
     pub fn addr_slot(&mut self) -> (Dest, &mut SockAddr) {
         self.addrs.push(SockAddr::default());
         let i = self.addrs.len() - 1;
@@ -165,10 +255,32 @@ impl Scratch {
     }
 
     /// Adds a message to the chunk.
+    #[inline(always)]
     pub fn push(&mut self, m: Message<'_>) {
-        let iov_off = self.iov.len();
-        self.iov.extend_from_slice(m.iov);
-        self.msgs.push(MsgRec { dest: m.dest, iov_off, iov_len: m.iov.len(), control: m.control, len: m.len });
+        let i = self.msgs.len();
+        let iov_off = self.iov.len() as u32;
+        if let [one] = m.iov {
+            self.iov.push(*one);
+        } else {
+            self.iov.extend_from_slice(m.iov);
+        }
+        let (ctrl_off, ctrl_len) = m.control.map_or((0, 0), |(o, l)| (o as u32, l as u32));
+        let rec =
+            MsgRec { len: m.len, dest: dest_code(m.dest), iov_off, iov_len: m.iov.len() as u32, ctrl_off, ctrl_len };
+        self.msgs.push(rec);
+        self.group(i, &rec);
+    }
+
+    #[inline(always)]
+    fn group(&mut self, i: usize, rec: &MsgRec) {
+        let gso = self.gso;
+        let joined = match self.entries.last_mut() {
+            Some(e) => join(e, &self.addrs, &gso, i, rec),
+            None => false,
+        };
+        if !joined {
+            self.entries.push(Entry::single(i, rec));
+        }
     }
 
     /// Messages in the chunk.
@@ -181,93 +293,62 @@ impl Scratch {
         self.msgs[i].len
     }
 
-    fn same_dest(&self, a: Dest, b: Dest) -> bool {
-        match (a, b) {
-            (Dest::Connected, Dest::Connected) => true,
-            (Dest::Addr(x), Dest::Addr(y)) => {
-                x == y || self.addrs[x as usize].bytes() == self.addrs[y as usize].bytes()
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether message `m` can join GSO entry `e`.
-    fn joins(&self, e: &Entry, m: &MsgRec, gso: &GsoPolicy) -> bool {
-        if !gso.enabled || e.closed || m.control.is_some() || m.len == 0 || m.len > e.seg {
-            return false;
-        }
-        let head = &self.msgs[e.first];
-        head.control.is_none()
-            && e.count < gso.max_segments
-            && e.total + m.len <= gso.max_bytes
-            && m.iov_off + m.iov_len - head.iov_off <= CHUNK
-            && self.same_dest(head.dest, m.dest)
-    }
-
-    /// Builds the entries for messages `from..` (entries before are kept).
-    pub(crate) fn build(&mut self, from: usize, gso: &GsoPolicy) {
+    /// Groups messages `from..` again under the current policy (entries
+    /// that end before `from` are kept).
+    fn regroup(&mut self, from: usize) {
         for i in from..self.msgs.len() {
-            let m = self.msgs[i];
-            if let Some(e) = self.entries.last() {
-                if e.first + e.count == i && self.joins(e, &m, gso) {
-                    let e = self.entries.last_mut().expect("checked above");
-                    e.count += 1;
-                    e.total += m.len;
-                    e.closed = m.len < e.seg;
-                    continue;
-                }
-            }
-            self.entries.push(Entry {
-                first: i,
-                count: 1,
-                seg: m.len,
-                total: m.len,
-                closed: false,
-                control: m.control,
-            });
+            let rec = self.msgs[i];
+            self.group(i, &rec);
         }
-        // Runs get their UDP_SEGMENT control block once they are known.
-        for e in self.entries.iter_mut().skip_while(|e| e.first < from) {
-            if e.count > 1 {
+    }
+
+    /// Gives the GSO entries from `k` on their `UDP_SEGMENT` control block.
+    fn add_segment_control(&mut self, k: usize) {
+        for e in &mut self.entries[k..] {
+            if e.count > 1 && e.control.is_none() {
                 let (off, data) = self.control.push_cmsg(sys::SOL_UDP, sys::UDP_SEGMENT, 2);
                 self.control.bytes_mut()[data..data + 2].copy_from_slice(&(e.seg as u16).to_ne_bytes());
-                e.control = Some((off, self.control.len() - off));
+                e.control = Some((off as u32, (self.control.len() - off) as u32));
             }
         }
     }
 
     /// Fills the kernel headers for entries `from..`. Nothing may be added to
     /// the scratch space after this until the chunk is sent.
-    pub(crate) fn link(&mut self, from: usize) {
+    fn link(&mut self, from: usize) {
         self.hdrs.truncate(from);
         for k in from..self.entries.len() {
             let e = self.entries[k];
-            let head = self.msgs[e.first];
             let last = self.msgs[e.first + e.count - 1];
             // SAFETY: an all-zero mmsghdr is a valid value.
             let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            if let Dest::Addr(a) = head.dest {
-                let a = &mut self.addrs[a as usize];
+            if e.dest != CONNECTED {
+                let a = &mut self.addrs[e.dest as usize];
                 h.msg_hdr.msg_name = (&mut a.storage as *mut libc::sockaddr_storage).cast();
                 h.msg_hdr.msg_namelen = a.len;
             }
-            let iov_len = last.iov_off + last.iov_len - head.iov_off;
+            let iov_len = (last.iov_off + last.iov_len - e.iov_off) as usize;
             if iov_len > 0 {
-                h.msg_hdr.msg_iov = self.iov[head.iov_off..].as_mut_ptr();
+                h.msg_hdr.msg_iov = self.iov[e.iov_off as usize..].as_mut_ptr();
             }
             h.msg_hdr.msg_iovlen = iov_len as _;
             if let Some((off, len)) = e.control {
-                h.msg_hdr.msg_control = self.control.ptr_at(off);
+                h.msg_hdr.msg_control = self.control.ptr_at(off as usize);
                 h.msg_hdr.msg_controllen = len as _;
             }
             self.hdrs.push(h);
         }
     }
 
-    /// Plans the whole chunk.
+    /// Plans the whole chunk with `gso` (regrouping the messages if they
+    /// were pushed under another policy).
     pub fn plan(&mut self, gso: &GsoPolicy) {
-        self.entries.clear();
-        self.build(0, gso);
+        if *gso != self.gso {
+            self.gso = *gso;
+            self.entries.clear();
+            self.regroup(0);
+        }
+        self.add_segment_control(0);
         self.link(0);
     }
 
@@ -275,17 +356,22 @@ impl Scratch {
     pub(crate) fn replan_plain(&mut self, k: usize) {
         let from = self.entries[k].first;
         self.entries.truncate(k);
-        self.build(from, &GsoPolicy::OFF);
+        self.gso = GsoPolicy::OFF;
+        self.regroup(from);
         self.link(k);
     }
 
-    /// Bytes the kernel accepted for message `i` of entry `k` just sent.
-    pub(crate) fn sent_bytes(&self, k: usize, i: usize) -> usize {
+    /// Reports the bytes the kernel accepted for each message of entry `k`
+    /// (chunk-relative message indexes).
+    #[inline]
+    pub(crate) fn sent(&self, k: usize, mut report: impl FnMut(usize, usize)) {
         let e = &self.entries[k];
         if e.count > 1 {
-            self.msgs[i].len
+            for (j, m) in self.msgs[e.first..e.first + e.count].iter().enumerate() {
+                report(e.first + j, m.len);
+            }
         } else {
-            self.hdrs[k].msg_len as usize
+            report(e.first, self.hdrs[k].msg_len as usize);
         }
     }
 
@@ -328,14 +414,11 @@ impl Plan<'_> {
         let s = self.scratch;
         let e = &s.entries[k];
         let h = &s.hdrs[k].msg_hdr;
-        let dest = match s.msgs[e.first].dest {
-            Dest::Connected => Vec::new(),
-            Dest::Addr(a) => s.addrs[a as usize].bytes().to_vec(),
-        };
-        let head = s.msgs[e.first].iov_off;
+        let dest = if e.dest == CONNECTED { Vec::new() } else { s.addrs[e.dest as usize].bytes().to_vec() };
+        let head = e.iov_off as usize;
         let iov = s.iov[head..head + h.msg_iovlen].iter().map(|v| (v.iov_base as usize, v.iov_len)).collect();
         let control = match e.control {
-            Some((off, len)) => s.control.bytes()[off..off + len].to_vec(),
+            Some((off, len)) => s.control.bytes()[off as usize..(off + len) as usize].to_vec(),
             None => Vec::new(),
         };
         let segment = (e.count > 1).then_some(e.seg as u16);
@@ -458,9 +541,7 @@ mod tests {
         assert_eq!(s.view().len(), 4);
         s.plan(&GsoPolicy::OFF);
         assert_eq!(s.view().len(), 6);
-        s.entries.clear();
-        s.build(0, &GsoPolicy::UDP);
-        s.link(0);
+        s.plan(&GsoPolicy::UDP);
         s.replan_plain(1);
         assert_eq!(s.view().len(), 6);
     }

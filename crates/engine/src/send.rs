@@ -107,7 +107,7 @@ pub fn send<E>(
     let mut start = 0;
     while start < req.n {
         let end = req.n.min(start + CHUNK);
-        s.begin();
+        s.begin_with(gso);
         for i in start..end {
             if let Err(error) = describe(i, s) {
                 out.failure = Some(Failure::Describe { index: i, error });
@@ -127,11 +127,8 @@ pub fn send<E>(
                 }
                 Ok(r) => {
                     for kk in k..k + r {
-                        let e = s.entries[kk];
-                        for i in e.first..e.first + e.count {
-                            report(start + i, s.sent_bytes(kk, i));
-                        }
-                        out.sent += e.count;
+                        s.sent(kk, |i, bytes| report(start + i, bytes));
+                        out.sent += s.entries[kk].count;
                     }
                     k += r;
                 }

@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use gio_sys as gio;
 use glib_sys as glib;
 use gobject_sys as gobject;
-use gsend_engine::plan::SockAddr;
+use gsend_engine::plan::{Dest, Scratch, SockAddr};
 
 use crate::glue;
 
@@ -76,14 +76,16 @@ pub unsafe fn cacheable(address: *mut gio::GSocketAddress) -> bool {
     t == inet || t == unix
 }
 
-/// The cached native form of `address`, if any.
-pub fn lookup(address: *mut gio::GSocketAddress) -> Option<SockAddr> {
+/// Copies the cached native form of `address`, if any, into a new
+/// address slot of `s`.
+pub fn lookup_into(address: *mut gio::GSocketAddress, s: &mut Scratch) -> Option<Dest> {
     CACHE
         .try_with(|c| {
             let c = c.try_borrow().ok()?;
             let c = c.as_ref()?;
             let base = Cache::set_of(address) * WAYS;
-            (base..base + WAYS).find(|&i| c.keys[i] == address).map(|i| c.vals[i])
+            let i = (base..base + WAYS).find(|&i| c.keys[i] == address)?;
+            Some(s.push_addr_bytes(&c.vals[i]))
         })
         .ok()
         .flatten()

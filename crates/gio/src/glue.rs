@@ -15,9 +15,19 @@ pub const DOMAIN: &CStr = c"GSend";
 ///
 /// # Safety
 /// `p` is NULL or points to a GTypeInstance.
+#[inline]
 pub unsafe fn is_a(p: *const libc::c_void, ty: glib::GType) -> bool {
-    // SAFETY: per the contract, p is NULL (checked) or a GTypeInstance.
-    !p.is_null() && unsafe { gobject::g_type_check_instance_is_a(p as *mut gobject::GTypeInstance, ty) } != 0
+    // SAFETY: per the contract, p is NULL (checked) or a GTypeInstance,
+    // whose class pointer is NULL or a class.
+    unsafe {
+        if p.is_null() {
+            return false;
+        }
+        let class = (*(p as *const gobject::GTypeInstance)).g_class;
+        // The exact type is the common case and needs no call.
+        (!class.is_null() && (*class).g_type == ty)
+            || gobject::g_type_check_instance_is_a(p as *mut gobject::GTypeInstance, ty) != 0
+    }
 }
 
 /// The exact (most derived) type of an instance.

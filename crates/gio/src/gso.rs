@@ -37,19 +37,14 @@ unsafe fn set_state(socket: *mut gio::GSocket, v: usize) {
     unsafe { gobject::g_object_set_qdata(socket.cast(), quark(), v as glib::gpointer) }
 }
 
-/// Whether batches on `socket` may be coalesced: a UDP socket, GSO not
-/// turned off, not refused by the kernel before.
+/// Whether batches on a UDP `socket` may be coalesced: GSO not turned
+/// off, not refused by the kernel before.
 ///
 /// # Safety
 /// `socket` is a GSocket.
 pub unsafe fn wanted(socket: *mut gio::GSocket) -> bool {
     // SAFETY: socket is a GSocket.
-    unsafe {
-        enabled_by_env()
-            && gio::g_socket_get_protocol(socket) == gio::G_SOCKET_PROTOCOL_UDP
-            && gio::g_socket_get_socket_type(socket) == gio::G_SOCKET_TYPE_DATAGRAM
-            && state(socket) == 0
-    }
+    enabled_by_env() && unsafe { state(socket) } == 0
 }
 
 /// Remembers that the kernel refused GSO on `socket`.
@@ -73,7 +68,7 @@ pub unsafe extern "C" fn socket_set_gso(socket: *mut gio::GSocket, enabled: glib
     // SAFETY: socket is type-checked before use.
     unsafe {
         glue::guard(std::ptr::null_mut(), (), || {
-            if !glue::is_a(socket.cast(), gio::g_socket_get_type()) {
+            if !glue::is_a(socket.cast(), crate::socket::socket_type()) {
                 glue::critical(c"gsend_socket_set_gso", c"G_IS_SOCKET (socket)");
                 return;
             }
@@ -90,11 +85,11 @@ pub unsafe extern "C" fn socket_get_gso(socket: *mut gio::GSocket) -> glib::gboo
     // SAFETY: socket is type-checked before use.
     unsafe {
         glue::guard(std::ptr::null_mut(), 0, || {
-            if !glue::is_a(socket.cast(), gio::g_socket_get_type()) {
+            if !glue::is_a(socket.cast(), crate::socket::socket_type()) {
                 glue::critical(c"gsend_socket_get_gso", c"G_IS_SOCKET (socket)");
                 return 0;
             }
-            glib::gboolean::from(wanted(socket))
+            glib::gboolean::from(crate::socket::state(socket).udp && wanted(socket))
         })
     }
 }

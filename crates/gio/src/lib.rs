@@ -22,6 +22,7 @@ mod addrcache;
 pub mod glue;
 mod gso;
 pub mod message;
+pub mod socket;
 
 use glue::{critical, is_a, set_io_error};
 use message::{AddrMemo, DescribeError};
@@ -98,7 +99,7 @@ impl Waiter for GioWaiter {
         let socket = self.socket;
         let per_wait = *self.socket_timeout.get_or_insert_with(|| {
             // SAFETY: the socket was type-checked by the caller.
-            let secs = unsafe { gio::g_socket_get_timeout(socket) };
+            let secs = unsafe { socket::timeout(socket) };
             (secs > 0).then(|| Duration::from_secs(secs as u64))
         });
         let deadline = match (deadline, per_wait) {
@@ -127,25 +128,17 @@ impl Drop for GioWaiter {
 
 /// Checks done by every send before any system call: closed socket,
 /// cancellation.
-unsafe fn check_socket(
-    socket: *mut gio::GSocket,
-    cancellable: *mut gio::GCancellable,
-    error: *mut *mut GError,
-) -> bool {
-    // SAFETY: socket is a GSocket (checked by the caller).
-    if unsafe { gio::g_socket_is_closed(socket) } != 0 {
-        // SAFETY: error is NULL or valid.
+unsafe fn check_socket(st: &socket::State, cancellable: *mut gio::GCancellable, error: *mut *mut GError) -> bool {
+    // SAFETY (all): error is NULL or valid; cancellable NULL or checked.
+    if st.closed {
         unsafe { set_io_error(error, gio::G_IO_ERROR_CLOSED, "Socket is already closed") };
         return false;
     }
-    // SAFETY: socket is a GSocket.
-    if unsafe { gio::g_socket_get_fd(socket) } < 0 {
-        // SAFETY: error is NULL or valid.
+    if st.fd < 0 {
         unsafe { set_io_error(error, gio::G_IO_ERROR_NOT_INITIALIZED, "Invalid socket, not initialized") };
         return false;
     }
-    // SAFETY: cancellable is NULL or a GCancellable; error is NULL or valid.
-    unsafe { gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 }
+    cancellable.is_null() || unsafe { gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 }
 }
 
 /// Sends `n` messages described by `describe`, with GIO's rules.
@@ -153,24 +146,27 @@ unsafe fn run(
     socket: *mut gio::GSocket,
     n: usize,
     flags: c_int,
-    timeout_us: i64,
+    timeout_us: Option<i64>,
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
     style: Style,
     mut describe: impl FnMut(usize, &mut Scratch, &mut AddrMemo) -> Result<(), DescribeError>,
     report: impl FnMut(usize, usize),
 ) -> Res {
+    // SAFETY: socket was type-checked by the caller.
+    let st = unsafe { socket::state(socket) };
     // SAFETY: arguments were checked by the caller.
-    if !unsafe { check_socket(socket, cancellable, error) } {
+    if !unsafe { check_socket(&st, cancellable, error) } {
         return Res::Failed;
     }
     if n == 0 {
         return Res::Sent(0);
     }
+    // Without an explicit timeout, the socket's blocking flag decides.
+    let timeout_us = timeout_us.unwrap_or(if st.blocking { -1 } else { 0 });
     // SAFETY: socket is a GSocket.
-    let fd = unsafe { gio::g_socket_get_fd(socket) };
-    let gso = if n > 1 && unsafe { gso::wanted(socket) } { GsoPolicy::UDP } else { GsoPolicy::OFF };
-    let req = SendRequest { fd, n, flags, timeout: Timeout::from_micros(timeout_us, Instant::now), gso };
+    let gso = if n > 1 && st.udp && unsafe { gso::wanted(socket) } { GsoPolicy::UDP } else { GsoPolicy::OFF };
+    let req = SendRequest { fd: st.fd, n, flags, timeout: Timeout::from_micros(timeout_us, Instant::now), gso };
     let mut waiter = GioWaiter::new(socket, cancellable);
     let mut memo = AddrMemo::default();
     let out = with_scratch(|s| {
@@ -257,14 +253,12 @@ unsafe fn would_block(error: *mut *mut GError, style: Style) {
     }
 }
 
-fn socket_type() -> glib::GType {
-    // SAFETY: a pure type getter.
-    unsafe { gio::g_socket_get_type() }
-}
+use socket::socket_type;
 
 fn cancellable_type() -> glib::GType {
-    // SAFETY: a pure type getter.
-    unsafe { gio::g_cancellable_get_type() }
+    static T: std::sync::OnceLock<glib::GType> = std::sync::OnceLock::new();
+    // SAFETY: a type getter.
+    *T.get_or_init(|| unsafe { gio::g_cancellable_get_type() })
 }
 
 /// The argument checks shared by the batch functions. Emits the critical
@@ -321,7 +315,6 @@ unsafe fn messages_impl(
                 return -1;
             }
         }
-        let timeout_us = timeout_us.unwrap_or_else(|| if gio::g_socket_get_blocking(socket) != 0 { -1 } else { 0 });
         let res = run(
             socket,
             n,
@@ -430,7 +423,7 @@ pub unsafe extern "C" fn datagram_based_send_messages(
                     );
                     return -1;
                 }
-                if gio::g_socket_get_timeout(socket) != 0 {
+                if socket::timeout(socket) != 0 {
                     set_io_error(
                         error,
                         gio::G_IO_ERROR_NOT_SUPPORTED,
@@ -615,7 +608,6 @@ unsafe fn message_impl(
             control_messages: messages,
             num_control_messages: nm as c_uint,
         };
-        let timeout_us = timeout_us.unwrap_or_else(|| if gio::g_socket_get_blocking(socket) != 0 { -1 } else { 0 });
         let mut written = 0usize;
         let res = run(
             socket,
@@ -721,52 +713,9 @@ pub unsafe extern "C" fn socket_send_with_blocking(
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
 ) -> isize {
+    let timeout_us = if blocking != 0 { -1 } else { 0 };
     // SAFETY: forwarded contract.
-    unsafe {
-        glue::guard(error, -1, || {
-            if !is_a(socket.cast(), socket_type()) || buffer.is_null() {
-                critical(DATA.func, c"G_IS_SOCKET (socket) && buffer != NULL");
-                return -1;
-            }
-            if !(cancellable.is_null() || is_a(cancellable.cast(), cancellable_type())) {
-                critical(DATA.func, c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)");
-                return -1;
-            }
-            if !(error.is_null() || (*error).is_null()) {
-                critical(DATA.func, c"error == NULL || *error == NULL");
-                return -1;
-            }
-            let v = [libc::iovec { iov_base: buffer as *mut libc::c_void, iov_len: size }];
-            let mut written = 0usize;
-            let res = run(
-                socket,
-                1,
-                0,
-                if blocking != 0 { -1 } else { 0 },
-                cancellable,
-                error,
-                DATA,
-                |_, s, _| {
-                    s.push(gsend_engine::Message {
-                        dest: gsend_engine::Dest::Connected,
-                        iov: &v,
-                        control: None,
-                        len: size,
-                    });
-                    Ok(())
-                },
-                |_, b| written = b,
-            );
-            match res {
-                Res::Sent(_) => written as isize,
-                Res::Failed => -1,
-                Res::WouldBlock => {
-                    would_block(error, DATA);
-                    -1
-                }
-            }
-        })
-    }
+    unsafe { glue::guard(error, -1, || data_impl(socket, buffer, size, Some(timeout_us), cancellable, error)) }
 }
 
 /// See `gsend_socket_send`.
@@ -780,14 +729,65 @@ pub unsafe extern "C" fn socket_send(
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
 ) -> isize {
-    // SAFETY: forwarded contract; the socket is checked before it is read.
+    // SAFETY: forwarded contract.
+    unsafe { glue::guard(error, -1, || data_impl(socket, buffer, size, None, cancellable, error)) }
+}
+
+/// The engine behind `send` and `send_with_blocking`: one buffer to the
+/// connected peer.
+unsafe fn data_impl(
+    socket: *mut gio::GSocket,
+    buffer: *const c_char,
+    size: usize,
+    timeout_us: Option<i64>,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    // SAFETY: pointers are checked before they are read.
     unsafe {
-        if !is_a(socket.cast(), socket_type()) {
-            critical(c"gsend_socket_send", c"G_IS_SOCKET (socket)");
-            return -1;
+        let checks: [(bool, &'static CStr); 3] = [
+            (is_a(socket.cast(), socket_type()) && !buffer.is_null(), c"G_IS_SOCKET (socket) && buffer != NULL"),
+            (
+                cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()),
+                c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)",
+            ),
+            (error.is_null() || (*error).is_null(), c"error == NULL || *error == NULL"),
+        ];
+        for (ok, expr) in checks {
+            if !ok {
+                critical(DATA.func, expr);
+                return -1;
+            }
         }
-        let blocking = gio::g_socket_get_blocking(socket);
-        socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error)
+        let v = [libc::iovec { iov_base: buffer as *mut libc::c_void, iov_len: size }];
+        let mut written = 0usize;
+        let res = run(
+            socket,
+            1,
+            0,
+            timeout_us,
+            cancellable,
+            error,
+            DATA,
+            |_, s, _| {
+                s.push(gsend_engine::Message {
+                    dest: gsend_engine::Dest::Connected,
+                    iov: &v,
+                    control: None,
+                    len: size,
+                });
+                Ok(())
+            },
+            |_, b| written = b,
+        );
+        match res {
+            Res::Sent(_) => written as isize,
+            Res::Failed => -1,
+            Res::WouldBlock => {
+                would_block(error, DATA);
+                -1
+            }
+        }
     }
 }
 
@@ -827,7 +827,7 @@ pub unsafe extern "C" fn socket_send_datagrams(
                 socket,
                 n,
                 flags,
-                timeout_us,
+                Some(timeout_us),
                 cancellable,
                 error,
                 style,

@@ -56,24 +56,34 @@ impl AddrMemo {
 ///
 /// # Safety
 /// `address` is NULL or points to a GObject instance.
+#[inline(always)]
 pub unsafe fn dest_of(
     s: &mut Scratch,
     memo: &mut AddrMemo,
     address: *mut gio::GSocketAddress,
 ) -> Result<Dest, DescribeError> {
     if address.is_null() {
-        return Ok(Dest::Connected);
+        Ok(Dest::Connected)
+    } else if address == memo.last {
+        Ok(memo.dest)
+    } else {
+        // SAFETY: per the contract.
+        unsafe { dest_of_slow(s, memo, address) }
     }
-    if address == memo.last {
-        return Ok(memo.dest);
-    }
+}
+
+#[inline(never)]
+unsafe fn dest_of_slow(
+    s: &mut Scratch,
+    memo: &mut AddrMemo,
+    address: *mut gio::GSocketAddress,
+) -> Result<Dest, DescribeError> {
     // SAFETY: per the contract, address is a GTypeInstance.
     if !unsafe { glue::is_a(address.cast(), gio::g_socket_address_get_type()) } {
         return Err(DescribeError::Programming(c"G_IS_SOCKET_ADDRESS (address)"));
     }
     // SAFETY: address is a GSocketAddress.
-    if let Some(native) = addrcache::lookup(address) {
-        let dest = s.push_addr(native);
+    if let Some(dest) = addrcache::lookup_into(address, s) {
         memo.last = address;
         memo.dest = dest;
         return Ok(dest);
@@ -118,6 +128,7 @@ pub unsafe fn dest_of(
 ///
 /// # Safety
 /// `vectors` is NULL or points to `n` GOutputVectors.
+#[inline(always)]
 pub unsafe fn vectors_of<'a>(
     vectors: *const gio::GOutputVector,
     n: usize,
@@ -146,6 +157,7 @@ pub unsafe fn vectors_of<'a>(
 /// # Safety
 /// `msgs` is NULL or points to `n` pointers, each expected to be a
 /// GSocketControlMessage (checked).
+#[inline(never)]
 pub unsafe fn control_of(
     s: &mut Scratch,
     msgs: *const *mut gio::GSocketControlMessage,
@@ -191,11 +203,16 @@ pub unsafe fn control_of(
 ///
 /// # Safety
 /// `m` is a readable GOutputMessage whose pointers follow GIO's contract.
+#[inline(always)]
 pub unsafe fn describe(s: &mut Scratch, memo: &mut AddrMemo, m: &gio::GOutputMessage) -> Result<(), DescribeError> {
     // SAFETY: per the contract.
     let (iov, len) = unsafe { vectors_of(m.vectors, m.num_vectors as usize)? };
-    // SAFETY: per the contract.
-    let control = unsafe { control_of(s, m.control_messages, m.num_control_messages as usize)? };
+    let control = if m.num_control_messages == 0 {
+        None
+    } else {
+        // SAFETY: per the contract.
+        unsafe { control_of(s, m.control_messages, m.num_control_messages as usize)? }
+    };
     // SAFETY: per the contract.
     let dest = unsafe { dest_of(s, memo, m.address)? };
     s.push(Message { dest, iov, control, len });

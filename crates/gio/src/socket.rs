@@ -1,0 +1,218 @@
+//! What a send needs to know about a `GSocket`: its fd, whether it is
+//! closed, its blocking flag, its timeout, whether it is UDP.
+//!
+//! GIO's public getters each re-run `g_socket_get_type()` (whose type
+//! initialisation prelude runs on every call) and a type check: several
+//! hundred instructions per send for four getters, more than the rest of a
+//! one-datagram send. `GSocket`'s instance struct is public and points to
+//! its private struct, whose leading fields have had one layout from GLib
+//! 2.60 to at least 2.80. gsend reads those fields directly, but only after
+//! proving the layout on the running GLib: at first use it creates a probe
+//! socket, changes it through the public API (blocking flag, timeout,
+//! close) and checks that every field it reads moves exactly as the
+//! getters say. If anything differs, every read goes through the getters.
+
+use std::sync::OnceLock;
+
+use gio_sys as gio;
+use glib_sys as glib;
+
+/// Offsets in `GSocketPrivate` and the bits of its flag word.
+#[derive(Clone, Copy, Debug)]
+struct Layout {
+    family: usize,
+    ty: usize,
+    protocol: usize,
+    fd: usize,
+    timeout: usize,
+    flags: usize,
+    blocking_bit: u32,
+    closed_bit: u32,
+}
+
+/// The layout of GLib 2.60–2.80 (two pointers after six ints on LP64).
+const CANDIDATE: Layout =
+    Layout { family: 0, ty: 4, protocol: 8, fd: 12, timeout: 20, flags: 40, blocking_bit: 1 << 1, closed_bit: 1 << 3 };
+
+/// The facts of one socket at the start of a send.
+#[derive(Clone, Copy, Debug)]
+pub struct State {
+    /// The file descriptor (-1 once closed).
+    pub fd: i32,
+    /// `g_socket_close` was called.
+    pub closed: bool,
+    /// The blocking flag.
+    pub blocking: bool,
+    /// A UDP socket over IPv4 or IPv6 (a GSO candidate).
+    pub udp: bool,
+}
+
+/// The cached `GSocket` type (its getter is costly, see above).
+pub fn socket_type() -> glib::GType {
+    static T: OnceLock<glib::GType> = OnceLock::new();
+    // SAFETY: a type getter.
+    *T.get_or_init(|| unsafe { gio::g_socket_get_type() })
+}
+
+unsafe fn read_i32(p: *const u8, off: usize) -> i32 {
+    // SAFETY: the caller keeps `off` within the private struct.
+    unsafe { p.add(off).cast::<i32>().read_unaligned() }
+}
+
+unsafe fn read_u32(p: *const u8, off: usize) -> u32 {
+    // SAFETY: the caller keeps `off` within the private struct.
+    unsafe { p.add(off).cast::<u32>().read_unaligned() }
+}
+
+/// The private struct of `socket`.
+///
+/// # Safety
+/// `socket` is a live GSocket.
+unsafe fn private(socket: *mut gio::GSocket) -> *const u8 {
+    // SAFETY: GSocket's public instance struct holds the private pointer.
+    unsafe { (*socket).priv_ as *const u8 }
+}
+
+fn layout() -> Option<Layout> {
+    static L: OnceLock<Option<Layout>> = OnceLock::new();
+    // SAFETY: the probe only touches a socket it creates.
+    *L.get_or_init(|| unsafe { probe(CANDIDATE) })
+}
+
+/// Checks `l` against the getters on a fresh UDP socket.
+unsafe fn probe(l: Layout) -> Option<Layout> {
+    // SAFETY: a socket of our own, read within the candidate's extent
+    // (48 bytes, well inside GSocketPrivate, which ends with an address
+    // cache of several hundred bytes in every version checked).
+    unsafe {
+        let mut err: *mut glib::GError = std::ptr::null_mut();
+        let s = gio::g_socket_new(
+            gio::G_SOCKET_FAMILY_IPV4,
+            gio::G_SOCKET_TYPE_DATAGRAM,
+            gio::G_SOCKET_PROTOCOL_UDP,
+            &mut err,
+        );
+        if s.is_null() {
+            if !err.is_null() {
+                glib::g_error_free(err);
+            }
+            return None;
+        }
+        let p = private(s);
+        let mut ok = !p.is_null()
+            && read_i32(p, l.fd) == gio::g_socket_get_fd(s)
+            && read_i32(p, l.family) == gio::g_socket_get_family(s)
+            && read_i32(p, l.ty) == gio::g_socket_get_socket_type(s)
+            && read_i32(p, l.protocol) == gio::g_socket_get_protocol(s);
+        for (blocking, timeout) in [(1, 7u32), (0, 0), (1, 0)] {
+            gio::g_socket_set_blocking(s, blocking);
+            gio::g_socket_set_timeout(s, timeout);
+            let flags = read_u32(p, l.flags);
+            ok = ok
+                && (flags & l.blocking_bit != 0) == (gio::g_socket_get_blocking(s) != 0)
+                && read_u32(p, l.timeout) == gio::g_socket_get_timeout(s)
+                && flags & l.closed_bit == 0;
+        }
+        let before = read_u32(p, l.flags);
+        gio::g_socket_close(s, std::ptr::null_mut());
+        let after = read_u32(p, l.flags);
+        ok = ok
+            && gio::g_socket_is_closed(s) != 0
+            && after & l.closed_bit != 0
+            && (before ^ after) & l.blocking_bit == 0
+            && read_i32(p, l.fd) == gio::g_socket_get_fd(s);
+        gobject_sys::g_object_unref(s.cast());
+        ok.then_some(l)
+    }
+}
+
+/// Reads the state of `socket`.
+///
+/// # Safety
+/// `socket` is a live GSocket.
+#[inline]
+pub unsafe fn state(socket: *mut gio::GSocket) -> State {
+    // SAFETY: per the contract; the layout was proven on this GLib.
+    unsafe {
+        match layout() {
+            Some(l) => {
+                let p = private(socket);
+                let flags = read_u32(p, l.flags);
+                State {
+                    fd: read_i32(p, l.fd),
+                    closed: flags & l.closed_bit != 0,
+                    blocking: flags & l.blocking_bit != 0,
+                    udp: read_i32(p, l.protocol) == gio::G_SOCKET_PROTOCOL_UDP
+                        && read_i32(p, l.ty) == gio::G_SOCKET_TYPE_DATAGRAM,
+                }
+            }
+            None => State {
+                fd: gio::g_socket_get_fd(socket),
+                closed: gio::g_socket_is_closed(socket) != 0,
+                blocking: gio::g_socket_get_blocking(socket) != 0,
+                udp: gio::g_socket_get_protocol(socket) == gio::G_SOCKET_PROTOCOL_UDP
+                    && gio::g_socket_get_socket_type(socket) == gio::G_SOCKET_TYPE_DATAGRAM,
+            },
+        }
+    }
+}
+
+/// The socket's timeout in seconds (0: none).
+///
+/// # Safety
+/// `socket` is a live GSocket.
+pub unsafe fn timeout(socket: *mut gio::GSocket) -> u32 {
+    // SAFETY: per the contract; the layout was proven on this GLib.
+    unsafe {
+        match layout() {
+            Some(l) => read_u32(private(socket), l.timeout),
+            None => gio::g_socket_get_timeout(socket),
+        }
+    }
+}
+
+/// Whether the fast field reads are in use (for tests and diagnostics).
+pub fn direct_reads() -> bool {
+    layout().is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_is_proven_on_this_glib_and_matches_getters() {
+        assert!(direct_reads(), "the GSocketPrivate layout probe failed on this GLib");
+        // SAFETY: a socket of our own.
+        unsafe {
+            let s = gio::g_socket_new(
+                gio::G_SOCKET_FAMILY_IPV6,
+                gio::G_SOCKET_TYPE_DATAGRAM,
+                gio::G_SOCKET_PROTOCOL_UDP,
+                std::ptr::null_mut(),
+            );
+            assert!(!s.is_null());
+            gio::g_socket_set_blocking(s, 0);
+            gio::g_socket_set_timeout(s, 3);
+            let st = state(s);
+            assert_eq!(st.fd, gio::g_socket_get_fd(s));
+            assert!(!st.closed && !st.blocking && st.udp);
+            assert_eq!(timeout(s), 3);
+            gio::g_socket_close(s, std::ptr::null_mut());
+            let st = state(s);
+            assert!(st.closed);
+            assert_eq!(st.fd, -1);
+            gobject_sys::g_object_unref(s.cast());
+        }
+    }
+
+    #[test]
+    fn a_wrong_layout_is_rejected() {
+        let wrong = Layout { fd: 16, ..CANDIDATE };
+        // SAFETY: the probe reads within 48 bytes of the private struct.
+        assert!(unsafe { probe(wrong) }.is_none());
+        let wrong = Layout { blocking_bit: 1 << 2, ..CANDIDATE };
+        // SAFETY: as above.
+        assert!(unsafe { probe(wrong) }.is_none());
+    }
+}
