@@ -92,7 +92,7 @@ impl Default for SockAddr {
     }
 }
 
-/// Destination code of a message record: an address index, or this.
+/// Destination code of an entry: an address index, or this.
 const CONNECTED: u32 = u32::MAX;
 
 fn dest_code(d: Dest) -> u32 {
@@ -102,17 +102,11 @@ fn dest_code(d: Dest) -> u32 {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct MsgRec {
-    len: usize,
-    dest: u32,
-    iov_off: u32,
-    iov_len: u32,
-    ctrl_off: u32,
-    ctrl_len: u32,
-}
-
 /// One kernel header's worth: `count` consecutive messages from `first`.
+///
+/// A GSO entry (`count > 1`) keeps no record of its messages: they all
+/// have `seg` bytes but the last, which has what is left of `total`, and
+/// their vectors are consecutive in the scratch copy.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
     /// Index (within the chunk) of the first message.
@@ -127,8 +121,9 @@ pub struct Entry {
     closed: bool,
     /// Destination code of its messages.
     dest: u32,
-    /// Its first vector in the scratch copy.
+    /// Its vectors in the scratch copy.
     iov_off: u32,
+    iov_len: u32,
     /// Control data: the message's own, or the `UDP_SEGMENT` block.
     control: Option<(u32, u32)>,
 }
@@ -139,16 +134,12 @@ impl Entry {
         self.count > 1
     }
 
-    fn single(i: usize, m: &MsgRec) -> Entry {
-        Entry {
-            first: i,
-            count: 1,
-            seg: m.len,
-            total: m.len,
-            closed: false,
-            dest: m.dest,
-            iov_off: m.iov_off,
-            control: (m.ctrl_len > 0).then_some((m.ctrl_off, m.ctrl_len)),
+    /// Payload bytes of its `j`th message.
+    fn message_len(&self, j: usize) -> usize {
+        if j + 1 < self.count {
+            self.seg
+        } else {
+            self.total - self.seg * (self.count - 1)
         }
     }
 }
@@ -158,26 +149,26 @@ fn same_addr(addrs: &[SockAddr], a: u32, b: u32) -> bool {
     a == b || (a != CONNECTED && b != CONNECTED && addrs[a as usize].bytes() == addrs[b as usize].bytes())
 }
 
-/// Adds message `i` to entry `e` if it may join it as a GSO segment.
+/// Adds a message (`len` bytes, `iov_len` vectors, no control data, to
+/// `dest`) to entry `e` if it may join it as a GSO segment.
 #[inline(always)]
-fn join(e: &mut Entry, addrs: &[SockAddr], gso: &GsoPolicy, i: usize, m: &MsgRec) -> bool {
+fn join(e: &mut Entry, addrs: &[SockAddr], gso: &GsoPolicy, len: usize, iov_len: u32, dest: u32) -> bool {
     if !gso.enabled
-        || e.first + e.count != i
         || e.closed
-        || m.ctrl_len != 0
-        || (e.count == 1 && e.control.is_some())
-        || m.len == 0
-        || m.len > e.seg
+        || e.control.is_some()
+        || len == 0
+        || len > e.seg
         || e.count >= gso.max_segments
-        || e.total + m.len > gso.max_bytes
-        || (m.iov_off + m.iov_len - e.iov_off) as usize > CHUNK
-        || !same_addr(addrs, e.dest, m.dest)
+        || e.total + len > gso.max_bytes
+        || (e.iov_len + iov_len) as usize > CHUNK
+        || !same_addr(addrs, e.dest, dest)
     {
         return false;
     }
     e.count += 1;
-    e.total += m.len;
-    e.closed = m.len < e.seg;
+    e.total += len;
+    e.iov_len += iov_len;
+    e.closed = len < e.seg;
     true
 }
 
@@ -189,10 +180,12 @@ pub struct Scratch {
     /// Control data of the chunk.
     pub control: ControlBuf,
     iov: Vec<libc::iovec>,
-    msgs: Vec<MsgRec>,
+    n_msgs: usize,
     pub(crate) entries: Vec<Entry>,
     pub(crate) hdrs: Vec<libc::mmsghdr>,
     gso: GsoPolicy,
+    /// Spare space for regrouping (kept to avoid allocating).
+    spare: Vec<Entry>,
 }
 
 /// Read access to a finished plan, for tests and fuzzing.
@@ -213,7 +206,7 @@ impl Scratch {
         self.addrs.clear();
         self.control.clear();
         self.iov.clear();
-        self.msgs.clear();
+        self.n_msgs = 0;
         self.entries.clear();
         self.hdrs.clear();
         self.gso = gso;
@@ -257,49 +250,99 @@ impl Scratch {
     /// Adds a message to the chunk.
     #[inline(always)]
     pub fn push(&mut self, m: Message<'_>) {
-        let i = self.msgs.len();
+        let first = self.n_msgs;
+        self.n_msgs += 1;
         let iov_off = self.iov.len() as u32;
         if let [one] = m.iov {
             self.iov.push(*one);
         } else {
             self.iov.extend_from_slice(m.iov);
         }
-        let (ctrl_off, ctrl_len) = m.control.map_or((0, 0), |(o, l)| (o as u32, l as u32));
-        let rec =
-            MsgRec { len: m.len, dest: dest_code(m.dest), iov_off, iov_len: m.iov.len() as u32, ctrl_off, ctrl_len };
-        self.msgs.push(rec);
-        self.group(i, &rec);
-    }
-
-    #[inline(always)]
-    fn group(&mut self, i: usize, rec: &MsgRec) {
-        let gso = self.gso;
-        let joined = match self.entries.last_mut() {
-            Some(e) => join(e, &self.addrs, &gso, i, rec),
-            None => false,
-        };
-        if !joined {
-            self.entries.push(Entry::single(i, rec));
+        let iov_len = m.iov.len() as u32;
+        let dest = dest_code(m.dest);
+        if m.control.is_none() {
+            if let Some(e) = self.entries.last_mut() {
+                if join(e, &self.addrs, &self.gso, m.len, iov_len, dest) {
+                    return;
+                }
+            }
         }
+        self.entries.push(Entry {
+            first,
+            count: 1,
+            seg: m.len,
+            total: m.len,
+            closed: false,
+            dest,
+            iov_off,
+            iov_len,
+            control: m.control.map(|(o, l)| (o as u32, l as u32)),
+        });
     }
 
     /// Messages in the chunk.
     pub fn messages(&self) -> usize {
-        self.msgs.len()
+        self.n_msgs
     }
 
-    /// Payload length of message `i` of the chunk.
-    pub fn message_len(&self, i: usize) -> usize {
-        self.msgs[i].len
-    }
-
-    /// Groups messages `from..` again under the current policy (entries
-    /// that end before `from` are kept).
-    fn regroup(&mut self, from: usize) {
-        for i in from..self.msgs.len() {
-            let rec = self.msgs[i];
-            self.group(i, &rec);
+    /// Splits the GSO entries from `k` on into one entry per message. A
+    /// run's vectors are cut where each message's bytes are complete (a
+    /// zero-length vector at a cut may go to either side: it sends nothing).
+    fn split_from(&mut self, k: usize) {
+        let mut runs = std::mem::take(&mut self.spare);
+        runs.clear();
+        runs.extend(self.entries.drain(k..));
+        for &e in &runs {
+            if e.count == 1 {
+                self.entries.push(e);
+                continue;
+            }
+            let mut v = e.iov_off;
+            let end = e.iov_off + e.iov_len;
+            for j in 0..e.count {
+                let len = e.message_len(j);
+                let start = v;
+                if j + 1 == e.count {
+                    v = end;
+                } else {
+                    let mut acc = 0;
+                    while acc < len && v < end {
+                        acc += self.iov[v as usize].iov_len;
+                        v += 1;
+                    }
+                }
+                self.entries.push(Entry {
+                    first: e.first + j,
+                    count: 1,
+                    seg: len,
+                    total: len,
+                    closed: false,
+                    dest: e.dest,
+                    iov_off: start,
+                    iov_len: v - start,
+                    control: None,
+                });
+            }
         }
+        self.spare = runs;
+    }
+
+    /// Merges single entries from `k` on into GSO runs under `gso`.
+    fn merge_from(&mut self, k: usize, gso: &GsoPolicy) {
+        let mut singles = std::mem::take(&mut self.spare);
+        singles.clear();
+        singles.extend(self.entries.drain(k..));
+        for &m in &singles {
+            if m.control.is_none() {
+                if let Some(e) = self.entries[k..].last_mut() {
+                    if join(e, &self.addrs, gso, m.total, m.iov_len, m.dest) {
+                        continue;
+                    }
+                }
+            }
+            self.entries.push(m);
+        }
+        self.spare = singles;
     }
 
     /// Gives the GSO entries from `k` on their `UDP_SEGMENT` control block.
@@ -319,7 +362,6 @@ impl Scratch {
         self.hdrs.truncate(from);
         for k in from..self.entries.len() {
             let e = self.entries[k];
-            let last = self.msgs[e.first + e.count - 1];
             // SAFETY: an all-zero mmsghdr is a valid value.
             let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
             if e.dest != CONNECTED {
@@ -327,11 +369,10 @@ impl Scratch {
                 h.msg_hdr.msg_name = (&mut a.storage as *mut libc::sockaddr_storage).cast();
                 h.msg_hdr.msg_namelen = a.len;
             }
-            let iov_len = (last.iov_off + last.iov_len - e.iov_off) as usize;
-            if iov_len > 0 {
+            if e.iov_len > 0 {
                 h.msg_hdr.msg_iov = self.iov[e.iov_off as usize..].as_mut_ptr();
             }
-            h.msg_hdr.msg_iovlen = iov_len as _;
+            h.msg_hdr.msg_iovlen = e.iov_len as _;
             if let Some((off, len)) = e.control {
                 h.msg_hdr.msg_control = self.control.ptr_at(off as usize);
                 h.msg_hdr.msg_controllen = len as _;
@@ -345,8 +386,10 @@ impl Scratch {
     pub fn plan(&mut self, gso: &GsoPolicy) {
         if *gso != self.gso {
             self.gso = *gso;
-            self.entries.clear();
-            self.regroup(0);
+            self.split_from(0);
+            if gso.enabled {
+                self.merge_from(0, gso);
+            }
         }
         self.add_segment_control(0);
         self.link(0);
@@ -354,10 +397,8 @@ impl Scratch {
 
     /// Re-plans entries from `k` on without GSO (the kernel refused it).
     pub(crate) fn replan_plain(&mut self, k: usize) {
-        let from = self.entries[k].first;
-        self.entries.truncate(k);
         self.gso = GsoPolicy::OFF;
-        self.regroup(from);
+        self.split_from(k);
         self.link(k);
     }
 
@@ -367,9 +408,10 @@ impl Scratch {
     pub(crate) fn sent(&self, k: usize, mut report: impl FnMut(usize, usize)) {
         let e = &self.entries[k];
         if e.count > 1 {
-            for (j, m) in self.msgs[e.first..e.first + e.count].iter().enumerate() {
-                report(e.first + j, m.len);
+            for j in 0..e.count - 1 {
+                report(e.first + j, e.seg);
             }
+            report(e.first + e.count - 1, e.message_len(e.count - 1));
         } else {
             report(e.first, self.hdrs[k].msg_len as usize);
         }
@@ -416,6 +458,7 @@ impl Plan<'_> {
         let h = &s.hdrs[k].msg_hdr;
         let dest = if e.dest == CONNECTED { Vec::new() } else { s.addrs[e.dest as usize].bytes().to_vec() };
         let head = e.iov_off as usize;
+        debug_assert_eq!(h.msg_iovlen, e.iov_len as usize);
         let iov = s.iov[head..head + h.msg_iovlen].iter().map(|v| (v.iov_base as usize, v.iov_len)).collect();
         let control = match e.control {
             Some((off, len)) => s.control.bytes()[off as usize..(off + len) as usize].to_vec(),
@@ -544,5 +587,58 @@ mod tests {
         s.plan(&GsoPolicy::UDP);
         s.replan_plain(1);
         assert_eq!(s.view().len(), 6);
+    }
+
+    #[test]
+    fn splitting_a_run_gives_each_message_its_own_vectors() {
+        let mut s = Scratch::default();
+        s.begin_with(GsoPolicy::UDP);
+        let d = s.push_addr(addr(7));
+        // Three 10-byte messages with zero-length vectors around the cuts,
+        // and a shorter last one.
+        let msgs: Vec<Vec<libc::iovec>> = vec![
+            vec![iov(0x100, 4), iov(0x200, 0), iov(0x300, 6)],
+            vec![iov(0x400, 0), iov(0x500, 10)],
+            vec![iov(0x600, 3), iov(0x700, 7), iov(0x800, 0)],
+            vec![iov(0x900, 2)],
+        ];
+        for m in &msgs {
+            let len = m.iter().map(|v| v.iov_len).sum();
+            s.push(Message { dest: d, iov: m, control: None, len });
+        }
+        s.plan(&GsoPolicy::UDP);
+        assert_eq!(s.view().len(), 1);
+        assert_eq!(s.view().header(0).segment, Some(10));
+        s.replan_plain(0);
+        let p = s.view();
+        assert_eq!(p.len(), 4);
+        for (k, m) in msgs.iter().enumerate() {
+            let h = p.header(k);
+            assert_eq!((h.first, h.count, h.segment), (k, 1, None));
+            let bytes =
+                |v: &[(usize, usize)]| -> Vec<(usize, usize)> { v.iter().copied().filter(|x| x.1 > 0).collect() };
+            let want: Vec<(usize, usize)> = m.iter().map(|v| (v.iov_base as usize, v.iov_len)).collect();
+            assert_eq!(bytes(&h.iov), bytes(&want), "message {k}");
+            assert!(h.control.is_empty());
+        }
+        let mut got = Vec::new();
+        for k in 0..4 {
+            s.sent(k, |i, b| got.push((i, b)));
+        }
+        // Plain headers report what the kernel wrote (nothing yet: zero).
+        assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_run_reports_each_message_length() {
+        let mut s = Scratch::default();
+        s.begin_with(GsoPolicy::UDP);
+        for len in [50, 50, 50, 20] {
+            push_simple(&mut s, Dest::Connected, len, 1);
+        }
+        s.plan(&GsoPolicy::UDP);
+        let mut got = Vec::new();
+        s.sent(0, |i, b| got.push((i, b)));
+        assert_eq!(got, vec![(0, 50), (1, 50), (2, 50), (3, 20)]);
     }
 }
