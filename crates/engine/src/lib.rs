@@ -14,6 +14,7 @@
 //! - [`wait`]: deadlines and the `Waiter` the edge implements;
 //! - [`engine`](crate::send): the send loop with the timeout rules.
 
+pub mod addrcache;
 pub mod control;
 pub mod plan;
 pub mod send;

@@ -186,6 +186,8 @@ pub struct Scratch {
     gso: GsoPolicy,
     /// Spare space for regrouping (kept to avoid allocating).
     spare: Vec<Entry>,
+    /// Native addresses remembered across calls (see `addrcache`).
+    pub cache: crate::addrcache::AddrCache,
 }
 
 /// Read access to a finished plan, for tests and fuzzing.
@@ -232,6 +234,13 @@ impl Scratch {
         };
         slot.len = addr.len;
         dest
+    }
+
+    /// Adds the address cached under `key`, if any, and returns its handle.
+    #[inline]
+    pub fn push_cached_addr(&mut self, key: usize) -> Option<Dest> {
+        let a = *self.cache.get(key)?;
+        Some(self.push_addr(a))
     }
 
     /// A slot for an address the caller fills in place; returns its handle

@@ -272,24 +272,21 @@ unsafe fn batch_preconditions(
     error: *mut *mut GError,
 ) -> bool {
     // SAFETY: pointers are NULL or GObjects per the API contract.
-    unsafe {
-        let checks: [(bool, &'static CStr); 4] = [
-            (is_a(socket.cast(), socket_type()), c"G_IS_SOCKET (socket)"),
-            (n == 0 || has_messages, c"num_messages == 0 || messages != NULL"),
-            (
-                cancellable.is_null() || is_a(cancellable.cast(), cancellable_type()),
-                c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)",
-            ),
-            (error.is_null() || (*error).is_null(), c"error == NULL || *error == NULL"),
-        ];
-        for (ok, expr) in checks {
-            if !ok {
-                critical(func, expr);
-                return false;
-            }
+    let failed = unsafe {
+        if !is_a(socket.cast(), socket_type()) {
+            c"G_IS_SOCKET (socket)"
+        } else if n > 0 && !has_messages {
+            c"num_messages == 0 || messages != NULL"
+        } else if !(cancellable.is_null() || is_a(cancellable.cast(), cancellable_type())) {
+            c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)"
+        } else if !(error.is_null() || (*error).is_null()) {
+            c"error == NULL || *error == NULL"
+        } else {
+            return true;
         }
-    }
-    true
+    };
+    critical(func, failed);
+    false
 }
 
 /// The engine behind every `*_send_messages` function.

@@ -78,16 +78,18 @@ unsafe fn dest_of_slow(
     memo: &mut AddrMemo,
     address: *mut gio::GSocketAddress,
 ) -> Result<Dest, DescribeError> {
+    // A cached key is an address object the cache keeps alive: no need to
+    // check its type again.
+    if let Some(dest) = s.push_cached_addr(address as usize) {
+        memo.last = address;
+        memo.dest = dest;
+        return Ok(dest);
+    }
     // SAFETY: per the contract, address is a GTypeInstance.
     if !unsafe { glue::is_a(address.cast(), gio::g_socket_address_get_type()) } {
         return Err(DescribeError::Programming(c"G_IS_SOCKET_ADDRESS (address)"));
     }
     // SAFETY: address is a GSocketAddress.
-    if let Some(dest) = addrcache::lookup_into(address, s) {
-        memo.last = address;
-        memo.dest = dest;
-        return Ok(dest);
-    }
     let max = std::mem::size_of::<libc::sockaddr_storage>();
     // SAFETY: address is a GSocketAddress.
     let size = unsafe { gio::g_socket_address_get_native_size(address) };
@@ -113,12 +115,9 @@ unsafe fn dest_of_slow(
         return Err(DescribeError::GError(err));
     }
     slot.len = size as libc::socklen_t;
+    let native = *slot;
     // SAFETY: address is a live GSocketAddress.
-    if unsafe { addrcache::cacheable(address) } {
-        let native = *slot;
-        // SAFETY: cacheable checked.
-        unsafe { addrcache::insert(address, &native) };
-    }
+    unsafe { addrcache::remember(s, address, &native) };
     memo.last = address;
     memo.dest = dest;
     Ok(dest)
