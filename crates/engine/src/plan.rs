@@ -188,6 +188,8 @@ pub struct Scratch {
     spare: Vec<Entry>,
     /// Native addresses remembered across calls (see `addrcache`).
     pub cache: crate::addrcache::AddrCache,
+    /// Most messages this chunk may hold.
+    limit: usize,
 }
 
 /// Read access to a finished plan, for tests and fuzzing.
@@ -212,6 +214,17 @@ impl Scratch {
         self.entries.clear();
         self.hdrs.clear();
         self.gso = gso;
+        self.limit = CHUNK;
+    }
+
+    /// Sets how many messages this chunk may hold (at most [`CHUNK`]).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(CHUNK);
+    }
+
+    /// How many more messages this chunk may hold.
+    pub fn room(&self) -> usize {
+        self.limit.saturating_sub(self.n_msgs)
     }
 
     /// Stores a native address and returns its destination handle.
@@ -287,6 +300,57 @@ impl Scratch {
             iov_len,
             control: m.control.map(|(o, l)| (o as u32, l as u32)),
         });
+    }
+
+    /// Extends the last entry, as GSO segments, with the messages that
+    /// follow: `peek(k)` describes the `k`th of them as its length and
+    /// vectors, or says `None` to stop. The caller vouches that every message
+    /// it describes goes to the same destination as the last one pushed and
+    /// carries no control data. Stops at the first message that cannot join
+    /// (it is not consumed) and returns how many were added.
+    ///
+    /// This is the hot path for long runs: nothing but lengths and limits is
+    /// checked per message.
+    #[inline(always)]
+    pub fn extend_run<'a>(&mut self, mut peek: impl FnMut(usize) -> Option<(usize, &'a [libc::iovec])>) -> usize {
+        let gso = self.gso;
+        let room = self.limit.saturating_sub(self.n_msgs);
+        let Some(e) = self.entries.last_mut() else { return 0 };
+        if !gso.enabled || room == 0 || e.closed || e.control.is_some() || e.seg == 0 {
+            return 0;
+        }
+        let seg = e.seg;
+        let (mut count, mut total, mut iov_len) = (e.count, e.total, e.iov_len as usize);
+        let mut closed = false;
+        let mut k = 0;
+        while k < room && !closed && count < gso.max_segments {
+            let Some((len, iov)) = peek(k) else { break };
+            // `len` in 1..=seg, and the limits hold.
+            if len.wrapping_sub(1) >= seg || total + len > gso.max_bytes || iov_len + iov.len() > CHUNK {
+                break;
+            }
+            if let [one] = iov {
+                self.iov.push(*one);
+            } else {
+                self.iov.extend_from_slice(iov);
+            }
+            count += 1;
+            total += len;
+            iov_len += iov.len();
+            closed = len < seg;
+            k += 1;
+        }
+        e.count = count;
+        e.total = total;
+        e.iov_len = iov_len as u32;
+        e.closed = closed;
+        self.n_msgs += k;
+        k
+    }
+
+    /// Whether messages may be coalesced in this chunk.
+    pub fn coalescing(&self) -> bool {
+        self.gso.enabled
     }
 
     /// Messages in the chunk.
@@ -371,21 +435,29 @@ impl Scratch {
         self.hdrs.truncate(from);
         for k in from..self.entries.len() {
             let e = self.entries[k];
-            // SAFETY: an all-zero mmsghdr is a valid value.
-            let mut h: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            if e.dest != CONNECTED {
+            let (name, namelen) = if e.dest != CONNECTED {
                 let a = &mut self.addrs[e.dest as usize];
-                h.msg_hdr.msg_name = (&mut a.storage as *mut libc::sockaddr_storage).cast();
-                h.msg_hdr.msg_namelen = a.len;
-            }
-            if e.iov_len > 0 {
-                h.msg_hdr.msg_iov = self.iov[e.iov_off as usize..].as_mut_ptr();
-            }
-            h.msg_hdr.msg_iovlen = e.iov_len as _;
-            if let Some((off, len)) = e.control {
-                h.msg_hdr.msg_control = self.control.ptr_at(off as usize);
-                h.msg_hdr.msg_controllen = len as _;
-            }
+                ((&mut a.storage as *mut libc::sockaddr_storage).cast(), a.len)
+            } else {
+                (std::ptr::null_mut(), 0)
+            };
+            let iov = if e.iov_len > 0 { self.iov[e.iov_off as usize..].as_mut_ptr() } else { std::ptr::null_mut() };
+            let (control, controllen) = match e.control {
+                Some((off, len)) => (self.control.ptr_at(off as usize), len as usize),
+                None => (std::ptr::null_mut(), 0),
+            };
+            let h = libc::mmsghdr {
+                msg_hdr: libc::msghdr {
+                    msg_name: name,
+                    msg_namelen: namelen,
+                    msg_iov: iov,
+                    msg_iovlen: e.iov_len as usize,
+                    msg_control: control,
+                    msg_controllen: controllen,
+                    msg_flags: 0,
+                },
+                msg_len: 0,
+            };
             self.hdrs.push(h);
         }
     }

@@ -91,8 +91,9 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 }
 
 /// Sends `req.n` messages. `describe(i, scratch)` adds message `i` to the
-/// scratch space (see [`Scratch::push`]); it is called for a chunk of up to
-/// 1024 messages before any of them is sent. `report(i, bytes)` is called for
+/// scratch space (see [`Scratch::push`]), and may add following messages
+/// too (see [`Scratch::extend_run`]); it is called for a chunk of up to 1024
+/// messages before any of them is sent. `report(i, bytes)` is called for
 /// every message the kernel accepted.
 pub fn send<E>(
     s: &mut Scratch,
@@ -108,11 +109,16 @@ pub fn send<E>(
     while start < req.n {
         let end = req.n.min(start + CHUNK);
         s.begin_with(gso);
-        for i in start..end {
+        s.set_limit(end - start);
+        // A describer adds message `i` and may add following ones too (see
+        // `Scratch::extend_run`); it never adds beyond the limit.
+        let mut i = start;
+        while i < end {
             if let Err(error) = describe(i, s) {
                 out.failure = Some(Failure::Describe { index: i, error });
                 return out;
             }
+            i = (start + s.messages()).max(i + 1);
         }
         s.plan(&gso);
         let mut k = 0;

@@ -320,7 +320,7 @@ unsafe fn messages_impl(
             cancellable,
             error,
             style,
-            |i, s, memo| message::describe(s, memo, &*messages.add(i)),
+            |i, s, memo| message::describe_run(s, memo, messages, i),
             |i, bytes| (*messages.add(i)).bytes_sent = bytes as c_uint,
         );
         match res {

@@ -218,6 +218,45 @@ pub unsafe fn describe(s: &mut Scratch, memo: &mut AddrMemo, m: &gio::GOutputMes
     Ok(())
 }
 
+/// Adds message `i` of `msgs`, then, while coalescing, as many of the
+/// following messages as can join it: same address object, no control
+/// messages, vectors that check out. Anything else is left to `describe`.
+///
+/// # Safety
+/// `msgs` points to GOutputMessages that follow GIO's contract, at least as
+/// many after `i` as the scratch space has room for.
+#[inline(always)]
+pub unsafe fn describe_run(
+    s: &mut Scratch,
+    memo: &mut AddrMemo,
+    msgs: *const gio::GOutputMessage,
+    i: usize,
+) -> Result<(), DescribeError> {
+    // SAFETY: per the contract.
+    let head = unsafe { &*msgs.add(i) };
+    // SAFETY: per the contract.
+    unsafe { describe(s, memo, head)? };
+    if s.coalescing() && head.num_control_messages == 0 {
+        let address = head.address;
+        s.extend_run(|k| {
+            // SAFETY: extend_run asks for no more messages than there is room
+            // for, which the caller guarantees exist.
+            let m = unsafe { &*msgs.add(i + 1 + k) };
+            if m.address != address || m.num_control_messages != 0 {
+                return None;
+            }
+            if m.num_vectors == 1 && !m.vectors.is_null() {
+                // SAFETY: one readable vector, with iovec's layout.
+                let v = unsafe { &*m.vectors.cast::<libc::iovec>() };
+                return Some((v.iov_len, std::slice::from_ref(v)));
+            }
+            // SAFETY: per the contract; errors are left to `describe`.
+            unsafe { vectors_of(m.vectors, m.num_vectors as usize) }.ok().map(|(iov, len)| (len, iov))
+        });
+    }
+    Ok(())
+}
+
 /// Checks, without converting anything, the pointers of every message, so
 /// that a programming error is found before anything is sent.
 ///
