@@ -252,8 +252,9 @@ impl Scratch {
     /// Adds the address cached under `key`, if any, and returns its handle.
     #[inline]
     pub fn push_cached_addr(&mut self, key: usize) -> Option<Dest> {
-        let a = *self.cache.get(key)?;
-        Some(self.push_addr(a))
+        let a = self.cache.get(key)?;
+        self.addrs.push(*a);
+        Some(Dest::Addr((self.addrs.len() - 1) as u32))
     }
 
     /// A slot for an address the caller fills in place; returns its handle

@@ -12,6 +12,7 @@
 //! close) and checks that every field it reads moves exactly as the
 //! getters say. If anything differs, every read goes through the getters.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 use gio_sys as gio;
@@ -73,10 +74,25 @@ unsafe fn private(socket: *mut gio::GSocket) -> *const u8 {
     unsafe { (*socket).priv_ as *const u8 }
 }
 
+/// Whether `CANDIDATE` was proven: 0 not yet probed, 1 proven, 2 refuted.
+static PROVEN: AtomicU8 = AtomicU8::new(0);
+
+#[inline]
 fn layout() -> Option<Layout> {
+    match PROVEN.load(Ordering::Acquire) {
+        1 => Some(CANDIDATE),
+        2 => None,
+        _ => probe_once(),
+    }
+}
+
+#[cold]
+fn probe_once() -> Option<Layout> {
     static L: OnceLock<Option<Layout>> = OnceLock::new();
     // SAFETY: the probe only touches a socket it creates.
-    *L.get_or_init(|| unsafe { probe(CANDIDATE) })
+    let l = *L.get_or_init(|| unsafe { probe(CANDIDATE) });
+    PROVEN.store(if l.is_some() { 1 } else { 2 }, Ordering::Release);
+    l
 }
 
 /// Checks `l` against the getters on a fresh UDP socket.
