@@ -70,6 +70,14 @@ soname=$(LC_ALL=C readelf -d "$libdir/libgsend.so.1" | sed -n 's/.*(SONAME).*\[\
 [ "$soname" = libgsend.so.1 ] || fail "soname of libgsend.so.1 is '$soname'"
 grep -q "shared-library=\"$libdir/libgsend.so.1\"" "$datadir/gir-1.0/GSend-1.0.gir" \
   || fail "the installed GIR does not name $libdir/libgsend.so.1"
+# The library exports exactly the functions the installed header declares.
+declared=$(grep -o '^[A-Za-z_][A-Za-z0-9_ *]* \**\(gsend_[a-z0-9_]*\)(' "$includedir/gsend-1/gsend.h" \
+  | sed 's/.*\(gsend_[a-z0-9_]*\)(/\1/' | sort)
+exported=$(nm -D --defined-only "$libdir/libgsend.so.1" | awk '{print $3}' | sort)
+[ -n "$declared" ] || fail "no gsend_ function found in the installed header"
+[ "$declared" = "$exported" ] \
+  || fail "exports of libgsend.so.1 differ from gsend.h: $(diff <(echo "$declared") <(echo "$exported") | grep '^[<>]' | tr '\n' ' ')"
+echo "  libgsend.so.1 exports the $(echo "$declared" | wc -l) functions of gsend.h, nothing else"
 
 echo "== C consumer, compiled outside the tree with pkg-config"
 mkdir "$tmp/consumer"
