@@ -274,6 +274,6 @@ void gsend_socket_set_gso(GSocket *socket,
  */
 gboolean gsend_socket_get_gso(GSocket *socket);
 
-#endif  /* GSEND_H */
-
 G_END_DECLS
+
+#endif /* GSEND_H */
