@@ -13,11 +13,18 @@ const WAYS: usize = 4;
 const SETS: usize = 64;
 
 /// Keys to native addresses. Key 0 is never stored.
+///
+/// Entries looked up or inserted since the last [`AddrCache::begin_epoch`]
+/// are pinned: kernel headers of the chunk being planned point at them, so
+/// they are not evicted (an insert that would need to evict one is
+/// skipped instead).
 #[derive(Default)]
 pub struct AddrCache {
     keys: Vec<usize>,
     vals: Vec<SockAddr>,
+    used: Vec<u32>,
     next: Vec<u8>,
+    epoch: u32,
     release: Option<unsafe fn(usize)>,
 }
 
@@ -26,8 +33,34 @@ fn set_of(key: usize) -> usize {
 }
 
 impl AddrCache {
-    /// The address cached under `key`.
+    /// Starts a new chunk: entries are no longer pinned.
+    pub fn begin_epoch(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.used.iter_mut().for_each(|u| *u = 0);
+            self.epoch = 1;
+        }
+    }
+
+    /// The slot of `key`, pinned for this epoch.
     #[inline]
+    pub fn lookup(&mut self, key: usize) -> Option<u32> {
+        if self.keys.is_empty() || key == 0 {
+            return None;
+        }
+        let base = set_of(key) * WAYS;
+        let i = (base..base + WAYS).find(|&i| self.keys[i] == key)?;
+        self.used[i] = self.epoch;
+        Some(i as u32)
+    }
+
+    /// The address in `slot` (from `lookup` or `insert`).
+    #[inline]
+    pub fn slot(&self, slot: u32) -> &SockAddr {
+        &self.vals[slot as usize]
+    }
+
+    /// The address cached under `key`.
     pub fn get(&self, key: usize) -> Option<&SockAddr> {
         if self.keys.is_empty() || key == 0 {
             return None;
@@ -36,31 +69,41 @@ impl AddrCache {
         (base..base + WAYS).find(|&i| self.keys[i] == key).map(|i| &self.vals[i])
     }
 
-    /// Caches `addr` under `key`, evicting (and releasing) another key of
-    /// the same set if it is full.
+    /// Caches `addr` under `key` (not cached yet), evicting (and
+    /// releasing) an unpinned key of the same set if it is full. Returns
+    /// false, and keeps nothing, if every entry of the set is pinned.
     ///
     /// # Safety
     /// `release` must be sound to call once for `key`, and for every key
     /// inserted before with it.
-    pub unsafe fn insert(&mut self, key: usize, addr: &SockAddr, release: unsafe fn(usize)) {
+    pub unsafe fn insert(&mut self, key: usize, addr: &SockAddr, release: unsafe fn(usize)) -> bool {
         if key == 0 {
-            return;
+            return false;
         }
         if self.keys.is_empty() {
             self.keys = vec![0; SETS * WAYS];
             self.vals = vec![SockAddr::default(); SETS * WAYS];
+            self.used = vec![0; SETS * WAYS];
             self.next = vec![0; SETS];
         }
-        self.release = Some(release);
         let set = set_of(key);
-        let i = set * WAYS + self.next[set] as usize;
-        self.next[set] = ((self.next[set] as usize + 1) % WAYS) as u8;
+        let Some(way) = (0..WAYS).map(|w| (self.next[set] as usize + w) % WAYS).find(|&w| {
+            let i = set * WAYS + w;
+            self.keys[i] == 0 || self.used[i] != self.epoch
+        }) else {
+            return false;
+        };
+        self.release = Some(release);
+        self.next[set] = ((way + 1) % WAYS) as u8;
+        let i = set * WAYS + way;
         let old = std::mem::replace(&mut self.keys[i], key);
         self.vals[i] = *addr;
+        self.used[i] = self.epoch;
         if old != 0 {
             // SAFETY: per the contract, `release` fits every inserted key.
             unsafe { release(old) };
         }
+        true
     }
 
     /// Keys cached (for tests).
@@ -104,13 +147,32 @@ mod tests {
         let a = SockAddr { len: 7, ..Default::default() };
         assert!(c.get(16).is_none());
         for k in 1..=1000usize {
+            c.begin_epoch();
             // SAFETY: `count` is sound for any key.
-            unsafe { c.insert(k * 16, &a, count) };
+            assert!(unsafe { c.insert(k * 16, &a, count) });
         }
         assert_eq!(c.get(1000 * 16).map(|x| x.len), Some(7));
         let evicted = RELEASED.load(Ordering::SeqCst);
         assert_eq!(evicted + c.len(), 1000);
         drop(c);
         assert_eq!(RELEASED.load(Ordering::SeqCst), 1000);
+    }
+
+    #[test]
+    fn pinned_entries_are_not_evicted() {
+        unsafe fn nothing(_: usize) {}
+        let mut c = AddrCache::default();
+        c.begin_epoch();
+        // Keys that all fall in one set: the set fills, then refuses.
+        let set = set_of(16);
+        let keys: Vec<usize> = (1..100_000usize).map(|k| k * 16).filter(|&k| set_of(k) == set).take(6).collect();
+        let a = SockAddr::default();
+        let inserted: Vec<bool> = keys.iter().map(|&k| unsafe { c.insert(k, &a, nothing) }).collect();
+        assert_eq!(inserted, vec![true, true, true, true, false, false]);
+        assert!(c.lookup(keys[0]).is_some());
+        c.begin_epoch();
+        // A new chunk: the set may be reused.
+        assert!(unsafe { c.insert(keys[5], &a, nothing) });
+        assert_eq!(c.len(), 4);
     }
 }

@@ -12,6 +12,7 @@
 //! Messages are grouped as they are pushed, so that planning a batch is one
 //! pass over it.
 
+use crate::addrcache::AddrCache;
 use crate::control::ControlBuf;
 use crate::sys;
 
@@ -26,6 +27,9 @@ pub enum Dest {
     Connected,
     /// An address stored in the scratch space, by index.
     Addr(u32),
+    /// An address in the cross-call cache, by slot (see
+    /// [`Scratch::cached_addr`]).
+    Cached(u32),
 }
 
 /// One datagram to plan.
@@ -92,13 +96,26 @@ impl Default for SockAddr {
     }
 }
 
-/// Destination code of an entry: an address index, or this.
+/// Destination code of an entry: an address index, a cache slot with this
+/// bit set, or `CONNECTED`.
 const CONNECTED: u32 = u32::MAX;
+const CACHED: u32 = 1 << 31;
 
 fn dest_code(d: Dest) -> u32 {
     match d {
         Dest::Connected => CONNECTED,
-        Dest::Addr(a) => a,
+        Dest::Addr(a) => a & !CACHED,
+        Dest::Cached(slot) => slot | CACHED,
+    }
+}
+
+/// The native address behind a destination code (not `CONNECTED`).
+#[inline]
+fn addr_of<'a>(addrs: &'a [SockAddr], cache: &'a AddrCache, code: u32) -> &'a SockAddr {
+    if code & CACHED != 0 {
+        cache.slot(code & !CACHED)
+    } else {
+        &addrs[code as usize]
     }
 }
 
@@ -145,14 +162,21 @@ impl Entry {
 }
 
 #[inline(always)]
-fn same_addr(addrs: &[SockAddr], a: u32, b: u32) -> bool {
-    a == b || (a != CONNECTED && b != CONNECTED && addrs[a as usize].bytes() == addrs[b as usize].bytes())
+fn same_addr(addrs: &[SockAddr], cache: &AddrCache, a: u32, b: u32) -> bool {
+    a == b || (a != CONNECTED && b != CONNECTED && addr_of(addrs, cache, a).bytes() == addr_of(addrs, cache, b).bytes())
 }
 
 /// Adds a message (`len` bytes, `iov_len` vectors, no control data, to
 /// `dest`) to entry `e` if it may join it as a GSO segment.
 #[inline(always)]
-fn join(e: &mut Entry, addrs: &[SockAddr], gso: &GsoPolicy, len: usize, iov_len: u32, dest: u32) -> bool {
+fn join(
+    e: &mut Entry,
+    (addrs, cache): (&[SockAddr], &AddrCache),
+    gso: &GsoPolicy,
+    len: usize,
+    iov_len: u32,
+    dest: u32,
+) -> bool {
     if !gso.enabled
         || e.closed
         || e.control.is_some()
@@ -161,7 +185,7 @@ fn join(e: &mut Entry, addrs: &[SockAddr], gso: &GsoPolicy, len: usize, iov_len:
         || e.count >= gso.max_segments
         || e.total + len > gso.max_bytes
         || (e.iov_len + iov_len) as usize > CHUNK
-        || !same_addr(addrs, e.dest, dest)
+        || !same_addr(addrs, cache, e.dest, dest)
     {
         return false;
     }
@@ -187,7 +211,7 @@ pub struct Scratch {
     /// Spare space for regrouping (kept to avoid allocating).
     spare: Vec<Entry>,
     /// Native addresses remembered across calls (see `addrcache`).
-    pub cache: crate::addrcache::AddrCache,
+    pub cache: AddrCache,
     /// Most messages this chunk may hold.
     limit: usize,
 }
@@ -215,6 +239,7 @@ impl Scratch {
         self.hdrs.clear();
         self.gso = gso;
         self.limit = CHUNK;
+        self.cache.begin_epoch();
     }
 
     /// Sets how many messages this chunk may hold (at most [`CHUNK`]).
@@ -233,28 +258,12 @@ impl Scratch {
         Dest::Addr((self.addrs.len() - 1) as u32)
     }
 
-    /// Stores a copy of the used bytes of `addr` and returns its handle.
-    pub fn push_addr_bytes(&mut self, addr: &SockAddr) -> Dest {
-        let (dest, slot) = self.addr_slot();
-        let n = (addr.len as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
-        // SAFETY: both are sockaddr_storage, at least `n` bytes long.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                (&addr.storage as *const libc::sockaddr_storage).cast::<u8>(),
-                (&mut slot.storage as *mut libc::sockaddr_storage).cast::<u8>(),
-                n,
-            )
-        };
-        slot.len = addr.len;
-        dest
-    }
-
-    /// Adds the address cached under `key`, if any, and returns its handle.
+    /// The destination of the address cached under `key`, if any. The
+    /// cache entry stays put until the chunk is sent, and the kernel header
+    /// points at it: nothing is copied.
     #[inline]
-    pub fn push_cached_addr(&mut self, key: usize) -> Option<Dest> {
-        let a = self.cache.get(key)?;
-        self.addrs.push(*a);
-        Some(Dest::Addr((self.addrs.len() - 1) as u32))
+    pub fn cached_addr(&mut self, key: usize) -> Option<Dest> {
+        self.cache.lookup(key).map(Dest::Cached)
     }
 
     /// A slot for an address the caller fills in place; returns its handle
@@ -285,7 +294,7 @@ impl Scratch {
         let dest = dest_code(m.dest);
         if m.control.is_none() {
             if let Some(e) = self.entries.last_mut() {
-                if join(e, &self.addrs, &self.gso, m.len, iov_len, dest) {
+                if join(e, (&self.addrs, &self.cache), &self.gso, m.len, iov_len, dest) {
                     return;
                 }
             }
@@ -409,7 +418,7 @@ impl Scratch {
         for &m in &singles {
             if m.control.is_none() {
                 if let Some(e) = self.entries[k..].last_mut() {
-                    if join(e, &self.addrs, gso, m.total, m.iov_len, m.dest) {
+                    if join(e, (&self.addrs, &self.cache), gso, m.total, m.iov_len, m.dest) {
                         continue;
                     }
                 }
@@ -436,11 +445,12 @@ impl Scratch {
         self.hdrs.truncate(from);
         for k in from..self.entries.len() {
             let e = self.entries[k];
-            let (name, namelen) = if e.dest != CONNECTED {
-                let a = &mut self.addrs[e.dest as usize];
-                ((&mut a.storage as *mut libc::sockaddr_storage).cast(), a.len)
-            } else {
+            let (name, namelen) = if e.dest == CONNECTED {
                 (std::ptr::null_mut(), 0)
+            } else {
+                let a = addr_of(&self.addrs, &self.cache, e.dest);
+                // The kernel only reads the name.
+                ((&a.storage as *const libc::sockaddr_storage).cast_mut().cast(), a.len)
             };
             let iov = if e.iov_len > 0 { self.iov[e.iov_off as usize..].as_mut_ptr() } else { std::ptr::null_mut() };
             let (control, controllen) = match e.control {
@@ -538,7 +548,7 @@ impl Plan<'_> {
         let s = self.scratch;
         let e = &s.entries[k];
         let h = &s.hdrs[k].msg_hdr;
-        let dest = if e.dest == CONNECTED { Vec::new() } else { s.addrs[e.dest as usize].bytes().to_vec() };
+        let dest = if e.dest == CONNECTED { Vec::new() } else { addr_of(&s.addrs, &s.cache, e.dest).bytes().to_vec() };
         let head = e.iov_off as usize;
         debug_assert_eq!(h.msg_iovlen, e.iov_len as usize);
         let iov = s.iov[head..head + h.msg_iovlen].iter().map(|v| (v.iov_base as usize, v.iov_len)).collect();

@@ -46,11 +46,13 @@ pub unsafe fn remember(s: &mut Scratch, address: *mut gio::GSocketAddress, nativ
     // SAFETY: per the contract.
     let t = unsafe { glue::type_of(address.cast()) };
     if t == inet || t == unix {
-        // SAFETY: address is live; the reference is released by `release`
-        // when the entry is evicted or the cache dropped.
+        // SAFETY: address is live; the reference taken for the cache is
+        // released by `release` when the entry is evicted or the cache
+        // dropped (nothing is released before the insert returns).
         unsafe {
-            gobject::g_object_ref(address.cast());
-            s.cache.insert(address as usize, native, release);
+            if s.cache.insert(address as usize, native, release) {
+                gobject::g_object_ref(address.cast());
+            }
         }
     }
 }

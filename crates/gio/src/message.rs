@@ -80,7 +80,7 @@ unsafe fn dest_of_slow(
 ) -> Result<Dest, DescribeError> {
     // A cached key is an address object the cache keeps alive: no need to
     // check its type again.
-    if let Some(dest) = s.push_cached_addr(address as usize) {
+    if let Some(dest) = s.cached_addr(address as usize) {
         memo.last = address;
         memo.dest = dest;
         return Ok(dest);
