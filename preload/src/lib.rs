@@ -1,1 +1,159 @@
-//! placeholder
+//! libgsend-preload.so: GIO's own names for its datagram send functions,
+//! routed through gsend.
+//!
+//! Loaded with `LD_PRELOAD` (or linked before `-lgio-2.0`), these seven
+//! definitions come first in the dynamic linker's search order, so an
+//! unmodified GIO program's calls to them reach gsend's engine instead of
+//! libgio. Each one only forwards to the implementation that also backs the
+//! namespaced `gsend_*` functions in `libgsend.so.1`: one implementation, two
+//! sets of names. Nothing else is exported.
+//!
+//! GLib's own internal calls between its functions are bound inside libgio
+//! and are not affected; what changes is every call a program (or another
+//! library such as GStreamer or libnice) makes to these seven names.
+
+// The safety contract of each function is GIO's own.
+#![allow(clippy::missing_safety_doc)]
+
+use std::ffi::{c_char, c_int, c_uint};
+
+use gio_sys::{
+    GCancellable, GDatagramBased, GOutputMessage, GOutputVector, GPollableReturn, GSocket, GSocketAddress,
+    GSocketControlMessage,
+};
+use glib_sys::{gboolean, GError};
+use gsend_gio as imp;
+
+/// `g_datagram_based_send_messages`, through gsend.
+#[no_mangle]
+pub unsafe extern "C" fn g_datagram_based_send_messages(
+    datagram_based: *mut GDatagramBased,
+    messages: *mut GOutputMessage,
+    num_messages: c_uint,
+    flags: c_int,
+    timeout: i64,
+    cancellable: *mut GCancellable,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: the caller follows GIO's contract, which gsend's is.
+    unsafe {
+        imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error)
+    }
+}
+
+/// `g_socket_send_messages`, through gsend.
+#[no_mangle]
+pub unsafe extern "C" fn g_socket_send_messages(
+    socket: *mut GSocket,
+    messages: *mut GOutputMessage,
+    num_messages: c_uint,
+    flags: c_int,
+    cancellable: *mut GCancellable,
+    error: *mut *mut GError,
+) -> c_int {
+    // SAFETY: the caller follows GIO's contract, which gsend's is.
+    unsafe { imp::socket_send_messages(socket, messages, num_messages, flags, cancellable, error) }
+}
+
+/// `g_socket_send_message`, through gsend.
+#[no_mangle]
+pub unsafe extern "C" fn g_socket_send_message(
+    socket: *mut GSocket,
+    address: *mut GSocketAddress,
+    vectors: *mut GOutputVector,
+    num_vectors: c_int,
+    messages: *mut *mut GSocketControlMessage,
+    num_messages: c_int,
+    flags: c_int,
+    cancellable: *mut GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    // SAFETY: the caller follows GIO's contract, which gsend's is.
+    unsafe {
+        imp::socket_send_message(
+            socket,
+            address,
+            vectors,
+            num_vectors,
+            messages,
+            num_messages,
+            flags,
+            cancellable,
+            error,
+        )
+    }
+}
+
+/// `g_socket_send_message_with_timeout`, through gsend.
+#[no_mangle]
+pub unsafe extern "C" fn g_socket_send_message_with_timeout(
+    socket: *mut GSocket,
+    address: *mut GSocketAddress,
+    vectors: *const GOutputVector,
+    num_vectors: c_int,
+    messages: *mut *mut GSocketControlMessage,
+    num_messages: c_int,
+    flags: c_int,
+    timeout_us: i64,
+    bytes_written: *mut usize,
+    cancellable: *mut GCancellable,
+    error: *mut *mut GError,
+) -> GPollableReturn {
+    // SAFETY: the caller follows GIO's contract, which gsend's is.
+    unsafe {
+        imp::socket_send_message_with_timeout(
+            socket,
+            address,
+            vectors,
+            num_vectors,
+            messages,
+            num_messages,
+            flags,
+            timeout_us,
+            bytes_written,
+            cancellable,
+            error,
+        )
+    }
+}
+
+/// `g_socket_send_to`, through gsend.
+#[no_mangle]
+pub unsafe extern "C" fn g_socket_send_to(
+    socket: *mut GSocket,
+    address: *mut GSocketAddress,
+    buffer: *const c_char,
+    size: usize,
+    cancellable: *mut GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    // SAFETY: the caller follows GIO's contract, which gsend's is.
+    unsafe { imp::socket_send_to(socket, address, buffer, size, cancellable, error) }
+}
+
+/// `g_socket_send`, through gsend.
+#[no_mangle]
+pub unsafe extern "C" fn g_socket_send(
+    socket: *mut GSocket,
+    buffer: *const c_char,
+    size: usize,
+    cancellable: *mut GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    // SAFETY: the caller follows GIO's contract, which gsend's is.
+    unsafe { imp::socket_send(socket, buffer, size, cancellable, error) }
+}
+
+/// `g_socket_send_with_blocking`, through gsend.
+#[no_mangle]
+pub unsafe extern "C" fn g_socket_send_with_blocking(
+    socket: *mut GSocket,
+    buffer: *const c_char,
+    size: usize,
+    blocking: gboolean,
+    cancellable: *mut GCancellable,
+    error: *mut *mut GError,
+) -> isize {
+    // SAFETY: the caller follows GIO's contract, which gsend's is.
+    unsafe { imp::socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error) }
+}
