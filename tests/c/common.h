@@ -1,0 +1,105 @@
+/* Shared helpers for gsend's C integration tests. */
+#pragma once
+
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <gsend.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A UDP socket bound to an ephemeral port on the loopback address of @family. */
+static inline GSocket *
+udp_bound (GSocketFamily family)
+{
+  GError *error = NULL;
+  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  GInetAddress *lo = g_inet_address_new_loopback (family);
+  GSocketAddress *a = g_inet_socket_address_new (lo, 0);
+  g_assert_true (g_socket_bind (s, a, FALSE, &error));
+  g_assert_no_error (error);
+  g_object_unref (a);
+  g_object_unref (lo);
+  return s;
+}
+
+static inline GSocketAddress *
+local_addr (GSocket *s)
+{
+  GError *error = NULL;
+  GSocketAddress *a = g_socket_get_local_address (s, &error);
+  g_assert_no_error (error);
+  return a;
+}
+
+/* Receives one datagram, waiting at most 5 s. Returns its length, -1 on timeout. */
+static inline gssize
+recv_bounded (GSocket *s, gchar *buf, gsize size)
+{
+  GError *error = NULL;
+  if (!g_socket_condition_timed_wait (s, G_IO_IN, 5 * G_USEC_PER_SEC, NULL, &error))
+    {
+      g_clear_error (&error);
+      return -1;
+    }
+  gssize n = g_socket_receive_with_blocking (s, buf, size, FALSE, NULL, &error);
+  g_assert_no_error (error);
+  return n;
+}
+
+/* Nothing is waiting on @s (checks without blocking). */
+static inline gboolean
+nothing_pending (GSocket *s)
+{
+  return (g_socket_condition_check (s, G_IO_IN) & G_IO_IN) == 0;
+}
+
+/* An AF_UNIX datagram socketpair wrapped in GSockets. */
+static inline void
+unix_pair (int type, GSocket **a, GSocket **b)
+{
+  int fds[2];
+  GError *error = NULL;
+  g_assert_cmpint (socketpair (AF_UNIX, type, 0, fds), ==, 0);
+  *a = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  *b = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+}
+
+/* Fills the send queue of @s (non-blocking raw sends) with datagrams of
+ * @size bytes; returns how many fitted. */
+static inline guint
+fill_queue (GSocket *s, gsize size)
+{
+  gchar *buf = g_malloc0 (size);
+  guint n = 0;
+  int fd = g_socket_get_fd (s);
+  for (;;)
+    {
+      ssize_t r = send (fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (r < 0)
+        {
+          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK);
+          break;
+        }
+      n++;
+      g_assert_cmpuint (n, <, 1000000);
+    }
+  g_free (buf);
+  return n;
+}
+
+/* Drains every pending datagram from @s without blocking; returns the count. */
+static inline guint
+drain (GSocket *s)
+{
+  char buf[70000];
+  guint n = 0;
+  int fd = g_socket_get_fd (s);
+  while (recv (fd, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+    n++;
+  return n;
+}
