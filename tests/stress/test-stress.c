@@ -1,0 +1,712 @@
+/* Reliability under load: nothing crashes, nothing is lost.
+ *
+ * Rules checked (CONTRACT §4): 1 (counts), 2 (EINTR retried, blocking),
+ * 4 (one deadline, never early), 6 (cancellation while blocked), 7
+ * (bytes_sent), 16 (many threads on one socket).
+ *
+ * Every datagram carries (sender id, sequence number) and a body derived
+ * from them; receivers check every byte and count every datagram, so a
+ * datagram reported sent but lost, sent twice, or sent although reported
+ * unsent is caught. Workloads scale with GSEND_STRESS_SCALE. */
+
+#include "stress-common.h"
+
+#include <pthread.h>
+
+/* Figures printed to the test log. */
+static void
+figure (const char *fmt, ...) G_GNUC_PRINTF (1, 2);
+
+static void
+figure (const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  char *s = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_test_message ("FIGURE %s", s);
+  g_free (s);
+}
+
+/* ---- pacing: senders wait until the receiver is below a window ---------- */
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  guint in_flight;
+  guint window;
+} Pace;
+
+static void
+pace_acquire (Pace *p, guint n)
+{
+  if (!p)
+    return;
+  gint64 deadline = g_get_monotonic_time () + 20 * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&p->lock);
+  while (p->in_flight + n > p->window)
+    if (!g_cond_wait_until (&p->cond, &p->lock, deadline))
+      g_error ("pacing stalled: %u datagrams in flight never arrived (lost?)", p->in_flight);
+  p->in_flight += n;
+  g_mutex_unlock (&p->lock);
+}
+
+static void
+pace_release (Pace *p, guint n)
+{
+  if (!p || n == 0)
+    return;
+  g_mutex_lock (&p->lock);
+  g_assert_cmpuint (p->in_flight, >=, n);
+  p->in_flight -= n;
+  g_cond_broadcast (&p->cond);
+  g_mutex_unlock (&p->lock);
+}
+
+/* ---- receiver thread ---------------------------------------------------- */
+
+typedef struct
+{
+  int fd;
+  Tracker t;
+  gint stop;
+  guint slow_us;  /* > 0: read one datagram, then sleep this long */
+  Pace *pace;
+} Receiver;
+
+static gpointer
+receiver_thread (gpointer data)
+{
+  Receiver *r = data;
+  while (!g_atomic_int_get (&r->stop))
+    {
+      int n = receive_round (r->fd, &r->t, 20, r->slow_us ? 1 : 64);
+      if (n > 0)
+        pace_release (r->pace, (guint) n);
+      if (r->slow_us)
+        g_usleep (r->slow_us);
+    }
+  /* Senders are done: whatever they sent is queued by now. */
+  drain_into (r->fd, &r->t, 300);
+  return NULL;
+}
+
+/* ---- N senders on one socket --------------------------------------------- */
+
+#define BATCH 32
+
+typedef struct
+{
+  GSocket *sock;
+  GSocketAddress *addr;
+  guint32 id;
+  guint32 n;
+  Pace *pace;
+  guint calls;
+  guint32 sent;
+} Sender;
+
+static guint32
+sender_len (guint32 id)
+{
+  return 64 + id * 16;
+}
+
+static gpointer
+sender_thread (gpointer data)
+{
+  Sender *s = data;
+  GOutputMessage msgs[BATCH];
+  GOutputVector vecs[BATCH];
+  guint8 bufs[BATCH][256];
+  guint32 len = sender_len (s->id);
+  guint32 seq = 0;
+
+  while (seq < s->n)
+    {
+      guint k = MIN (BATCH, s->n - seq);
+      pace_acquire (s->pace, k);
+      for (guint i = 0; i < k; i++)
+        {
+          make_payload (bufs[i], s->id, seq + i, len);
+          vecs[i].buffer = bufs[i];
+          vecs[i].size = len;
+          msgs[i].address = s->addr;
+          msgs[i].vectors = &vecs[i];
+          msgs[i].num_vectors = 1;
+          msgs[i].bytes_sent = 0xdeadbeef;
+          msgs[i].control_messages = NULL;
+          msgs[i].num_control_messages = 0;
+        }
+      GError *error = NULL;
+      gint r = gsend_socket_send_messages (s->sock, msgs, k, 0, NULL, &error);
+      s->calls++;
+      if (r < 0)
+        g_error ("sender %u: send failed at seq %u: %s", s->id, seq, error->message);
+      g_assert_cmpint (r, >=, 1);
+      g_assert_cmpint (r, <=, (gint) k);
+      for (gint i = 0; i < r; i++)
+        g_assert_cmpuint (msgs[i].bytes_sent, ==, len);      /* rule 7 */
+      for (guint i = (guint) r; i < k; i++)
+        g_assert_cmpuint (msgs[i].bytes_sent, ==, 0xdeadbeef); /* untouched */
+      pace_release (s->pace, k - (guint) r);
+      seq += (guint32) r;
+    }
+  s->sent = seq;
+  return NULL;
+}
+
+static void
+run_many_senders (GSocket *sock, GSocketAddress *addr, int recv_fd, Pace *pace,
+                  const char *what)
+{
+  enum { THREADS = 8 };
+  guint32 per = scaled (20000, 200);
+  Sender senders[THREADS];
+  GThread *threads[THREADS];
+  Receiver rx = { .fd = recv_fd, .pace = pace };
+  guint32 counts[THREADS];
+
+  watchdog (60);
+  tracker_init (&rx.t, THREADS, per);
+  GThread *rt = g_thread_new ("receiver", receiver_thread, &rx);
+  gint64 t0 = g_get_monotonic_time ();
+  for (guint i = 0; i < THREADS; i++)
+    {
+      senders[i] = (Sender) { .sock = sock, .addr = addr, .id = i, .n = per, .pace = pace };
+      threads[i] = g_thread_new ("sender", sender_thread, &senders[i]);
+    }
+  guint calls = 0;
+  for (guint i = 0; i < THREADS; i++)
+    {
+      g_thread_join (threads[i]);
+      counts[i] = senders[i].sent;
+      calls += senders[i].calls;
+      g_assert_cmpuint (senders[i].sent, ==, per);
+    }
+  g_atomic_int_set (&rx.stop, 1);
+  g_thread_join (rt);
+  gint64 dt = g_get_monotonic_time () - t0;
+
+  guint64 missing, beyond;
+  tracker_check (&rx.t, counts, &missing, &beyond);
+  figure ("%s: %u threads x %u datagrams = %" G_GUINT64_FORMAT " received exactly once "
+          "(%u send calls, %" G_GUINT64_FORMAT " bytes, %.2f s); missing %" G_GUINT64_FORMAT
+          ", dups %" G_GUINT64_FORMAT ", bad %" G_GUINT64_FORMAT,
+          what, THREADS, per, rx.t.total, calls, rx.t.bytes, dt / 1e6, missing,
+          rx.t.dups, rx.t.bad);
+  g_assert_cmpuint (rx.t.bad, ==, 0);
+  g_assert_cmpuint (rx.t.dups, ==, 0);
+  g_assert_cmpuint (missing, ==, 0);
+  g_assert_cmpuint (beyond, ==, 0);
+  g_assert_cmpuint (rx.t.total, ==, (guint64) THREADS * per);
+  tracker_clear (&rx.t);
+  alarm (0);
+}
+
+/* Rule 16 + 1: AF_UNIX datagrams never drop (the sender blocks), so every
+ * datagram must arrive exactly once. */
+static void
+test_unix_many_threads (void)
+{
+  int rfd;
+  GSocket *s = unix_pair (&rfd);
+  run_many_senders (s, NULL, rfd, NULL, "AF_UNIX 8 threads");
+  g_object_unref (s);
+  close (rfd);
+}
+
+static int
+udp_receiver (GInetSocketAddress **addr_out)
+{
+  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  int big = 4 * 1024 * 1024;
+  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  struct sockaddr_in sin = { .sin_family = AF_INET };
+  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
+  socklen_t sl = sizeof sin;
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &sl), ==, 0);
+  *addr_out = G_INET_SOCKET_ADDRESS (g_socket_address_new_from_native (&sin, sizeof sin));
+  return fd;
+}
+
+/* Rule 16 + 1 over UDP: paced so the receive buffer cannot overflow; any
+ * datagram lost or duplicated fails (a lost one also stalls the pacing). */
+static void
+run_udp_many (gboolean gso)
+{
+  GError *error = NULL;
+  GInetSocketAddress *addr;
+  int rfd = udp_receiver (&addr);
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                             G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  gsend_socket_set_gso (s, gso);
+  g_assert_cmpint (gsend_socket_get_gso (s), ==, gso);
+  Pace pace = { .window = 512 };
+  g_mutex_init (&pace.lock);
+  g_cond_init (&pace.cond);
+  run_many_senders (s, G_SOCKET_ADDRESS (addr), rfd, &pace,
+                    gso ? "UDP paced 8 threads (GSO on)" : "UDP paced 8 threads (GSO off)");
+  g_mutex_clear (&pace.lock);
+  g_cond_clear (&pace.cond);
+  g_object_unref (s);
+  g_object_unref (addr);
+  close (rfd);
+}
+
+static void
+test_udp_many_threads_gso (void)
+{
+  run_udp_many (TRUE);
+}
+
+static void
+test_udp_many_threads_plain (void)
+{
+  run_udp_many (FALSE);
+}
+
+/* ---- cancellation of a blocked sender, 1000 times ----------------------- */
+
+typedef struct
+{
+  GMutex lock;
+  GCond cond;
+  GCancellable *job;
+  guint delay_us;
+  gboolean done;
+  gboolean quit;
+} Canceller;
+
+static gpointer
+canceller_thread (gpointer data)
+{
+  Canceller *c = data;
+  g_mutex_lock (&c->lock);
+  for (;;)
+    {
+      while (!c->job && !c->quit)
+        g_cond_wait (&c->cond, &c->lock);
+      if (c->quit)
+        break;
+      GCancellable *job = c->job;
+      guint delay = c->delay_us;
+      g_mutex_unlock (&c->lock);
+      if (delay)
+        g_usleep (delay);
+      g_cancellable_cancel (job);
+      g_mutex_lock (&c->lock);
+      c->job = NULL;
+      c->done = TRUE;
+      g_cond_broadcast (&c->cond);
+    }
+  g_mutex_unlock (&c->lock);
+  return NULL;
+}
+
+static void
+build_batch (GOutputMessage *msgs, GOutputVector *vecs, guint8 (*bufs)[2048],
+             guint k, guint32 id, guint32 seq0, guint32 (*lenf) (guint32))
+{
+  for (guint i = 0; i < k; i++)
+    {
+      guint32 len = lenf (seq0 + i);
+      make_payload (bufs[i], id, seq0 + i, len);
+      vecs[i].buffer = bufs[i];
+      vecs[i].size = len;
+      msgs[i].address = NULL;
+      msgs[i].vectors = &vecs[i];
+      msgs[i].num_vectors = 1;
+      msgs[i].bytes_sent = 0xdeadbeef;
+      msgs[i].control_messages = NULL;
+      msgs[i].num_control_messages = 0;
+    }
+}
+
+static guint32
+varied_len (guint32 seq)
+{
+  return 16 + (seq * 37u) % 1000u;
+}
+
+static void
+check_batch_result (GOutputMessage *msgs, guint k, gint r)
+{
+  for (gint i = 0; i < r; i++)
+    g_assert_cmpuint (msgs[i].bytes_sent, ==, msgs[i].vectors[0].size);
+  for (guint i = (guint) MAX (r, 0); i < k; i++)
+    g_assert_cmpuint (msgs[i].bytes_sent, ==, 0xdeadbeef);
+}
+
+/* Rule 6 + 1: a sender blocked on a full AF_UNIX pair (slowly drained) is
+ * cancelled from another thread, 1000 times. Each call returns CANCELLED or
+ * a count; the receiver must see exactly the datagrams counted. */
+static void
+test_cancel_blocked_many (void)
+{
+  enum { K = 6 };
+  guint iters = scaled (1000, 50);
+  int rfd;
+  GSocket *s = unix_pair (&rfd);
+  guint fillers = fill_socket (g_socket_get_fd (s), 64);
+  Receiver rx = { .fd = rfd, .slow_us = 100 };
+  Canceller c = { 0 };
+  GOutputMessage msgs[K];
+  GOutputVector vecs[K];
+  static guint8 bufs[K][2048];
+  guint32 seq = 0;
+  guint n_cancelled = 0, n_full = 0, n_partial = 0, pre_cancelled = 0;
+
+  watchdog (60);
+  tracker_init (&rx.t, 1, iters * K);
+  g_mutex_init (&c.lock);
+  g_cond_init (&c.cond);
+  GThread *ct = g_thread_new ("canceller", canceller_thread, &c);
+  GThread *rt = g_thread_new ("receiver", receiver_thread, &rx);
+
+  for (guint it = 0; it < iters; it++)
+    {
+      GCancellable *canc = g_cancellable_new ();
+      build_batch (msgs, vecs, bufs, K, 0, seq, varied_len);
+      g_mutex_lock (&c.lock);
+      c.job = canc;
+      c.delay_us = g_random_int_range (0, 400);
+      c.done = FALSE;
+      g_cond_broadcast (&c.cond);
+      g_mutex_unlock (&c.lock);
+
+      GError *error = NULL;
+      gint r = gsend_socket_send_messages (s, msgs, K, 0, canc, &error);
+
+      g_mutex_lock (&c.lock);
+      while (!c.done)
+        g_cond_wait (&c.cond, &c.lock);
+      g_mutex_unlock (&c.lock);
+
+      if (r < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          g_clear_error (&error);
+          n_cancelled++;
+          r = 0;
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_cmpint (r, >=, 1); /* blocking: 0 only via an error */
+          g_assert_cmpint (r, <=, K);
+          if (r == K)
+            n_full++;
+          else
+            n_partial++;
+        }
+      check_batch_result (msgs, K, r);
+      seq += (guint32) r;
+
+      /* Already cancelled: nothing sent, CANCELLED (rule 6). */
+      if (it % 100 == 0)
+        {
+          build_batch (msgs, vecs, bufs, K, 0, seq, varied_len);
+          gint r2 = gsend_socket_send_messages (s, msgs, K, 0, canc, &error);
+          g_assert_cmpint (r2, ==, -1);
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          g_clear_error (&error);
+          check_batch_result (msgs, K, 0);
+          pre_cancelled++;
+        }
+      g_object_unref (canc);
+    }
+
+  g_mutex_lock (&c.lock);
+  c.quit = TRUE;
+  g_cond_broadcast (&c.cond);
+  g_mutex_unlock (&c.lock);
+  g_thread_join (ct);
+  g_atomic_int_set (&rx.stop, 1);
+  g_thread_join (rt);
+
+  guint64 missing, beyond;
+  guint32 counts[1] = { seq };
+  tracker_check (&rx.t, counts, &missing, &beyond);
+  figure ("cancel-while-blocked: %u calls cancelled from another thread: %u CANCELLED, "
+          "%u partial counts, %u complete; %u pre-cancelled calls; %u datagrams counted, %"
+          G_GUINT64_FORMAT " received (+%" G_GUINT64_FORMAT " fillers of %u); dups %"
+          G_GUINT64_FORMAT ", beyond %" G_GUINT64_FORMAT,
+          iters, n_cancelled, n_partial, n_full, pre_cancelled, seq, rx.t.total,
+          rx.t.fillers, fillers, rx.t.dups, beyond);
+  g_assert_cmpuint (rx.t.bad, ==, 0);
+  g_assert_cmpuint (rx.t.dups, ==, 0);
+  g_assert_cmpuint (missing, ==, 0);
+  g_assert_cmpuint (beyond, ==, 0);
+  g_assert_cmpuint (rx.t.total, ==, seq);
+  g_assert_cmpuint (rx.t.fillers, ==, fillers);
+  /* The test must have exercised cancellation of a blocked call. */
+  g_assert_cmpuint (n_cancelled, >, 0);
+
+  tracker_clear (&rx.t);
+  g_mutex_clear (&c.lock);
+  g_cond_clear (&c.cond);
+  g_object_unref (s);
+  close (rfd);
+  alarm (0);
+}
+
+/* ---- signals at a blocked / busy sender --------------------------------- */
+
+static volatile gint signals_caught;
+
+static void
+noop_handler (int sig)
+{
+  (void) sig;
+  g_atomic_int_inc (&signals_caught);
+}
+
+static void
+install_sigusr1 (void)
+{
+  struct sigaction sa;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = noop_handler;
+  sigemptyset (&sa.sa_mask);
+  sa.sa_flags = 0; /* no SA_RESTART: blocking calls see EINTR */
+  g_assert_cmpint (sigaction (SIGUSR1, &sa, NULL), ==, 0);
+}
+
+typedef struct
+{
+  GSocket *sock;
+  pthread_t tid;
+  gint stop;
+  gint started;
+  guint32 max_seq;
+  guint32 sent;
+  guint calls;
+  gint64 timeout_us; /* < 0: gsend_socket_send_messages; else _with_timeout */
+} SigSender;
+
+static gpointer
+sig_sender_thread (gpointer data)
+{
+  enum { K = 16 };
+  SigSender *s = data;
+  GOutputMessage msgs[K];
+  GOutputVector vecs[K];
+  static guint8 bufs[K][2048];
+  guint32 seq = 0;
+
+  s->tid = pthread_self ();
+  g_atomic_int_set (&s->started, 1);
+  while (!g_atomic_int_get (&s->stop) && seq + K <= s->max_seq)
+    {
+      GError *error = NULL;
+      build_batch (msgs, vecs, bufs, K, 0, seq, varied_len);
+      gint r = gsend_socket_send_messages (s->sock, msgs, K, 0, NULL, &error);
+      s->calls++;
+      if (r < 0)
+        g_error ("send interrupted by a signal failed: %s", error->message);
+      g_assert_cmpint (r, >=, 1);
+      g_assert_cmpint (r, <=, K);
+      check_batch_result (msgs, K, r);
+      seq += (guint32) r;
+    }
+  s->sent = seq;
+  return NULL;
+}
+
+static void
+run_signals (gboolean blocked)
+{
+  guint32 max_seq = 4 * 1024 * 1024;
+  int rfd;
+  GSocket *s = unix_pair (&rfd);
+  guint fillers = blocked ? fill_socket (g_socket_get_fd (s), 64) : 0;
+  Receiver rx = { .fd = rfd, .slow_us = blocked ? 200 : 0 };
+  SigSender ss = { .sock = s, .max_seq = max_seq };
+  gint64 duration = (gint64) (2 * G_USEC_PER_SEC * stress_scale ());
+  if (duration < 200000)
+    duration = 200000;
+
+  watchdog (60);
+  install_sigusr1 ();
+  g_atomic_int_set (&signals_caught, 0);
+  tracker_init (&rx.t, 1, max_seq);
+  GThread *rt = g_thread_new ("receiver", receiver_thread, &rx);
+  GThread *st = g_thread_new ("sender", sig_sender_thread, &ss);
+  while (!g_atomic_int_get (&ss.started))
+    g_usleep (100);
+
+  guint fired = 0;
+  gint64 end = g_get_monotonic_time () + duration;
+  while (g_get_monotonic_time () < end)
+    {
+      g_assert_cmpint (pthread_kill (ss.tid, SIGUSR1), ==, 0);
+      fired++;
+      g_usleep (100);
+    }
+  g_atomic_int_set (&ss.stop, 1);
+  g_thread_join (st);
+  g_atomic_int_set (&rx.stop, 1);
+  g_thread_join (rt);
+
+  guint64 missing, beyond;
+  guint32 counts[1] = { ss.sent };
+  tracker_check (&rx.t, counts, &missing, &beyond);
+  figure ("signals at a %s sender for %.1f s: %u SIGUSR1 fired, %d handled; %u send calls, "
+          "%u datagrams counted, %" G_GUINT64_FORMAT " received (%" G_GUINT64_FORMAT
+          " bytes, byte-exact), %" G_GUINT64_FORMAT " fillers of %u; dups %" G_GUINT64_FORMAT
+          ", missing %" G_GUINT64_FORMAT ", beyond %" G_GUINT64_FORMAT,
+          blocked ? "blocked" : "busy", duration / 1e6, fired,
+          g_atomic_int_get (&signals_caught), ss.calls, ss.sent, rx.t.total, rx.t.bytes,
+          rx.t.fillers, fillers, rx.t.dups, missing, beyond);
+  g_assert_cmpuint (rx.t.bad, ==, 0);
+  g_assert_cmpuint (rx.t.dups, ==, 0);
+  g_assert_cmpuint (missing, ==, 0);
+  g_assert_cmpuint (beyond, ==, 0);
+  g_assert_cmpuint (rx.t.total, ==, ss.sent);
+  g_assert_cmpuint (rx.t.fillers, ==, fillers);
+  g_assert_cmpuint (ss.sent, >, 0);
+  g_assert_cmpint (g_atomic_int_get (&signals_caught), >, 0);
+
+  tracker_clear (&rx.t);
+  g_object_unref (s);
+  close (rfd);
+  signal (SIGUSR1, SIG_IGN);
+  alarm (0);
+}
+
+/* Rule 2: EINTR is retried; a blocked sender hit by signals loses nothing. */
+static void
+test_signals_blocked (void)
+{
+  run_signals (TRUE);
+}
+
+static void
+test_signals_busy (void)
+{
+  run_signals (FALSE);
+}
+
+/* ---- timeouts: never TIMED_OUT before the deadline ---------------------- */
+
+typedef struct
+{
+  GSocket *sock;
+  pthread_t tid;
+  gint started;
+  gint done;
+  guint checks;
+  gint64 worst_early; /* most negative (elapsed - timeout), should stay >= 0 */
+  gint64 worst_late;
+} TimeoutRun;
+
+static gpointer
+timeout_thread (gpointer data)
+{
+  TimeoutRun *tr = data;
+  static const gint64 ms[] = { 1, 2, 5, 10, 20, 50 };
+  guint reps = scaled (4, 2);
+  guint8 buf[64];
+  make_payload (buf, FILLER_ID, 0, sizeof buf);
+  tr->tid = pthread_self ();
+  tr->worst_early = G_MAXINT64;
+  tr->worst_late = G_MININT64;
+  g_atomic_int_set (&tr->started, 1);
+  for (guint rep = 0; rep < reps; rep++)
+    for (guint i = 0; i < G_N_ELEMENTS (ms); i++)
+      {
+        gint64 timeout = ms[i] * 1000;
+        GOutputVector v = { buf, sizeof buf };
+        GOutputMessage m = { NULL, &v, 1, 0xdeadbeef, NULL, 0 };
+        GError *error = NULL;
+        gint64 t0 = g_get_monotonic_time ();
+        gint r = gsend_socket_send_messages_with_timeout (tr->sock, &m, 1, 0, timeout, NULL, &error);
+        gint64 el = g_get_monotonic_time () - t0;
+        g_assert_cmpint (r, ==, -1);
+        g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+        g_clear_error (&error);
+        g_assert_cmpuint (m.bytes_sent, ==, 0xdeadbeef);
+        if (el < timeout)
+          g_error ("TIMED_OUT after %" G_GINT64_FORMAT " us, before the %" G_GINT64_FORMAT
+                   " us deadline", el, timeout);
+        g_assert_cmpint (el, <=, timeout + 2 * G_USEC_PER_SEC);
+        tr->worst_early = MIN (tr->worst_early, el - timeout);
+        tr->worst_late = MAX (tr->worst_late, el - timeout);
+        tr->checks++;
+      }
+  g_atomic_int_set (&tr->done, 1);
+  return NULL;
+}
+
+static void
+run_timeouts (gboolean with_signals)
+{
+  int rfd;
+  GSocket *s = unix_pair (&rfd);
+  TimeoutRun tr = { .sock = s };
+  guint fired = 0;
+
+  watchdog (60);
+  fill_socket (g_socket_get_fd (s), 64);
+  if (with_signals)
+    install_sigusr1 ();
+  g_atomic_int_set (&signals_caught, 0);
+  GThread *t = g_thread_new ("timeouts", timeout_thread, &tr);
+  while (!g_atomic_int_get (&tr.started))
+    g_usleep (100);
+  while (with_signals && !g_atomic_int_get (&tr.done))
+    {
+      pthread_kill (tr.tid, SIGUSR1);
+      fired++;
+      g_usleep (100);
+    }
+  g_thread_join (t);
+  figure ("timeouts 1..50 ms%s: %u calls TIMED_OUT, none early; elapsed - timeout in "
+          "[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] us; %u signals fired, %d handled",
+          with_signals ? " under SIGUSR1 every 100 us" : "", tr.checks, tr.worst_early,
+          tr.worst_late, fired, g_atomic_int_get (&signals_caught));
+  g_assert_cmpint (tr.worst_early, >=, 0);
+  if (with_signals)
+    signal (SIGUSR1, SIG_IGN);
+  g_object_unref (s);
+  close (rfd);
+  alarm (0);
+}
+
+/* Rule 4: one deadline from the start; never TIMED_OUT early. */
+static void
+test_timeouts (void)
+{
+  run_timeouts (FALSE);
+}
+
+/* Rules 4 + 2: EINTR neither extends nor shortens the deadline. */
+static void
+test_timeouts_signals (void)
+{
+  run_timeouts (TRUE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  signal (SIGPIPE, SIG_IGN);
+
+  g_test_add_func ("/rule16/unix-8-threads-exactly-once", test_unix_many_threads);
+  g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso);
+  g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-plain", test_udp_many_threads_plain);
+  g_test_add_func ("/rule06/cancel-blocked-1000-times", test_cancel_blocked_many);
+  g_test_add_func ("/rule02/eintr-blocked-sender-exact", test_signals_blocked);
+  g_test_add_func ("/rule02/eintr-busy-sender-exact", test_signals_busy);
+  g_test_add_func ("/rule04/timeouts-never-early", test_timeouts);
+  g_test_add_func ("/rule04/timeouts-never-early-under-signals", test_timeouts_signals);
+
+  return g_test_run ();
+}
