@@ -1,0 +1,768 @@
+/* GSO tests (CONTRACT §5; §4 rules 1 and 7).
+ *
+ * Receivers must get the same bytes in the same order whether gsend
+ * coalesces runs into UDP_SEGMENT sends or not, every message's bytes_sent
+ * must be its own size, and the count must be right. The executable defines
+ * sendmmsg itself: libgsend's call resolves here first, so each test can see
+ * which kernel headers carried a UDP_SEGMENT control block (proof that GSO
+ * was really used, or really not used). The real call is forwarded through
+ * dlsym(RTLD_NEXT).
+ *
+ * Run twice by meson: with GSEND_GSO=1 and with GSEND_GSO=0 (then no header
+ * may carry UDP_SEGMENT, and everything else must be identical).
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+
+#include <gio/gio.h>
+#include <gsend.h>
+
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef SO_NO_CHECK
+#define SO_NO_CHECK 11
+#endif
+
+/* The plan limits of CONTRACT §5 (kernel UDP_MAX_SEGMENTS, IPv4 payload). */
+#define MAX_SEGS 64
+#define MAX_GSO_BYTES 65507
+
+static gboolean gso_env_off;
+
+/* ---- sendmmsg interposer ------------------------------------------------ */
+
+typedef struct {
+  int fd;
+  guint call;       /* index of the sendmmsg call */
+  gboolean taken;   /* the kernel accepted this header */
+  int seg;          /* UDP_SEGMENT value, or -1 */
+  gsize bytes;      /* payload bytes in the header */
+  gsize iovlen;
+} HdrRec;
+
+typedef struct {
+  int fd;
+  guint vlen;
+  int ret;
+  int err;
+} CallRec;
+
+static GMutex rec_lock;
+static GArray *rec_hdrs;  /* HdrRec */
+static GArray *rec_calls; /* CallRec */
+
+typedef int (*sendmmsg_fn) (int, struct mmsghdr *, unsigned int, int);
+
+int
+sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+  static sendmmsg_fn real;
+  int r, err;
+  guint i;
+
+  if (real == NULL)
+    real = (sendmmsg_fn) dlsym (RTLD_NEXT, "sendmmsg");
+  r = real (fd, vec, vlen, flags);
+  err = errno;
+
+  g_mutex_lock (&rec_lock);
+  if (rec_hdrs != NULL)
+    {
+      CallRec c = { fd, vlen, r, r < 0 ? err : 0 };
+      guint call = rec_calls->len;
+      g_array_append_val (rec_calls, c);
+      for (i = 0; i < vlen; i++)
+        {
+          struct msghdr *m = &vec[i].msg_hdr;
+          struct cmsghdr *cm;
+          HdrRec h = { fd, call, r >= 0 && i < (guint) r, -1, 0, m->msg_iovlen };
+          gsize k;
+          for (k = 0; k < m->msg_iovlen; k++)
+            h.bytes += m->msg_iov[k].iov_len;
+          for (cm = CMSG_FIRSTHDR (m); cm != NULL; cm = CMSG_NXTHDR (m, cm))
+            if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_SEGMENT)
+              {
+                guint16 seg;
+                memcpy (&seg, CMSG_DATA (cm), sizeof seg);
+                h.seg = seg;
+              }
+          g_array_append_val (rec_hdrs, h);
+        }
+    }
+  g_mutex_unlock (&rec_lock);
+  errno = err;
+  return r;
+}
+
+static void
+rec_start (void)
+{
+  g_mutex_lock (&rec_lock);
+  if (rec_hdrs == NULL)
+    {
+      rec_hdrs = g_array_new (FALSE, TRUE, sizeof (HdrRec));
+      rec_calls = g_array_new (FALSE, TRUE, sizeof (CallRec));
+    }
+  g_array_set_size (rec_hdrs, 0);
+  g_array_set_size (rec_calls, 0);
+  g_mutex_unlock (&rec_lock);
+}
+
+/* Headers the kernel accepted on fd, in order (copy). */
+static GArray *
+rec_taken (int fd)
+{
+  GArray *out = g_array_new (FALSE, TRUE, sizeof (HdrRec));
+  guint i;
+  g_mutex_lock (&rec_lock);
+  for (i = 0; i < rec_hdrs->len; i++)
+    {
+      HdrRec *h = &g_array_index (rec_hdrs, HdrRec, i);
+      if (h->fd == fd && h->taken)
+        g_array_append_val (out, *h);
+    }
+  g_mutex_unlock (&rec_lock);
+  return out;
+}
+
+/* Headers on fd carrying UDP_SEGMENT, accepted or not. */
+static guint
+rec_count_segmented (int fd)
+{
+  guint i, n = 0;
+  g_mutex_lock (&rec_lock);
+  for (i = 0; i < rec_hdrs->len; i++)
+    {
+      HdrRec *h = &g_array_index (rec_hdrs, HdrRec, i);
+      if (h->fd == fd && h->seg >= 0)
+        n++;
+    }
+  g_mutex_unlock (&rec_lock);
+  return n;
+}
+
+static guint
+rec_count_calls (int fd)
+{
+  guint i, n = 0;
+  g_mutex_lock (&rec_lock);
+  for (i = 0; i < rec_calls->len; i++)
+    if (g_array_index (rec_calls, CallRec, i).fd == fd)
+      n++;
+  g_mutex_unlock (&rec_lock);
+  return n;
+}
+
+/* ---- a control message that every UDP socket accepts ------------------- */
+
+/* IP_TOS (IPv4) or IPV6_TCLASS (IPv6) with value 0: accepted by Linux on
+ * sendmsg and invisible to the receiver's payload. */
+typedef struct { GSocketControlMessage parent; int family; } TosMessage;
+typedef struct { GSocketControlMessageClass parent_class; } TosMessageClass;
+GType tos_message_get_type (void);
+G_DEFINE_TYPE (TosMessage, tos_message, G_TYPE_SOCKET_CONTROL_MESSAGE)
+
+static gsize tos_get_size (GSocketControlMessage *m) { (void) m; return sizeof (int); }
+static int
+tos_get_level (GSocketControlMessage *m)
+{
+  return ((TosMessage *) m)->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+}
+static int
+tos_get_msg_type (GSocketControlMessage *m)
+{
+  return ((TosMessage *) m)->family == AF_INET6 ? IPV6_TCLASS : IP_TOS;
+}
+static void
+tos_serialize (GSocketControlMessage *m, gpointer data)
+{
+  int v = 0;
+  (void) m;
+  memcpy (data, &v, sizeof v);
+}
+static void tos_message_init (TosMessage *m) { m->family = AF_INET; }
+static void
+tos_message_class_init (TosMessageClass *k)
+{
+  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (k);
+  c->get_size = tos_get_size;
+  c->get_level = tos_get_level;
+  c->get_type = tos_get_msg_type;
+  c->serialize = tos_serialize;
+}
+
+static GSocketControlMessage *
+tos_message_new (int family)
+{
+  TosMessage *m = g_object_new (tos_message_get_type (), NULL);
+  m->family = family;
+  return G_SOCKET_CONTROL_MESSAGE (m);
+}
+
+/* ---- sockets ------------------------------------------------------------- */
+
+static GSocket *
+udp_socket (GSocketFamily family, gboolean bind_it)
+{
+  GError *error = NULL;
+  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  if (bind_it)
+    {
+      GInetAddress *lo = g_inet_address_new_loopback (family);
+      GSocketAddress *a = g_inet_socket_address_new (lo, 0);
+      int fd = g_socket_get_fd (s);
+      int big = 8 * 1024 * 1024;
+      /* Room for everything a test sends before it reads (root may force
+       * beyond rmem_max). */
+      if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
+        {
+          big = 4 * 1024 * 1024;
+          setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+        }
+      g_socket_bind (s, a, FALSE, &error);
+      g_assert_no_error (error);
+      g_object_unref (a);
+      g_object_unref (lo);
+    }
+  return s;
+}
+
+static GSocketAddress *
+local_addr (GSocket *s)
+{
+  GError *error = NULL;
+  GSocketAddress *a = g_socket_get_local_address (s, &error);
+  g_assert_no_error (error);
+  return a;
+}
+
+/* Receives up to `want` datagrams (2 s for each), then waits 100 ms more for
+ * any extra one (which is kept, so that a comparison fails). */
+static GPtrArray *
+recv_datagrams (GSocket *rx, guint want)
+{
+  GPtrArray *got = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  int fd = g_socket_get_fd (rx);
+  guint8 *buf = g_malloc (70000);
+  for (;;)
+    {
+      struct pollfd p = { fd, POLLIN, 0 };
+      int timeout = got->len < want ? 2000 : 100;
+      ssize_t r;
+      if (poll (&p, 1, timeout) <= 0)
+        break;
+      r = recv (fd, buf, 70000, MSG_DONTWAIT);
+      if (r < 0)
+        continue;
+      g_ptr_array_add (got, g_bytes_new (buf, r));
+    }
+  g_free (buf);
+  return got;
+}
+
+/* ---- message sets --------------------------------------------------------- */
+
+/* A message of the test: its bytes, how they are split into vectors, where
+ * it goes (receiver 0 or 1) and whether it carries a control message. */
+typedef struct {
+  gsize len;
+  guint n_vec;      /* vectors (the bytes are split evenly, with empty ones) */
+  guint dest;       /* receiver index */
+  gboolean control;
+} MsgSpec;
+
+typedef struct {
+  guint n;
+  MsgSpec *spec;
+  guint8 **payload;
+  GOutputVector **vecs;
+  GOutputMessage *msgs;
+  GSocketControlMessage **ctl;
+} MsgSet;
+
+static guint8
+pattern (guint i, gsize j, guint salt)
+{
+  return (guint8) ((i * 131u) ^ (j * 7u) ^ (j >> 8) ^ salt);
+}
+
+static MsgSet *
+msgset_new (const MsgSpec *spec, guint n, GSocketAddress **dests, int family, guint salt)
+{
+  MsgSet *s = g_new0 (MsgSet, 1);
+  guint i;
+  s->n = n;
+  s->spec = g_memdup2 (spec, sizeof (MsgSpec) * MAX (n, 1));
+  s->payload = g_new0 (guint8 *, MAX (n, 1));
+  s->vecs = g_new0 (GOutputVector *, MAX (n, 1));
+  s->msgs = g_new0 (GOutputMessage, MAX (n, 1));
+  s->ctl = g_new0 (GSocketControlMessage *, MAX (n, 1));
+  for (i = 0; i < n; i++)
+    {
+      const MsgSpec *m = &spec[i];
+      gsize j, off = 0;
+      guint v, nv = m->n_vec ? m->n_vec : 1;
+      s->payload[i] = g_malloc (m->len + 1);
+      for (j = 0; j < m->len; j++)
+        s->payload[i][j] = pattern (i, j, salt);
+      if (m->len >= 4)
+        memcpy (s->payload[i], &i, 4); /* the index: any reordering shows */
+      s->vecs[i] = g_new0 (GOutputVector, nv);
+      /* Split: vector v gets len/nv bytes (the last the rest); with several
+       * vectors the second one is empty. */
+      for (v = 0; v < nv; v++)
+        {
+          gsize part = (v + 1 == nv) ? m->len - off : m->len / nv;
+          if (nv > 2 && v == 1)
+            part = 0;
+          s->vecs[i][v].buffer = s->payload[i] + off;
+          s->vecs[i][v].size = part;
+          off += part;
+        }
+      g_assert_cmpuint (off, ==, m->len);
+      s->msgs[i].address = dests[m->dest];
+      s->msgs[i].vectors = s->vecs[i];
+      s->msgs[i].num_vectors = nv;
+      s->msgs[i].bytes_sent = G_MAXUINT - 1; /* sentinel */
+      if (m->control)
+        {
+          s->ctl[i] = tos_message_new (family);
+          s->msgs[i].control_messages = &s->ctl[i];
+          s->msgs[i].num_control_messages = 1;
+        }
+    }
+  return s;
+}
+
+static void
+msgset_free (MsgSet *s)
+{
+  guint i;
+  for (i = 0; i < s->n; i++)
+    {
+      g_free (s->payload[i]);
+      g_free (s->vecs[i]);
+      g_clear_object (&s->ctl[i]);
+    }
+  g_free (s->spec);
+  g_free (s->payload);
+  g_free (s->vecs);
+  g_free (s->msgs);
+  g_free (s->ctl);
+  g_free (s);
+}
+
+/* The datagrams receiver `dest` must get, in order. */
+static GPtrArray *
+expected_for (MsgSet *s, guint dest, guint upto)
+{
+  GPtrArray *e = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  guint i;
+  for (i = 0; i < upto; i++)
+    if (s->spec[i].dest == dest)
+      g_ptr_array_add (e, g_bytes_new (s->payload[i], s->spec[i].len));
+  return e;
+}
+
+static void
+assert_same_datagrams (GPtrArray *got, GPtrArray *want, const char *what)
+{
+  guint i;
+  if (got->len != want->len)
+    g_error ("%s: %u datagrams received, %u expected", what, got->len, want->len);
+  for (i = 0; i < want->len; i++)
+    if (!g_bytes_equal (got->pdata[i], want->pdata[i]))
+      g_error ("%s: datagram %u differs (%zu bytes received, %zu expected)", what, i,
+               g_bytes_get_size (got->pdata[i]), g_bytes_get_size (want->pdata[i]));
+}
+
+/* The grouping CONTRACT §5 allows and gsend does: a run is consecutive
+ * messages to the same destination, without control data, of the first
+ * one's size (the last may be shorter, then the run ends), non-empty, at
+ * most MAX_SEGS of them and MAX_GSO_BYTES together. Returns the expected
+ * segment size of each header (-1 for a plain one) in *segs, and each
+ * header's message count in *counts. */
+static void
+expected_headers (MsgSet *s, GArray *segs, GArray *counts)
+{
+  guint i = 0;
+  while (i < s->n)
+    {
+      const MsgSpec *f = &s->spec[i];
+      guint c = 1;
+      gsize total = f->len;
+      int seg;
+      if (!f->control && f->len > 0)
+        {
+          while (i + c < s->n)
+            {
+              const MsgSpec *m = &s->spec[i + c];
+              if (m->control || m->dest != f->dest || m->len == 0 || m->len > f->len ||
+                  c >= MAX_SEGS || total + m->len > MAX_GSO_BYTES)
+                break;
+              total += m->len;
+              c++;
+              if (m->len < f->len)
+                break;
+            }
+        }
+      seg = c > 1 ? (int) f->len : -1;
+      g_array_append_val (segs, seg);
+      g_array_append_val (counts, c);
+      i += c;
+    }
+}
+
+/* Sends the set on `tx` (blocking, all of it) and checks the count and
+ * every bytes_sent. */
+static void
+send_all (GSocket *tx, MsgSet *s)
+{
+  GError *error = NULL;
+  guint i;
+  gint r = gsend_socket_send_messages (tx, s->msgs, s->n, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, (gint) s->n);
+  for (i = 0; i < s->n; i++)
+    g_assert_cmpuint (s->msgs[i].bytes_sent, ==, s->spec[i].len);
+}
+
+/* The core check: send `spec` with GSO on and with GSO off (per socket),
+ * compare both receivers' datagrams with each other and with the expected
+ * list, and compare the kernel headers of the GSO send with the grouping
+ * CONTRACT §5 describes. */
+static void
+check_case (GSocketFamily family, const MsgSpec *spec, guint n)
+{
+  GSocket *rx[2], *tx_on, *tx_off;
+  GSocketAddress *dests[2];
+  MsgSet *s_on, *s_off;
+  GArray *segs = g_array_new (FALSE, TRUE, sizeof (int));
+  GArray *counts = g_array_new (FALSE, TRUE, sizeof (guint));
+  GArray *taken;
+  guint d, i;
+  int fam = family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+
+  rx[0] = udp_socket (family, TRUE);
+  rx[1] = udp_socket (family, TRUE);
+  dests[0] = local_addr (rx[0]);
+  dests[1] = local_addr (rx[1]);
+  tx_on = udp_socket (family, FALSE);
+  tx_off = udp_socket (family, FALSE);
+  gsend_socket_set_gso (tx_off, FALSE);
+  g_assert_false (gsend_socket_get_gso (tx_off));
+  g_assert_cmpint (gsend_socket_get_gso (tx_on), ==, !gso_env_off);
+
+  s_on = msgset_new (spec, n, dests, fam, 0);
+  s_off = msgset_new (spec, n, dests, fam, 0);
+
+  rec_start ();
+  send_all (tx_on, s_on);
+  taken = rec_taken (g_socket_get_fd (tx_on));
+  for (d = 0; d < 2; d++)
+    {
+      GPtrArray *want = expected_for (s_on, d, n);
+      GPtrArray *got = recv_datagrams (rx[d], want->len);
+      assert_same_datagrams (got, want, "GSO on vs expected");
+      g_ptr_array_unref (got);
+      g_ptr_array_unref (want);
+    }
+  send_all (tx_off, s_off);
+  g_assert_cmpuint (rec_count_segmented (g_socket_get_fd (tx_off)), ==, 0);
+  for (d = 0; d < 2; d++)
+    {
+      GPtrArray *want = expected_for (s_off, d, n);
+      GPtrArray *got = recv_datagrams (rx[d], want->len);
+      assert_same_datagrams (got, want, "GSO off vs expected");
+      g_ptr_array_unref (got);
+      g_ptr_array_unref (want);
+    }
+
+  /* The kernel headers of the GSO send. */
+  if (gso_env_off)
+    {
+      g_assert_cmpuint (rec_count_segmented (g_socket_get_fd (tx_on)), ==, 0);
+      g_assert_cmpuint (taken->len, ==, n);
+    }
+  else
+    {
+      gsize total = 0;
+      expected_headers (s_on, segs, counts);
+      g_assert_cmpuint (taken->len, ==, segs->len);
+      for (i = 0; i < segs->len; i++)
+        {
+          HdrRec *h = &g_array_index (taken, HdrRec, i);
+          g_assert_cmpint (h->seg, ==, g_array_index (segs, int, i));
+          total += h->bytes;
+        }
+      for (i = 0; i < n; i++)
+        total -= spec[i].len;
+      g_assert_cmpuint (total, ==, 0);
+    }
+
+  g_array_unref (taken);
+  g_array_unref (segs);
+  g_array_unref (counts);
+  msgset_free (s_on);
+  msgset_free (s_off);
+  for (d = 0; d < 2; d++)
+    {
+      g_object_unref (dests[d]);
+      g_object_unref (rx[d]);
+    }
+  g_object_unref (tx_on);
+  g_object_unref (tx_off);
+}
+
+static MsgSpec *
+specs_equal (guint n, gsize len)
+{
+  MsgSpec *s = g_new0 (MsgSpec, n);
+  guint i;
+  for (i = 0; i < n; i++)
+    s[i].len = len;
+  return s;
+}
+
+/* ---- tests ------------------------------------------------------------ */
+
+static void
+run_both_families (const MsgSpec *spec, guint n)
+{
+  check_case (G_SOCKET_FAMILY_IPV4, spec, n);
+  check_case (G_SOCKET_FAMILY_IPV6, spec, n);
+}
+
+static void
+test_equal_sizes (void)
+{
+  MsgSpec *s = specs_equal (10, 1000);
+  run_both_families (s, 10);
+  g_free (s);
+}
+
+static void
+test_shorter_last (void)
+{
+  MsgSpec *s = specs_equal (10, 1000);
+  s[9].len = 123;
+  run_both_families (s, 10);
+  g_free (s);
+}
+
+static void
+test_broken_by_destination (void)
+{
+  MsgSpec *s = specs_equal (20, 700);
+  s[5].dest = 1;
+  s[6].dest = 1;
+  s[12].dest = 1;
+  run_both_families (s, 20);
+  g_free (s);
+}
+
+static void
+test_broken_by_control (void)
+{
+  MsgSpec *s = specs_equal (20, 700);
+  s[4].control = TRUE;
+  s[10].control = TRUE;
+  s[11].control = TRUE;
+  run_both_families (s, 20);
+  g_free (s);
+}
+
+static void
+test_broken_by_larger (void)
+{
+  static const gsize lens[] = { 500, 500, 500, 800, 500, 500, 500, 1200, 1200, 900, 1200 };
+  guint n = G_N_ELEMENTS (lens), i;
+  MsgSpec *s = specs_equal (n, 0);
+  for (i = 0; i < n; i++)
+    s[i].len = lens[i];
+  run_both_families (s, n);
+  g_free (s);
+}
+
+static void
+test_many_segments (void)
+{
+  MsgSpec *s = specs_equal (200, 100);
+  run_both_families (s, 200);
+  g_free (s);
+}
+
+static void
+test_over_64k (void)
+{
+  MsgSpec *s = specs_equal (100, 1400);
+  run_both_families (s, 100);
+  g_free (s);
+}
+
+static void
+test_one_byte (void)
+{
+  MsgSpec *s = specs_equal (150, 1);
+  run_both_families (s, 150);
+  g_free (s);
+}
+
+static void
+test_several_vectors (void)
+{
+  MsgSpec *s = specs_equal (70, 1000);
+  guint i;
+  for (i = 0; i < 70; i++)
+    s[i].n_vec = 1 + i % 5;
+  s[69].len = 333;
+  run_both_families (s, 70);
+  g_free (s);
+}
+
+static void
+test_empty_and_mixed (void)
+{
+  static const gsize lens[] = { 0, 0, 64, 64, 0, 64, 65507, 1, 1, 30000, 30000, 30000, 5 };
+  guint n = G_N_ELEMENTS (lens), i;
+  MsgSpec *s = specs_equal (n, 0);
+  for (i = 0; i < n; i++)
+    {
+      s[i].len = lens[i];
+      s[i].n_vec = 1 + i % 3;
+    }
+  check_case (G_SOCKET_FAMILY_IPV4, s, n);
+  g_free (s);
+}
+
+/* n equal messages of len bytes to one address: with GSO the kernel headers
+ * are exactly the expected ones (segment sizes and bytes), in one sendmmsg
+ * call; with GSEND_GSO=0 or the socket's GSO off: n plain headers. */
+static void
+proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes, guint n_hdrs)
+{
+  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
+  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocketAddress *dests[2];
+  MsgSpec *spec = specs_equal (n, len);
+  MsgSet *s;
+  GArray *taken;
+  GPtrArray *got, *want;
+  int fd = g_socket_get_fd (tx);
+  guint i;
+
+  dests[0] = dests[1] = local_addr (rx);
+  s = msgset_new (spec, n, dests, AF_INET, 3);
+  rec_start ();
+  send_all (tx, s);
+  taken = rec_taken (fd);
+  if (gso_env_off)
+    {
+      g_assert_false (gsend_socket_get_gso (tx));
+      g_assert_cmpuint (taken->len, ==, n);
+      g_assert_cmpuint (rec_count_segmented (fd), ==, 0);
+    }
+  else
+    {
+      g_assert_true (gsend_socket_get_gso (tx));
+      g_assert_cmpuint (rec_count_calls (fd), ==, 1);
+      g_assert_cmpuint (taken->len, ==, n_hdrs);
+      for (i = 0; i < n_hdrs; i++)
+        {
+          HdrRec *h = &g_array_index (taken, HdrRec, i);
+          g_assert_cmpint (h->seg, ==, want_segs[i]);
+          g_assert_cmpuint (h->bytes, ==, want_bytes[i]);
+        }
+    }
+  got = recv_datagrams (rx, n);
+  want = expected_for (s, 0, n);
+  assert_same_datagrams (got, want, "proof");
+  g_ptr_array_unref (got);
+  g_ptr_array_unref (want);
+
+  /* Turned off for the socket: no UDP_SEGMENT any more. */
+  gsend_socket_set_gso (tx, FALSE);
+  g_assert_false (gsend_socket_get_gso (tx));
+  for (i = 0; i < n; i++)
+    s->msgs[i].bytes_sent = G_MAXUINT - 1;
+  rec_start ();
+  send_all (tx, s);
+  g_assert_cmpuint (rec_count_segmented (fd), ==, 0);
+  g_array_unref (taken);
+  taken = rec_taken (fd);
+  g_assert_cmpuint (taken->len, ==, n);
+  got = recv_datagrams (rx, n);
+  want = expected_for (s, 0, n);
+  assert_same_datagrams (got, want, "proof, off");
+  g_ptr_array_unref (got);
+  g_ptr_array_unref (want);
+
+  g_array_unref (taken);
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (dests[0]);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
+/* 64 × 1000: the segment limit exactly, one header. */
+static void
+test_proof_64x1000 (void)
+{
+  static const int segs[] = { 1000 };
+  static const gsize bytes[] = { 64000 };
+  proof_headers (64, 1000, segs, bytes, 1);
+}
+
+/* 64 × 1200 = 76800 bytes cannot be one UDP send (an IP datagram holds at
+ * most 65507 UDP payload bytes): 54 segments (64800 bytes), then 10. */
+static void
+test_proof_64x1200 (void)
+{
+  static const int segs[] = { 1200, 1200 };
+  static const gsize bytes[] = { 54 * 1200, 10 * 1200 };
+  proof_headers (64, 1200, segs, bytes, 2);
+}
+
+/* 65 × 1000: the 65th starts a plain header of its own. */
+static void
+test_proof_65x1000 (void)
+{
+  static const int segs[] = { 1000, -1 };
+  static const gsize bytes[] = { 64000, 1000 };
+  proof_headers (65, 1000, segs, bytes, 2);
+}
+
+int
+main (int argc, char **argv)
+{
+  gso_env_off = g_strcmp0 (g_getenv ("GSEND_GSO"), "0") == 0;
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/gso/rule7/equal-sizes", test_equal_sizes);
+  g_test_add_func ("/gso/rule7/shorter-last", test_shorter_last);
+  g_test_add_func ("/gso/rule7/broken-by-destination", test_broken_by_destination);
+  g_test_add_func ("/gso/rule7/broken-by-control", test_broken_by_control);
+  g_test_add_func ("/gso/rule7/broken-by-larger", test_broken_by_larger);
+  g_test_add_func ("/gso/rule7/more-than-64-segments", test_many_segments);
+  g_test_add_func ("/gso/rule7/over-64k", test_over_64k);
+  g_test_add_func ("/gso/rule7/one-byte-segments", test_one_byte);
+  g_test_add_func ("/gso/rule10/several-vectors", test_several_vectors);
+  g_test_add_func ("/gso/rule10/empty-and-mixed", test_empty_and_mixed);
+  g_test_add_func ("/gso/sec5/proof-64x1000-one-header", test_proof_64x1000);
+  g_test_add_func ("/gso/sec5/proof-64x1200-byte-limit", test_proof_64x1200);
+  g_test_add_func ("/gso/sec5/proof-65x1000-segment-limit", test_proof_65x1000);
+  return g_test_run ();
+}
