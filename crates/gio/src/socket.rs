@@ -142,6 +142,17 @@ unsafe fn probe(l: Layout) -> Option<Layout> {
     }
 }
 
+/// Whether a socket of this family, type and protocol is a UDP socket. An
+/// internet datagram socket made with `G_SOCKET_PROTOCOL_DEFAULT` is UDP
+/// (the kernel's default for the pair), and GIO keeps reporting DEFAULT
+/// for it.
+#[inline]
+pub fn is_udp(family: i32, ty: i32, protocol: i32) -> bool {
+    (family == gio::G_SOCKET_FAMILY_IPV4 || family == gio::G_SOCKET_FAMILY_IPV6)
+        && ty == gio::G_SOCKET_TYPE_DATAGRAM
+        && (protocol == gio::G_SOCKET_PROTOCOL_UDP || protocol == gio::G_SOCKET_PROTOCOL_DEFAULT)
+}
+
 /// Reads the state of `socket`.
 ///
 /// # Safety
@@ -158,16 +169,18 @@ pub unsafe fn state(socket: *mut gio::GSocket) -> State {
                     fd: read_i32(p, l.fd),
                     closed: flags & l.closed_bit != 0,
                     blocking: flags & l.blocking_bit != 0,
-                    udp: read_i32(p, l.protocol) == gio::G_SOCKET_PROTOCOL_UDP
-                        && read_i32(p, l.ty) == gio::G_SOCKET_TYPE_DATAGRAM,
+                    udp: is_udp(read_i32(p, l.family), read_i32(p, l.ty), read_i32(p, l.protocol)),
                 }
             }
             None => State {
                 fd: gio::g_socket_get_fd(socket),
                 closed: gio::g_socket_is_closed(socket) != 0,
                 blocking: gio::g_socket_get_blocking(socket) != 0,
-                udp: gio::g_socket_get_protocol(socket) == gio::G_SOCKET_PROTOCOL_UDP
-                    && gio::g_socket_get_socket_type(socket) == gio::G_SOCKET_TYPE_DATAGRAM,
+                udp: is_udp(
+                    gio::g_socket_get_family(socket),
+                    gio::g_socket_get_socket_type(socket),
+                    gio::g_socket_get_protocol(socket),
+                ),
             },
         }
     }
@@ -219,6 +232,24 @@ mod tests {
             assert!(st.closed);
             assert_eq!(st.fd, -1);
             gobject_sys::g_object_unref(s.cast());
+        }
+    }
+
+    #[test]
+    fn default_protocol_internet_datagram_sockets_are_udp() {
+        for (family, ty, protocol, udp) in [
+            (gio::G_SOCKET_FAMILY_IPV4, gio::G_SOCKET_TYPE_DATAGRAM, gio::G_SOCKET_PROTOCOL_DEFAULT, true),
+            (gio::G_SOCKET_FAMILY_IPV6, gio::G_SOCKET_TYPE_DATAGRAM, gio::G_SOCKET_PROTOCOL_UDP, true),
+            (gio::G_SOCKET_FAMILY_UNIX, gio::G_SOCKET_TYPE_DATAGRAM, gio::G_SOCKET_PROTOCOL_DEFAULT, false),
+            (gio::G_SOCKET_FAMILY_IPV4, gio::G_SOCKET_TYPE_STREAM, gio::G_SOCKET_PROTOCOL_DEFAULT, false),
+        ] {
+            // SAFETY: a socket of our own.
+            unsafe {
+                let s = gio::g_socket_new(family, ty, protocol, std::ptr::null_mut());
+                assert!(!s.is_null());
+                assert_eq!(state(s).udp, udp, "family {family} type {ty} protocol {protocol}");
+                gobject_sys::g_object_unref(s.cast());
+            }
         }
     }
 
