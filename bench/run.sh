@@ -1,0 +1,12 @@
+#!/bin/sh
+# Builds the tree with meson (if needed) and runs the benchmark table.
+#   bench/run.sh [gsend-bench options: --rounds R --bursts B --quick]
+# BUILD_DIR (default: <repo>/_build) is the meson build directory used.
+set -eu
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$repo/_build}
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" "$repo" >/dev/null
+fi
+meson compile -C "$build" gsend-bench >/dev/null
+LD_LIBRARY_PATH="$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$build/bench/gsend-bench" "$@"
