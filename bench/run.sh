@@ -8,5 +8,11 @@ build=${BUILD_DIR:-$repo/_build}
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$repo" >/dev/null
 fi
-meson compile -C "$build" gsend-bench >/dev/null
+log=$(mktemp)
+if ! meson compile -C "$build" gsend-bench >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  exit 1
+fi
+rm -f "$log"
 LD_LIBRARY_PATH="$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" exec "$build/bench/gsend-bench" "$@"

@@ -1,0 +1,62 @@
+#!/bin/sh
+# User-space instructions per datagram (callgrind), GIO vs gsend, per case.
+#   bench/callgrind.sh [CALLS]      (default 2000 calls per case and variant)
+# Collection is switched on around the send calls only; kernel work is not
+# counted by callgrind. BUILD_DIR (default: <repo>/_build) is the meson
+# build directory. VARIANTS (default "gio gsend") may add gsend-nogso raw.
+set -eu
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD_DIR:-$repo/_build}
+calls=${1:-2000}
+variants=${VARIANTS:-gio gsend}
+if [ ! -f "$build/build.ninja" ]; then
+  meson setup "$build" "$repo" >/dev/null
+fi
+log=$(mktemp)
+if ! meson compile -C "$build" gsend-bench >"$log" 2>&1; then
+  cat "$log" >&2
+  rm -f "$log"
+  exit 1
+fi
+rm -f "$log"
+bench="$build/bench/gsend-bench"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+export LD_LIBRARY_PATH="$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# Ir collected / datagrams sent, for one case and variant.
+ir_per_dgram() {
+  out="$tmp/cg.$1.$2"
+  valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out" \
+    "$bench" --callgrind "$1" "$2" "$calls" >"$tmp/log" 2>"$tmp/err" || {
+    cat "$tmp/err" >&2
+    exit 1
+  }
+  dgrams=$(sed -n 's/.* datagrams \([0-9]*\)$/\1/p' "$tmp/log")
+  ir=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$out")
+  [ -n "$ir" ] || ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$out")
+  awk -v ir="$ir" -v d="$dgrams" 'BEGIN { printf "%.1f", ir / d }'
+}
+
+printf '| case |'
+for v in $variants; do printf ' %s |' "$v"; done
+printf ' gsend/GIO |\n|---|'
+for v in $variants; do printf -- '---:|'; done
+printf -- '---:|\n'
+for c in one-1200 one-100 many-1200 single-1200; do
+  printf '| %s |' "$c"
+  gio= gs=
+  for v in $variants; do
+    x=$(ir_per_dgram "$c" "$v")
+    [ "$v" = gio ] && gio=$x
+    [ "$v" = gsend ] && gs=$x
+    printf ' %s |' "$x"
+  done
+  if [ -n "$gio" ] && [ -n "$gs" ]; then
+    awk -v a="$gs" -v b="$gio" 'BEGIN { printf " %.2f |\n", a / b }'
+  else
+    printf ' |\n'
+  fi
+done
+echo
+echo "User-space instructions (callgrind Ir) per datagram, send calls only, $calls calls per case and variant."
