@@ -9,6 +9,9 @@
 # through gsend.
 #
 # usage: run-glib-tests.py <path/to/libgsend-preload.so> [installed-tests-dir]
+#        run-glib-tests.py <path/to/libgsend-preload.so> --program PROG [ARGS...]
+#   The second form runs one GTest program (our gio-only) the same way and
+#   with the same binding proof.
 #
 # Exit status: 0 all good, 1 failure, 77 skipped (no installed tests).
 
@@ -73,8 +76,9 @@ def imported(binary):
     return sorted(s for s in SEVEN if s in syms)
 
 
-def run_one(testdir, name, extra, preload, tmp):
-    binary = os.path.join(testdir, name)
+def run_one(binary, extra, preload, tmp, show_output=False):
+    testdir = os.path.dirname(binary)
+    name = os.path.basename(binary)
     uses = imported(binary)
     print(f"# --- {name}: imports {', '.join(uses) if uses else 'none of the seven'}")
     log_prefix = os.path.join(tmp, f"bind-{name}")
@@ -100,7 +104,7 @@ def run_one(testdir, name, extra, preload, tmp):
     n_notok = len(re.findall(r"^not ok ", output, re.M))
     print(f"# {name}: exit {rc}, {n_ok} ok, {n_notok} not ok, {dt:.2f} s under LD_PRELOAD")
     failures = []
-    if rc != 0 or n_notok or n_ok == 0:
+    if show_output or rc != 0 or n_notok or n_ok == 0:
         print(output)
         failures.append(f"{name}: exit status {rc}, {n_notok} 'not ok', {n_ok} 'ok'")
 
@@ -143,22 +147,30 @@ def main():
     if not os.path.isfile(preload):
         print(f"no such file: {preload}", file=sys.stderr)
         return 1
-    if not os.path.isdir(testdir):
+    if testdir != "--program" and not os.path.isdir(testdir):
         print(f"# SKIP: {testdir} missing (install libglib2.0-tests)")
         return 77
     failures = []
     with tempfile.TemporaryDirectory(prefix="gsend-preload-") as tmp:
+        if testdir == "--program":
+            failures += run_one(os.path.abspath(sys.argv[3]), sys.argv[4:], preload, tmp,
+                                show_output=True)
+            return report(failures)
         for name, extra in TESTS:
             if not os.access(os.path.join(testdir, name), os.X_OK):
                 failures.append(f"{name}: not installed in {testdir}")
                 continue
-            failures += run_one(testdir, name, extra, preload, tmp)
+            failures += run_one(os.path.join(testdir, name), extra, preload, tmp)
+    return report(failures)
+
+
+def report(failures):
     if failures:
         print("FAIL:")
         for f in failures:
             print(f"  {f}")
         return 1
-    print("PASS: all GLib tests passed under the shim; every imported send name bound to libgsend-preload.so")
+    print("PASS: every test passed under the shim; every imported send name bound to libgsend-preload.so")
     return 0
 
 

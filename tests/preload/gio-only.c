@@ -1,0 +1,344 @@
+/* A program that knows nothing about gsend: built against GIO only, it
+ * never includes gsend.h and never links libgsend. Run with
+ * LD_PRELOAD=libgsend-preload.so it must be routed through gsend:
+ *
+ *  - /preload/batch-udp, /preload/batch-unix: one g_socket_send_messages
+ *    call with 3000 datagrams. GIO caps a call at 1024 messages; gsend has
+ *    no cap. The expected count comes from the environment variable
+ *    EXPECT_BATCH (3000 under the shim, 1024 without it), so the same
+ *    binary shows the shim took effect and that the check can fail.
+ *  - one test per single-message name (g_socket_send_to, g_socket_send,
+ *    g_socket_send_message, g_socket_send_message_with_timeout,
+ *    g_socket_send_with_blocking) and g_datagram_based_send_messages: the
+ *    payload arrives intact at a real loopback peer. The runner
+ *    (run-glib-tests.py --program) proves from LD_DEBUG=bindings that each
+ *    of these names was bound to libgsend-preload.so.
+ *
+ * Real sockets only: UDP on 127.0.0.1 and an AF_UNIX datagram socketpair.
+ */
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
+#include <sys/socket.h>
+#include <string.h>
+#include <stdlib.h>
+
+#define N_BATCH 3000
+#define RECV_TIMEOUT_S 5
+
+static guint
+expected_batch (void)
+{
+  const char *e = g_getenv ("EXPECT_BATCH");
+  g_assert_nonnull (e); /* the runner must say what it expects */
+  return (guint) g_ascii_strtoull (e, NULL, 10);
+}
+
+typedef struct {
+  GSocket *recv_sock;
+  gint expected;           /* stop once this many arrived (atomic) */
+  guint arrived;
+  gboolean bad_payload;
+} Receiver;
+
+/* Counts datagrams until `expected` arrived or the socket's timeout hits. */
+static gpointer
+receiver_thread (gpointer data)
+{
+  Receiver *r = data;
+  gchar buf[64];
+
+  while ((gint) r->arrived < g_atomic_int_get (&r->expected))
+    {
+      GError *error = NULL;
+      gssize n = g_socket_receive (r->recv_sock, buf, sizeof buf, NULL, &error);
+      if (n < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+          g_clear_error (&error);
+          break;
+        }
+      /* payload is the 4-byte little-endian message index, in order */
+      guint32 idx;
+      if (n != 4)
+        r->bad_payload = TRUE;
+      else
+        {
+          memcpy (&idx, buf, 4);
+          if (GUINT32_FROM_LE (idx) != r->arrived)
+            r->bad_payload = TRUE;
+        }
+      r->arrived++;
+    }
+  return NULL;
+}
+
+static void
+make_udp_pair (GSocket **sender, GSocket **receiver, GSocketAddress **dest)
+{
+  GError *error = NULL;
+  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *any = g_inet_socket_address_new (lo, 0);
+
+  *receiver = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                            G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  /* Room for a burst; the receive thread drains concurrently. SO_RCVBUFFORCE
+   * works as root, plain SO_RCVBUF is capped by rmem_max otherwise. */
+  if (!g_socket_set_option (*receiver, SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20, NULL))
+    g_socket_set_option (*receiver, SOL_SOCKET, SO_RCVBUF, 16 << 20, NULL);
+  g_assert_true (g_socket_bind (*receiver, any, FALSE, &error));
+  g_assert_no_error (error);
+  g_socket_set_timeout (*receiver, RECV_TIMEOUT_S);
+  *dest = g_socket_get_local_address (*receiver, &error);
+  g_assert_no_error (error);
+
+  *sender = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                          G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  g_object_unref (any);
+  g_object_unref (lo);
+}
+
+static void
+make_unix_pair (GSocket **sender, GSocket **receiver)
+{
+  GError *error = NULL;
+  int fds[2];
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  *sender = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  *receiver = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (*receiver, RECV_TIMEOUT_S);
+}
+
+/* One g_socket_send_messages call with N_BATCH 4-byte datagrams. */
+static void
+send_batch (GSocket *sender, GSocket *receiver, GSocketAddress *dest,
+            gboolean lossless, const char *what)
+{
+  GError *error = NULL;
+  GOutputMessage *msgs = g_new0 (GOutputMessage, N_BATCH);
+  GOutputVector *vecs = g_new0 (GOutputVector, N_BATCH);
+  guint32 *payload = g_new (guint32, N_BATCH);
+  guint want = expected_batch ();
+  Receiver r = { receiver, N_BATCH, 0, FALSE };
+  GThread *t;
+  gint sent;
+
+  for (guint i = 0; i < N_BATCH; i++)
+    {
+      payload[i] = GUINT32_TO_LE (i);
+      vecs[i].buffer = &payload[i];
+      vecs[i].size = 4;
+      msgs[i].address = dest;
+      msgs[i].vectors = &vecs[i];
+      msgs[i].num_vectors = 1;
+    }
+
+  t = g_thread_new ("receiver", receiver_thread, &r);
+  sent = g_socket_send_messages (sender, msgs, N_BATCH, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_atomic_int_set (&r.expected, MAX (sent, 0));
+  g_thread_join (t);
+
+  g_printerr ("%s: one g_socket_send_messages call of %d messages returned %d; "
+              "%u arrived; expected %u\n", what, N_BATCH, sent, r.arrived, want);
+  g_test_message ("%s: call returned %d, %u arrived", what, sent, r.arrived);
+
+  g_assert_cmpint (sent, ==, (gint) want);
+  for (gint i = 0; i < sent; i++)
+    g_assert_cmpuint (msgs[i].bytes_sent, ==, 4);
+  if (lossless)
+    {
+      g_assert_cmpuint (r.arrived, ==, (guint) sent);
+      g_assert_false (r.bad_payload);
+    }
+  else
+    g_assert_cmpuint (r.arrived, >, 0);
+
+  g_free (payload);
+  g_free (vecs);
+  g_free (msgs);
+}
+
+static void
+test_batch_udp (void)
+{
+  GSocket *s, *r;
+  GSocketAddress *dest;
+
+  make_udp_pair (&s, &r, &dest);
+  /* UDP may drop on a full receive queue, so arrivals are reported, and
+   * checked exactly only on the AF_UNIX pair below. */
+  send_batch (s, r, dest, FALSE, "udp 127.0.0.1");
+  g_object_unref (dest);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+static void
+test_batch_unix (void)
+{
+  GSocket *s, *r;
+
+  make_unix_pair (&s, &r);
+  /* AF_UNIX datagrams are never dropped: the blocking sender waits for the
+   * receiver, so every datagram the call reports must arrive, in order. */
+  send_batch (s, r, NULL, TRUE, "unix socketpair");
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+/* Receives one datagram and checks it is `expect`. */
+static void
+assert_received (GSocket *receiver, const char *expect)
+{
+  GError *error = NULL;
+  gchar buf[256];
+  gssize n = g_socket_receive (receiver, buf, sizeof buf - 1, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, (gssize) strlen (expect));
+  buf[n] = '\0';
+  g_assert_cmpstr (buf, ==, expect);
+}
+
+static void
+test_send_to (void)
+{
+  GSocket *s, *r;
+  GSocketAddress *dest;
+  GError *error = NULL;
+  const char *p = "via g_socket_send_to";
+
+  make_udp_pair (&s, &r, &dest);
+  g_assert_cmpint (g_socket_send_to (s, dest, p, strlen (p), NULL, &error), ==, strlen (p));
+  g_assert_no_error (error);
+  assert_received (r, p);
+  g_object_unref (dest);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+static void
+test_send (void)
+{
+  GSocket *s, *r;
+  GSocketAddress *dest;
+  GError *error = NULL;
+  const char *p = "via g_socket_send";
+
+  make_udp_pair (&s, &r, &dest);
+  g_assert_true (g_socket_connect (s, dest, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_socket_send (s, p, strlen (p), NULL, &error), ==, strlen (p));
+  g_assert_no_error (error);
+  assert_received (r, p);
+  g_object_unref (dest);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+static void
+test_send_with_blocking (void)
+{
+  GSocket *s, *r;
+  GSocketAddress *dest;
+  GError *error = NULL;
+  const char *p = "via g_socket_send_with_blocking";
+
+  make_udp_pair (&s, &r, &dest);
+  g_assert_true (g_socket_connect (s, dest, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (g_socket_send_with_blocking (s, p, strlen (p), FALSE, NULL, &error),
+                   ==, strlen (p));
+  g_assert_no_error (error);
+  assert_received (r, p);
+  g_object_unref (dest);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+static void
+test_send_message (void)
+{
+  GSocket *s, *r;
+  GSocketAddress *dest;
+  GError *error = NULL;
+  GOutputVector v[2] = { { "via g_socket_", 13 }, { "send_message", 12 } };
+
+  make_udp_pair (&s, &r, &dest);
+  g_assert_cmpint (g_socket_send_message (s, dest, v, 2, NULL, 0, 0, NULL, &error),
+                   ==, 25);
+  g_assert_no_error (error);
+  assert_received (r, "via g_socket_send_message");
+  g_object_unref (dest);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+static void
+test_send_message_with_timeout (void)
+{
+  GSocket *s, *r;
+  GSocketAddress *dest;
+  GError *error = NULL;
+  const char *p = "via g_socket_send_message_with_timeout";
+  GOutputVector v = { p, strlen (p) };
+  gsize written = 0;
+
+  make_udp_pair (&s, &r, &dest);
+  g_assert_cmpint (g_socket_send_message_with_timeout (s, dest, &v, 1, NULL, 0, 0,
+                                                       G_USEC_PER_SEC, &written,
+                                                       NULL, &error),
+                   ==, G_POLLABLE_RETURN_OK);
+  g_assert_no_error (error);
+  g_assert_cmpuint (written, ==, strlen (p));
+  assert_received (r, p);
+  g_object_unref (dest);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+static void
+test_datagram_based_send_messages (void)
+{
+  GSocket *s, *r;
+  GSocketAddress *dest;
+  GError *error = NULL;
+  const char *p1 = "via g_datagram_based_send_messages #1";
+  const char *p2 = "via g_datagram_based_send_messages #2";
+  GOutputVector v[2] = { { p1, strlen (p1) }, { p2, strlen (p2) } };
+  GOutputMessage m[2] = { { NULL, &v[0], 1, 0, NULL, 0 },
+                          { NULL, &v[1], 1, 0, NULL, 0 } };
+
+  make_udp_pair (&s, &r, &dest);
+  m[0].address = m[1].address = dest;
+  g_assert_cmpint (g_datagram_based_send_messages (G_DATAGRAM_BASED (s), m, 2, 0,
+                                                   -1, NULL, &error), ==, 2);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m[0].bytes_sent, ==, strlen (p1));
+  g_assert_cmpuint (m[1].bytes_sent, ==, strlen (p2));
+  assert_received (r, p1);
+  assert_received (r, p2);
+  g_object_unref (dest);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/preload/batch-udp", test_batch_udp);
+  g_test_add_func ("/preload/batch-unix", test_batch_unix);
+  g_test_add_func ("/preload/send-to", test_send_to);
+  g_test_add_func ("/preload/send", test_send);
+  g_test_add_func ("/preload/send-with-blocking", test_send_with_blocking);
+  g_test_add_func ("/preload/send-message", test_send_message);
+  g_test_add_func ("/preload/send-message-with-timeout", test_send_message_with_timeout);
+  g_test_add_func ("/preload/datagram-based-send-messages", test_datagram_based_send_messages);
+  return g_test_run ();
+}
