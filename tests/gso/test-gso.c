@@ -745,6 +745,188 @@ test_proof_65x1000 (void)
   proof_headers (65, 1000, segs, bytes, 2);
 }
 
+/* Calls on fd that failed, and the errno of the first failed call whose
+ * first header carried UDP_SEGMENT (0 if none). */
+static int
+rec_refused_errno (int fd, guint *n_failed)
+{
+  guint i, j;
+  int err = 0;
+  *n_failed = 0;
+  g_mutex_lock (&rec_lock);
+  for (i = 0; i < rec_calls->len; i++)
+    {
+      CallRec *c = &g_array_index (rec_calls, CallRec, i);
+      if (c->fd != fd || c->ret >= 0)
+        continue;
+      (*n_failed)++;
+      for (j = 0; j < rec_hdrs->len; j++)
+        {
+          HdrRec *h = &g_array_index (rec_hdrs, HdrRec, j);
+          if (h->call == i)
+            {
+              if (h->seg >= 0 && err == 0)
+                err = c->err;
+              break;
+            }
+        }
+    }
+  g_mutex_unlock (&rec_lock);
+  return err;
+}
+
+static void
+set_bytes_sent (MsgSet *s, gsize v)
+{
+  guint i;
+  for (i = 0; i < s->n; i++)
+    s->msgs[i].bytes_sent = v;
+}
+
+/* The kernel refuses segmentation on a socket without UDP checksums
+ * (SO_NO_CHECK on IPv4, UDP_NO_CHECK6_TX on IPv6): every message must
+ * still arrive exactly once and in order, with its bytes_sent, and gsend
+ * must stop trying GSO on that socket (CONTRACT §5; rules 1, 7). A plain
+ * header goes first, so the refusal comes in the middle of a sendmmsg. */
+static void
+fallback_case (GSocketFamily family)
+{
+  GSocket *rx = udp_socket (family, TRUE);
+  GSocket *tx = udp_socket (family, FALSE);
+  GSocketAddress *dests[2];
+  MsgSpec *spec = specs_equal (40, 1000);
+  MsgSet *s;
+  GPtrArray *got, *want;
+  GArray *taken;
+  int fd = g_socket_get_fd (tx), one = 1, round, err;
+  int fam = family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
+  guint i, n_failed;
+
+  if (family == G_SOCKET_FAMILY_IPV6)
+    {
+      /* The receiver must accept a zero checksum too. */
+      g_assert_cmpint (setsockopt (fd, SOL_UDP, 101 /* UDP_NO_CHECK6_TX */, &one, sizeof one), ==, 0);
+      g_assert_cmpint (setsockopt (g_socket_get_fd (rx), SOL_UDP, 102 /* UDP_NO_CHECK6_RX */, &one, sizeof one), ==, 0);
+    }
+  else
+    g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_NO_CHECK, &one, sizeof one), ==, 0);
+
+  spec[0].len = 1400;           /* plain */
+  spec[30].len = 10;            /* ends the first run */
+  for (i = 31; i < 40; i++)
+    spec[i].len = 300;          /* a second run */
+  dests[0] = dests[1] = local_addr (rx);
+  s = msgset_new (spec, 40, dests, fam, 9);
+
+  for (round = 0; round < 3; round++)
+    {
+      if (round == 2)
+        {
+          /* Turning GSO on again retries it (gsend.h): refused again. */
+          gsend_socket_set_gso (tx, TRUE);
+          g_assert_cmpint (gsend_socket_get_gso (tx), ==, !gso_env_off);
+        }
+      set_bytes_sent (s, G_MAXSIZE);
+      rec_start ();
+      send_all (tx, s);
+      got = recv_datagrams (rx, 40);
+      want = expected_for (s, 0, 40);
+      assert_same_datagrams (got, want, "fallback");
+      g_ptr_array_unref (got);
+      g_ptr_array_unref (want);
+      taken = rec_taken (fd);
+      for (i = 0; i < taken->len; i++)
+        g_assert_cmpint (g_array_index (taken, HdrRec, i).seg, ==, -1);
+      g_assert_cmpuint (taken->len, ==, 40);
+      g_array_unref (taken);
+      err = rec_refused_errno (fd, &n_failed);
+      if (gso_env_off || round == 1)
+        {
+          /* Never tried (or no longer tried). */
+          g_assert_cmpuint (rec_count_segmented (fd), ==, 0);
+          g_assert_cmpuint (n_failed, ==, 0);
+        }
+      else
+        {
+          /* Tried once, refused once, then never again in this call. */
+          g_assert_cmpuint (rec_count_segmented (fd), >=, 1);
+          g_assert_cmpuint (n_failed, ==, 1);
+          g_test_message ("round %d: the kernel refused UDP_SEGMENT with %s", round, g_strerror (err));
+          g_assert_true (err == EINVAL || err == EIO);
+        }
+      g_assert_false (gsend_socket_get_gso (tx));
+    }
+
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (dests[0]);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
+static void test_fallback_v4 (void) { fallback_case (G_SOCKET_FAMILY_IPV4); }
+static void test_fallback_v6 (void) { fallback_case (G_SOCKET_FAMILY_IPV6); }
+
+/* Non-blocking sends of big runs on a socket with the smallest send buffer:
+ * whatever the count says was sent arrives, in order, nothing beyond it;
+ * bytes_sent is set exactly for the counted messages (rules 1, 3, 7). */
+static void
+test_partial_nonblocking (void)
+{
+  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
+  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocketAddress *dests[2];
+  guint n = 600, round, i, partial = 0, wouldblock = 0;
+  MsgSpec *spec = specs_equal (n, 1400);
+  MsgSet *s;
+  int fd = g_socket_get_fd (tx), small = 1;
+
+  g_assert_cmpint (setsockopt (fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), ==, 0);
+  g_socket_set_blocking (tx, FALSE);
+  for (i = 0; i < n; i++)
+    if (i % 97 == 96)
+      spec[i].len = 200 + i;   /* some shorter ones end runs */
+  dests[0] = dests[1] = local_addr (rx);
+  s = msgset_new (spec, n, dests, AF_INET, 5);
+
+  for (round = 0; round < 20; round++)
+    {
+      GError *error = NULL;
+      GPtrArray *got, *want;
+      guint off = (round * 37) % 50;
+      gint r;
+      set_bytes_sent (s, G_MAXSIZE);
+      r = gsend_socket_send_messages_with_timeout (tx, s->msgs + off, n - off, 0, 0, NULL, &error);
+      if (r < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          g_clear_error (&error);
+          r = 0;
+          wouldblock++;
+        }
+      g_assert_no_error (error);
+      g_assert_cmpint (r, <=, (gint) (n - off));
+      if ((guint) r < n - off)
+        partial++;
+      for (i = 0; i < n - off; i++)
+        g_assert_cmpuint (s->msgs[off + i].bytes_sent, ==, i < (guint) r ? spec[off + i].len : G_MAXSIZE);
+      got = recv_datagrams (rx, r);
+      want = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      for (i = 0; i < (guint) r; i++)
+        g_ptr_array_add (want, g_bytes_new (s->payload[off + i], spec[off + i].len));
+      assert_same_datagrams (got, want, "partial");
+      g_ptr_array_unref (got);
+      g_ptr_array_unref (want);
+    }
+  g_test_message ("20 rounds: %u partial, %u would-block", partial, wouldblock);
+
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (dests[0]);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -764,5 +946,8 @@ main (int argc, char **argv)
   g_test_add_func ("/gso/sec5/proof-64x1000-one-header", test_proof_64x1000);
   g_test_add_func ("/gso/sec5/proof-64x1200-byte-limit", test_proof_64x1200);
   g_test_add_func ("/gso/sec5/proof-65x1000-segment-limit", test_proof_65x1000);
+  g_test_add_func ("/gso/sec5/fallback-refused-ipv4", test_fallback_v4);
+  g_test_add_func ("/gso/sec5/fallback-refused-ipv6", test_fallback_v6);
+  g_test_add_func ("/gso/rule1/partial-nonblocking", test_partial_nonblocking);
   return g_test_run ();
 }
