@@ -104,8 +104,11 @@ def run_one(binary, extra, preload, tmp, show_output=False):
     n_notok = len(re.findall(r"^not ok ", output, re.M))
     print(f"# {name}: exit {rc}, {n_ok} ok, {n_notok} not ok, {dt:.2f} s under LD_PRELOAD")
     failures = []
-    if show_output or rc != 0 or n_notok or n_ok == 0:
+    if show_output:
         print(output)
+    if rc != 0 or n_notok or n_ok == 0:
+        if not show_output:
+            print(output)
         failures.append(f"{name}: exit status {rc}, {n_notok} 'not ok', {n_ok} 'ok'")
 
     to_shim = {}
