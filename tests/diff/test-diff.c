@@ -1,0 +1,1025 @@
+/* Differential tests: GIO's send functions against gsend's twins.
+ *
+ * Every scenario runs twice, each time on freshly made, identical sockets:
+ * once through GIO's function and once through the gsend_ twin with the very
+ * same signature. The two outcomes are compared field by field: return value,
+ * error (set or not, domain, code), every message's bytes_sent (including
+ * "left untouched"), and exactly what the receiver(s) got: datagram bytes and
+ * boundaries in order, and for AF_UNIX the control data (passed fds by
+ * device/inode, credentials by pid/uid/gid).
+ *
+ * The contract's deliberate differences (CONTRACT.md §2/§3/§4) are asserted
+ * as differences:
+ *   EPIPE    rule 5:  *_send_messages: GIO BROKEN_PIPE, gsend CLOSED;
+ *                     the single-message twins are identical.
+ *   CAP      §3:      more than 1024 messages: GIO sends 1024, gsend all.
+ *   NOTSUP   rule 2:  datagram_based on a GSocket with a timeout or a stream
+ *                     socket: GIO -1 without an error (and a critical from
+ *                     its own postcondition), gsend -1 NOT_SUPPORTED.
+ *   message  rule 14: error texts may differ; only domain and code are
+ *                     compared, and gsend's *_send_messages text must name
+ *                     the failing message index for errno errors.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#include <gio/gio.h>
+#include <gio/gunixfdmessage.h>
+#include <gio/gunixcredentialsmessage.h>
+#include <gsend.h>
+
+/* ------------------------------------------------------------------------ */
+/* The two implementations, as tables of function pointers whose types are  */
+/* GIO's own: the twins must have exactly GIO's signatures to be stored.    */
+
+typedef struct {
+  const char *name;
+  typeof (&g_socket_send_messages) send_messages;
+  typeof (&g_datagram_based_send_messages) dgb_send_messages;
+  typeof (&g_socket_send_message) send_message;
+  typeof (&g_socket_send_message_with_timeout) send_message_with_timeout;
+  typeof (&g_socket_send_to) send_to;
+  typeof (&g_socket_send) send;
+  typeof (&g_socket_send_with_blocking) send_with_blocking;
+} Impl;
+
+static const Impl gio_impl = {
+  "GIO",
+  g_socket_send_messages,
+  g_datagram_based_send_messages,
+  g_socket_send_message,
+  g_socket_send_message_with_timeout,
+  g_socket_send_to,
+  g_socket_send,
+  g_socket_send_with_blocking,
+};
+
+static const Impl gsend_impl = {
+  "gsend",
+  gsend_socket_send_messages,
+  gsend_datagram_based_send_messages,
+  gsend_socket_send_message,
+  gsend_socket_send_message_with_timeout,
+  gsend_socket_send_to,
+  gsend_socket_send,
+  gsend_socket_send_with_blocking,
+};
+
+/* Which function a test calls. */
+typedef enum {
+  K_SEND_MESSAGES,          /* g_socket_send_messages */
+  K_DGB,                    /* g_datagram_based_send_messages (timeout) */
+  K_SEND_MESSAGE,           /* g_socket_send_message (message 0) */
+  K_SEND_MESSAGE_TIMEOUT,   /* g_socket_send_message_with_timeout (message 0) */
+  K_SEND_TO,                /* g_socket_send_to (message 0, flattened) */
+  K_SEND,                   /* g_socket_send (message 0, flattened) */
+  K_SEND_WITH_BLOCKING,     /* g_socket_send_with_blocking (message 0) */
+  K_N
+} Kind;
+
+static const char *kind_names[K_N] = {
+  "send-messages", "datagram-based", "send-message", "send-message-with-timeout",
+  "send-to", "send", "send-with-blocking",
+};
+
+#define KM(k) (1u << (k))
+#define K_BATCH (KM (K_SEND_MESSAGES) | KM (K_DGB))
+#define K_SINGLE_MSG (KM (K_SEND_MESSAGE) | KM (K_SEND_MESSAGE_TIMEOUT))
+#define K_BUFFER (KM (K_SEND_TO) | KM (K_SEND) | KM (K_SEND_WITH_BLOCKING))
+#define K_ALL (K_BATCH | K_SINGLE_MSG | K_BUFFER)
+
+/* ------------------------------------------------------------------------ */
+/* Environment: sender, receivers, destination addresses.                   */
+
+#define MAX_RX 4
+
+typedef struct {
+  GSocket *tx;
+  GSocket *rx[MAX_RX];
+  GSocketAddress *dest[MAX_RX];
+  guint n_rx;
+  gboolean stream;
+} Env;
+
+/* A file descriptor passed in GUnixFDMessage scenarios: opened once so both
+ * runs pass the very same file (compared by device and inode). */
+static int shared_fd = -1;
+
+static GSocket *
+sock_from_fd (int fd)
+{
+  GError *error = NULL;
+  GSocket *s = g_socket_new_from_fd (fd, &error);
+  g_assert_no_error (error);
+  return s;
+}
+
+static void
+unix_pair (Env *env, int type)
+{
+  int sv[2];
+  g_assert_cmpint (socketpair (AF_UNIX, type, 0, sv), ==, 0);
+  env->tx = sock_from_fd (sv[0]);
+  env->rx[0] = sock_from_fd (sv[1]);
+  env->n_rx = 1;
+  env->dest[0] = NULL;
+}
+
+static GSocket *
+udp_bound (GSocketFamily family)
+{
+  GError *error = NULL;
+  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  GInetAddress *lo = g_inet_address_new_loopback (family);
+  GSocketAddress *a = g_inet_socket_address_new (lo, 0);
+  g_socket_bind (s, a, FALSE, &error);
+  g_assert_no_error (error);
+  g_object_unref (a);
+  g_object_unref (lo);
+  return s;
+}
+
+static void
+udp_setup (Env *env, GSocketFamily family, guint n_rx, gboolean connect)
+{
+  GError *error = NULL;
+  env->tx = udp_bound (family);
+  env->n_rx = n_rx;
+  for (guint i = 0; i < n_rx; i++)
+    {
+      env->rx[i] = udp_bound (family);
+      /* Room for every datagram of the big batches (root may force more). */
+      int sz = 8 << 20;
+      if (setsockopt (g_socket_get_fd (env->rx[i]), SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) != 0)
+        g_socket_set_option (env->rx[i], SOL_SOCKET, SO_RCVBUF, 4 << 20, NULL);
+      env->dest[i] = g_socket_get_local_address (env->rx[i], &error);
+      g_assert_no_error (error);
+    }
+  if (connect)
+    {
+      g_socket_connect (env->tx, env->dest[0], NULL, &error);
+      g_assert_no_error (error);
+    }
+}
+
+static void setup_udp4 (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE); }
+static void setup_udp4_multi (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 3, FALSE); }
+static void setup_udp4_connected (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, TRUE); }
+static void setup_udp6 (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV6, 1, FALSE); }
+static void setup_udp6_connected (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV6, 1, TRUE); }
+
+static void
+setup_udp4_sock_timeout (Env *env)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_socket_set_timeout (env->tx, 1);
+}
+
+static void setup_unix (Env *env) { unix_pair (env, SOCK_DGRAM); }
+static void setup_unix_seqpacket (Env *env) { unix_pair (env, SOCK_SEQPACKET); }
+
+static void
+setup_unix_stream (Env *env)
+{
+  unix_pair (env, SOCK_STREAM);
+  env->stream = TRUE;
+}
+
+static void
+setup_unix_passcred (Env *env)
+{
+  unix_pair (env, SOCK_DGRAM);
+  g_assert_true (g_socket_set_option (env->rx[0], SOL_SOCKET, SO_PASSCRED, 1, NULL));
+}
+
+/* Fill the pair's queue with 1-byte datagrams until the kernel refuses. */
+static void
+fill (Env *env)
+{
+  gboolean was = g_socket_get_blocking (env->tx);
+  g_socket_set_blocking (env->tx, FALSE);
+  for (guint i = 0; i < 100000; i++)
+    {
+      GError *error = NULL;
+      gchar b = (gchar) ('A' + i % 26);
+      gssize r = g_socket_send (env->tx, &b, 1, NULL, &error);
+      if (r < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          g_error_free (error);
+          g_socket_set_blocking (env->tx, was);
+          return;
+        }
+    }
+  g_assert_not_reached ();
+}
+
+static void
+setup_unix_full (Env *env)
+{
+  unix_pair (env, SOCK_DGRAM);
+  fill (env);
+}
+
+/* Full, then two slots freed: room for exactly two more datagrams. */
+static void
+setup_unix_two_free (Env *env)
+{
+  unix_pair (env, SOCK_DGRAM);
+  fill (env);
+  for (int i = 0; i < 2; i++)
+    {
+      gchar b[8];
+      GError *error = NULL;
+      g_assert_cmpint (g_socket_receive (env->rx[0], b, sizeof b, NULL, &error), ==, 1);
+      g_assert_no_error (error);
+    }
+}
+
+static void
+setup_unix_full_sock_timeout (Env *env)
+{
+  setup_unix_full (env);
+  g_socket_set_timeout (env->tx, 1);
+}
+
+static void
+setup_unix_shutdown (Env *env)
+{
+  GError *error = NULL;
+  unix_pair (env, SOCK_DGRAM);
+  g_assert_true (g_socket_shutdown (env->tx, FALSE, TRUE, &error));
+  g_assert_no_error (error);
+}
+
+static void
+setup_unix_closed (Env *env)
+{
+  GError *error = NULL;
+  unix_pair (env, SOCK_DGRAM);
+  g_assert_true (g_socket_close (env->tx, &error));
+  g_assert_no_error (error);
+}
+
+static void
+setup_udp4_closed (Env *env)
+{
+  GError *error = NULL;
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_assert_true (g_socket_close (env->tx, &error));
+  g_assert_no_error (error);
+}
+
+static void
+env_free (Env *env)
+{
+  g_clear_object (&env->tx);
+  for (guint i = 0; i < MAX_RX; i++)
+    {
+      g_clear_object (&env->rx[i]);
+      g_clear_object (&env->dest[i]);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Messages.                                                                */
+
+#define SENTINEL 0xdeadbeefu
+
+typedef struct {
+  GArray *msgs;      /* GOutputMessage */
+  GPtrArray *owned;  /* freed with g_free */
+  GPtrArray *objs;   /* unreffed */
+} Msgs;
+
+/* Deterministic content: depends on message index, vector index, offset. */
+static guint8 *
+pattern (Msgs *m, guint mi, guint vi, gsize len)
+{
+  guint8 *p = g_malloc (len ? len : 1);
+  for (gsize i = 0; i < len; i++)
+    p[i] = (guint8) (mi * 31 + vi * 7 + i * 13 + (i >> 8));
+  g_ptr_array_add (m->owned, p);
+  return p;
+}
+
+/* Add one message with the given vector sizes (nvec may be 0: no vectors). */
+static GOutputMessage *
+add_msg (Msgs *m, GSocketAddress *addr, const gsize *sizes, guint nvec)
+{
+  guint mi = m->msgs->len;
+  GOutputMessage om = { 0 };
+  om.address = addr;
+  if (nvec > 0)
+    {
+      GOutputVector *v = g_new0 (GOutputVector, nvec + 1); /* +1: NULL end */
+      g_ptr_array_add (m->owned, v);
+      for (guint i = 0; i < nvec; i++)
+        {
+          v[i].buffer = pattern (m, mi, i, sizes[i]);
+          v[i].size = sizes[i];
+        }
+      om.vectors = v;
+    }
+  om.num_vectors = nvec;
+  om.bytes_sent = SENTINEL;
+  g_array_append_val (m->msgs, om);
+  return &g_array_index (m->msgs, GOutputMessage, mi);
+}
+
+static GOutputMessage *
+add_simple (Msgs *m, GSocketAddress *addr, gsize size)
+{
+  return add_msg (m, addr, &size, 1);
+}
+
+static void
+msgs_free (Msgs *m)
+{
+  g_array_free (m->msgs, TRUE);
+  g_ptr_array_free (m->owned, TRUE);
+  g_ptr_array_free (m->objs, TRUE);
+}
+
+/* 8 messages of 100 bytes (one same-size run) then 3 of mixed sizes,
+ * all to receiver 0's address (NULL if connected). */
+static void
+build_batch (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 8; i++)
+    add_simple (m, env->dest[0], 100);
+  add_simple (m, env->dest[0], 37);
+  add_simple (m, env->dest[0], 1200);
+  add_simple (m, env->dest[0], 1);
+}
+
+static void
+build_batch_null_addr (Env *env, Msgs *m)
+{
+  (void) env;
+  for (guint i = 0; i < 6; i++)
+    add_simple (m, NULL, 500);
+  add_simple (m, NULL, 20);
+}
+
+static void
+build_distinct_addrs (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 12; i++)
+    add_simple (m, env->dest[i % env->n_rx], 64);
+  /* runs to the same destination, then a switch */
+  for (guint i = 0; i < 4; i++)
+    add_simple (m, env->dest[0], 64);
+  for (guint i = 0; i < 4; i++)
+    add_simple (m, env->dest[1], 64);
+}
+
+static void
+build_zero_len (Env *env, Msgs *m)
+{
+  GSocketAddress *a = env->dest[0];
+  gsize z3[3] = { 0, 0, 0 };
+  gsize mix[4] = { 0, 5, 0, 3 };
+  add_msg (m, a, NULL, 0);        /* no vectors at all: empty datagram */
+  add_msg (m, a, z3, 3);          /* three zero-length vectors */
+  add_msg (m, a, mix, 4);         /* zero-length vectors between data */
+  add_simple (m, a, 0);           /* one zero-length vector */
+  add_simple (m, a, 10);
+  add_msg (m, a, NULL, 0);
+}
+
+static void
+build_many_vectors (Env *env, Msgs *m)
+{
+  gsize sizes[200];
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    sizes[i] = i % 9;
+  add_msg (m, env->dest[0], sizes, 200);
+  add_msg (m, env->dest[0], sizes, 64);
+  add_msg (m, env->dest[0], sizes + 3, 17);
+}
+
+/* More vectors than the kernel's IOV_MAX (1024). */
+static void
+build_too_many_vectors (Env *env, Msgs *m)
+{
+  gsize *sizes = g_new0 (gsize, 1100);
+  for (guint i = 0; i < 1100; i++)
+    sizes[i] = 1;
+  add_msg (m, env->dest[0], sizes, 1100);
+  add_simple (m, env->dest[0], 10);
+  g_free (sizes);
+}
+
+static void
+build_big_first (Env *env, Msgs *m)
+{
+  add_simple (m, env->dest[0], 70000);
+  add_simple (m, env->dest[0], 100);
+  add_simple (m, env->dest[0], 100);
+}
+
+static void
+build_big_at_3 (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 3; i++)
+    add_simple (m, env->dest[0], 100);
+  add_simple (m, env->dest[0], 70000);
+  add_simple (m, env->dest[0], 100);
+}
+
+static void
+build_five (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 5; i++)
+    add_simple (m, env->dest[0], 16 + i);
+}
+
+static void
+build_1500 (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 1500; i++)
+    add_simple (m, env->dest[0], 8 + i % 3);
+}
+
+static void
+build_1024 (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 1024; i++)
+    add_simple (m, env->dest[0], 20);
+}
+
+static void
+build_none (Env *env, Msgs *m)
+{
+  (void) env;
+  (void) m;
+}
+
+static void
+build_fd (Env *env, Msgs *m)
+{
+  gsize sz = 12;
+  GOutputMessage *om = add_msg (m, env->dest[0], &sz, 1);
+  GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 2);
+  GUnixFDList *list = g_unix_fd_list_new ();
+  GError *error = NULL;
+  g_unix_fd_list_append (list, shared_fd, &error);
+  g_assert_no_error (error);
+  g_unix_fd_list_append (list, shared_fd, &error);
+  g_assert_no_error (error);
+  ctl[0] = g_unix_fd_message_new_with_fd_list (list);
+  g_object_unref (list);
+  g_ptr_array_add (m->objs, ctl[0]);
+  g_ptr_array_add (m->owned, ctl);
+  om->control_messages = ctl;
+  om->num_control_messages = 1;
+  /* a plain one after it */
+  add_simple (m, env->dest[0], 5);
+}
+
+static void
+build_creds (Env *env, Msgs *m)
+{
+  gsize sz = 9;
+  add_simple (m, env->dest[0], 3);
+  GOutputMessage *om = add_msg (m, env->dest[0], &sz, 1);
+  GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 2);
+  GCredentials *c = g_credentials_new ();
+  ctl[0] = g_unix_credentials_message_new_with_credentials (c);
+  g_object_unref (c);
+  g_ptr_array_add (m->objs, ctl[0]);
+  g_ptr_array_add (m->owned, ctl);
+  om->control_messages = ctl;
+  om->num_control_messages = 1;
+}
+
+/* fds and credentials in the same message */
+static void
+build_fd_and_creds (Env *env, Msgs *m)
+{
+  gsize sz = 4;
+  GOutputMessage *om = add_msg (m, env->dest[0], &sz, 1);
+  GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 3);
+  GCredentials *c = g_credentials_new ();
+  ctl[0] = g_unix_credentials_message_new_with_credentials (c);
+  g_object_unref (c);
+  GUnixFDList *list = g_unix_fd_list_new ();
+  g_unix_fd_list_append (list, shared_fd, NULL);
+  ctl[1] = g_unix_fd_message_new_with_fd_list (list);
+  g_object_unref (list);
+  g_ptr_array_add (m->objs, ctl[0]);
+  g_ptr_array_add (m->objs, ctl[1]);
+  g_ptr_array_add (m->owned, ctl);
+  om->control_messages = ctl;
+  om->num_control_messages = 2;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Results.                                                                 */
+
+typedef struct {
+  gssize ret;
+  gboolean err_set;
+  GQuark domain;
+  gint code;
+  gchar *message;
+  GArray *bytes_sent;      /* gsize per message, after the call */
+  gsize bytes_written;     /* K_SEND_MESSAGE_TIMEOUT */
+  GPtrArray *received;     /* GBytes: "rx<i>:" + data, in order per receiver */
+  GPtrArray *controls;     /* gchar*: description of each datagram's control data */
+} Result;
+
+static void
+result_clear (Result *r)
+{
+  g_free (r->message);
+  if (r->bytes_sent)
+    g_array_free (r->bytes_sent, TRUE);
+  if (r->received)
+    g_ptr_array_free (r->received, TRUE);
+  if (r->controls)
+    g_ptr_array_free (r->controls, TRUE);
+  memset (r, 0, sizeof *r);
+}
+
+static gchar *
+describe_controls (GSocketControlMessage **cm, gint n)
+{
+  GString *s = g_string_new ("");
+  for (gint i = 0; i < n; i++)
+    {
+      if (G_IS_UNIX_FD_MESSAGE (cm[i]))
+        {
+          gint nfds = 0;
+          gint *fds = g_unix_fd_message_steal_fds (G_UNIX_FD_MESSAGE (cm[i]), &nfds);
+          g_string_append_printf (s, "fds[%d]", nfds);
+          for (gint j = 0; j < nfds; j++)
+            {
+              struct stat st;
+              g_assert_cmpint (fstat (fds[j], &st), ==, 0);
+              g_string_append_printf (s, " %lu:%lu%s", (gulong) st.st_dev, (gulong) st.st_ino,
+                                      fds[j] == shared_fd ? "(same-number)" : "");
+              close (fds[j]);
+            }
+          g_free (fds);
+        }
+      else if (G_IS_UNIX_CREDENTIALS_MESSAGE (cm[i]))
+        {
+          GCredentials *c = g_unix_credentials_message_get_credentials (G_UNIX_CREDENTIALS_MESSAGE (cm[i]));
+          g_string_append_printf (s, "creds pid=%d uid=%u",
+                                  (int) g_credentials_get_unix_pid (c, NULL),
+                                  (guint) g_credentials_get_unix_user (c, NULL));
+        }
+      else
+        g_string_append (s, G_OBJECT_TYPE_NAME (cm[i]));
+      g_string_append (s, ";");
+      g_object_unref (cm[i]);
+    }
+  g_free (cm);
+  return g_string_free (s, FALSE);
+}
+
+/* Drain every receiver. Delivery on loopback/AF_UNIX is done when the send
+ * returns; still, wait (bounded) while fewer than min_expected have come. */
+static void
+drain (Env *env, Result *r, gssize min_expected)
+{
+  static guint8 buf[256 * 1024];
+  r->received = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  r->controls = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < env->n_rx; i++)
+    {
+      GSocket *rx = env->rx[i];
+      g_socket_set_blocking (rx, FALSE);
+      for (;;)
+        {
+          GError *error = NULL;
+          gint64 wait_us = ((gssize) r->received->len < min_expected) ? 2 * G_USEC_PER_SEC : 20000;
+          if (!g_socket_condition_timed_wait (rx, G_IO_IN, wait_us, NULL, NULL))
+            break;
+          GInputVector iv = { buf, sizeof buf };
+          GSocketControlMessage **cm = NULL;
+          gint ncm = 0;
+          gint flags = 0;
+          gssize n = g_socket_receive_message (rx, NULL, &iv, 1,
+                                               g_socket_get_family (rx) == G_SOCKET_FAMILY_UNIX ? &cm : NULL,
+                                               &ncm, &flags, NULL, &error);
+          if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+            {
+              g_error_free (error);
+              break;
+            }
+          g_assert_no_error (error);
+          if (env->stream && n == 0)
+            break;
+          GByteArray *ba = g_byte_array_new ();
+          gchar tag[16];
+          g_snprintf (tag, sizeof tag, "rx%u:%s", i, (flags & MSG_TRUNC) ? "T:" : "");
+          g_byte_array_append (ba, (guint8 *) tag, strlen (tag));
+          g_byte_array_append (ba, buf, n);
+          g_ptr_array_add (r->received, g_byte_array_free_to_bytes (ba));
+          g_ptr_array_add (r->controls, describe_controls (cm, ncm));
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Scenarios.                                                               */
+
+typedef enum {
+  DIFF_NONE,
+  DIFF_EPIPE,    /* rule 5 */
+  DIFF_CAP,      /* §3: no 1024 cap */
+  DIFF_NOTSUP,   /* rule 2 */
+} Diff;
+
+#define ANY_RET G_MINSSIZE
+#define NO_ERROR (-1)
+
+typedef struct {
+  const char *name;
+  const char *rule;                   /* CONTRACT.md §4 rule(s) checked */
+  void (*setup) (Env *env);
+  void (*build) (Env *env, Msgs *m);
+  guint kinds;                        /* which calls (bitmask of KM(kind)) */
+  gboolean blocking;                  /* the sender's blocking flag */
+  gint64 timeout;                     /* K_DGB and K_SEND_MESSAGE_TIMEOUT */
+  gint flags;
+  gboolean cancelled;                 /* pass an already-cancelled cancellable */
+  gint num_vectors_override;          /* 0: as built; -1: NULL-terminated */
+  Diff diff;
+  /* What GIO itself must do for K_SEND_MESSAGES / K_DGB (proves the
+   * scenario sets up what it claims): */
+  gssize gio_ret;                     /* ANY_RET: not checked */
+  gint gio_code;                      /* NO_ERROR, or a GIOErrorEnum */
+} Scenario;
+
+typedef struct {
+  const Scenario *sc;
+  Kind kind;
+} TestCase;
+
+static gboolean
+is_batch (Kind k)
+{
+  return k == K_SEND_MESSAGES || k == K_DGB;
+}
+
+static guint8 *
+flatten (const GOutputMessage *om, gsize *len)
+{
+  gsize total = 0;
+  for (guint i = 0; i < om->num_vectors && om->vectors[i].buffer; i++)
+    total += om->vectors[i].size;
+  guint8 *b = g_malloc (total + 1), *p = b;
+  for (guint i = 0; i < om->num_vectors && om->vectors[i].buffer; i++)
+    {
+      memcpy (p, om->vectors[i].buffer, om->vectors[i].size);
+      p += om->vectors[i].size;
+    }
+  *len = total;
+  return b;
+}
+
+static void
+run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_critical)
+{
+  const Scenario *sc = tc->sc;
+  Env env = { 0 };
+  Msgs m = { g_array_new (FALSE, TRUE, sizeof (GOutputMessage)),
+             g_ptr_array_new_with_free_func (g_free),
+             g_ptr_array_new_with_free_func (g_object_unref) };
+  GCancellable *cancellable = NULL;
+  GError *error = NULL;
+
+  sc->setup (&env);
+  g_socket_set_blocking (env.tx, sc->blocking);
+  sc->build (&env, &m);
+  if (sc->cancelled)
+    {
+      cancellable = g_cancellable_new ();
+      g_cancellable_cancel (cancellable);
+    }
+
+  GOutputMessage *msgs = (GOutputMessage *) m.msgs->data;
+  guint n = m.msgs->len;
+  GOutputMessage *m0 = n > 0 ? &msgs[0] : NULL;
+  gint nv0 = m0 ? (sc->num_vectors_override ? sc->num_vectors_override : (gint) m0->num_vectors) : 0;
+  gsize flen = 0;
+  guint8 *flat = m0 ? flatten (m0, &flen) : NULL;
+  r->bytes_written = SENTINEL;
+
+  if (expect_gio_critical)
+    g_test_expect_message ("GLib-GIO", G_LOG_LEVEL_CRITICAL, "*");
+
+  switch (tc->kind)
+    {
+    case K_SEND_MESSAGES:
+      r->ret = impl->send_messages (env.tx, msgs, n, sc->flags, cancellable, &error);
+      break;
+    case K_DGB:
+      r->ret = impl->dgb_send_messages (G_DATAGRAM_BASED (env.tx), msgs, n, sc->flags,
+                                        sc->timeout, cancellable, &error);
+      break;
+    case K_SEND_MESSAGE:
+      r->ret = impl->send_message (env.tx, m0->address, m0->vectors, nv0,
+                                   m0->control_messages, m0->num_control_messages,
+                                   sc->flags, cancellable, &error);
+      break;
+    case K_SEND_MESSAGE_TIMEOUT:
+      {
+        GPollableReturn pr = impl->send_message_with_timeout (
+            env.tx, m0->address, m0->vectors, nv0, m0->control_messages,
+            m0->num_control_messages, sc->flags, sc->timeout, &r->bytes_written,
+            cancellable, &error);
+        r->ret = pr;
+      }
+      break;
+    case K_SEND_TO:
+      r->ret = impl->send_to (env.tx, m0->address, (const gchar *) flat, flen, cancellable, &error);
+      break;
+    case K_SEND:
+      r->ret = impl->send (env.tx, (const gchar *) flat, flen, cancellable, &error);
+      break;
+    case K_SEND_WITH_BLOCKING:
+      r->ret = impl->send_with_blocking (env.tx, (const gchar *) flat, flen, sc->blocking,
+                                         cancellable, &error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+
+  if (expect_gio_critical)
+    g_test_assert_expected_messages ();
+
+  if (error)
+    {
+      r->err_set = TRUE;
+      r->domain = error->domain;
+      r->code = error->code;
+      r->message = g_strdup (error->message);
+      g_error_free (error);
+    }
+  r->bytes_sent = g_array_new (FALSE, FALSE, sizeof (gsize));
+  for (guint i = 0; i < n; i++)
+    {
+      gsize b = msgs[i].bytes_sent; /* a guint in GOutputMessage */
+      g_array_append_val (r->bytes_sent, b);
+    }
+
+  gssize min_expected = 0;
+  if (is_batch (tc->kind))
+    min_expected = r->ret > 0 ? r->ret : 0;
+  else
+    min_expected = (r->ret >= 0 && tc->kind != K_SEND_MESSAGE_TIMEOUT) ||
+                   (tc->kind == K_SEND_MESSAGE_TIMEOUT && r->ret == G_POLLABLE_RETURN_OK);
+  drain (&env, r, min_expected);
+
+  g_free (flat);
+  g_clear_object (&cancellable);
+  msgs_free (&m);
+  env_free (&env);
+}
+
+static void
+dump (const char *what, const Result *r)
+{
+  g_test_message ("%s: ret=%" G_GSSIZE_FORMAT " err=%s %s:%d \"%s\" received=%u bytes_written=%" G_GSIZE_FORMAT,
+                  what, r->ret, r->err_set ? "set" : "unset",
+                  r->err_set ? g_quark_to_string (r->domain) : "-", r->code,
+                  r->message ? r->message : "", r->received->len, r->bytes_written);
+}
+
+static void
+assert_same_received (const Result *a, const Result *b, guint upto)
+{
+  g_assert_cmpuint (a->received->len, >=, upto);
+  g_assert_cmpuint (b->received->len, >=, upto);
+  for (guint i = 0; i < upto; i++)
+    {
+      GBytes *x = a->received->pdata[i], *y = b->received->pdata[i];
+      if (!g_bytes_equal (x, y))
+        g_error ("datagram %u differs: GIO %" G_GSIZE_FORMAT " bytes, gsend %" G_GSIZE_FORMAT " bytes",
+                 i, g_bytes_get_size (x), g_bytes_get_size (y));
+      g_assert_cmpstr (a->controls->pdata[i], ==, b->controls->pdata[i]);
+    }
+}
+
+static void
+test_scenario (gconstpointer data)
+{
+  const TestCase *tc = data;
+  const Scenario *sc = tc->sc;
+  Diff diff = sc->diff;
+  if (!is_batch (tc->kind) && diff == DIFF_EPIPE)
+    diff = DIFF_NONE; /* single-message twins keep GIO's mapping */
+  if (tc->kind != K_DGB && diff == DIFF_NOTSUP)
+    diff = DIFF_NONE;
+
+  g_test_message ("rule %s; %s via %s", sc->rule, sc->name, kind_names[tc->kind]);
+
+  Result g = { 0 }, s = { 0 };
+  run_one (&gio_impl, tc, &g, diff == DIFF_NOTSUP);
+  run_one (&gsend_impl, tc, &s, FALSE);
+  dump ("GIO  ", &g);
+  dump ("gsend", &s);
+
+  /* GIO's own outcome, for the batch calls: the scenario does what it says. */
+  if (is_batch (tc->kind) && diff != DIFF_NOTSUP)
+    {
+      if (sc->gio_ret != ANY_RET)
+        g_assert_cmpint (g.ret, ==, sc->gio_ret);
+      if (sc->gio_code == NO_ERROR)
+        g_assert_false (g.err_set);
+      if (sc->gio_code != NO_ERROR && diff != DIFF_EPIPE)
+        {
+          g_assert_true (g.err_set);
+          g_assert_cmpint (g.domain, ==, G_IO_ERROR);
+          g_assert_cmpint (g.code, ==, sc->gio_code);
+        }
+    }
+
+  /* Rule 1 holds for both: an error exactly when -1 (batch); for the
+   * single-message calls an error exactly when the call failed. */
+  if (tc->kind == K_SEND_MESSAGE_TIMEOUT)
+    {
+      g_assert_cmpint (s.err_set, ==, s.ret == G_POLLABLE_RETURN_FAILED);
+    }
+  else if (diff != DIFF_NOTSUP)
+    {
+      g_assert_cmpint (g.err_set, ==, g.ret < 0);
+      g_assert_cmpint (s.err_set, ==, s.ret < 0);
+    }
+
+  switch (diff)
+    {
+    case DIFF_NONE:
+      g_assert_cmpint (s.ret, ==, g.ret);
+      g_assert_cmpint (s.err_set, ==, g.err_set);
+      if (g.err_set)
+        {
+          g_assert_cmpstr (g_quark_to_string (s.domain), ==, g_quark_to_string (g.domain));
+          g_assert_cmpint (s.code, ==, g.code);
+        }
+      g_assert_cmpuint (s.bytes_sent->len, ==, g.bytes_sent->len);
+      for (guint i = 0; i < g.bytes_sent->len; i++)
+        {
+          gsize gb = g_array_index (g.bytes_sent, gsize, i);
+          gsize sb = g_array_index (s.bytes_sent, gsize, i);
+          if (gb != sb)
+            g_error ("bytes_sent[%u]: GIO %" G_GSIZE_FORMAT ", gsend %" G_GSIZE_FORMAT, i, gb, sb);
+        }
+      g_assert_cmpuint (s.bytes_written, ==, g.bytes_written);
+      g_assert_cmpuint (s.received->len, ==, g.received->len);
+      assert_same_received (&g, &s, g.received->len);
+      break;
+
+    case DIFF_EPIPE:
+      g_assert_cmpint (g.ret, ==, -1);
+      g_assert_cmpint (s.ret, ==, -1);
+      g_assert_true (g.err_set && g.domain == G_IO_ERROR);
+      g_assert_cmpint (g.code, ==, G_IO_ERROR_BROKEN_PIPE);
+      g_assert_true (s.err_set && s.domain == G_IO_ERROR);
+      g_assert_cmpint (s.code, ==, G_IO_ERROR_CLOSED);
+      for (guint i = 0; i < g.bytes_sent->len; i++)
+        {
+          g_assert_cmpuint (g_array_index (g.bytes_sent, gsize, i), ==, SENTINEL);
+          g_assert_cmpuint (g_array_index (s.bytes_sent, gsize, i), ==, SENTINEL);
+        }
+      g_assert_cmpuint (s.received->len, ==, g.received->len);
+      assert_same_received (&g, &s, g.received->len);
+      break;
+
+    case DIFF_CAP:
+      g_assert_cmpint (g.ret, ==, 1024);
+      g_assert_false (g.err_set);
+      g_assert_cmpint (s.ret, ==, (gssize) s.bytes_sent->len);
+      g_assert_false (s.err_set);
+      g_assert_cmpuint (g.received->len, ==, 1024);
+      g_assert_cmpuint (s.received->len, ==, s.bytes_sent->len);
+      assert_same_received (&g, &s, 1024);
+      for (guint i = 0; i < g.bytes_sent->len; i++)
+        {
+          gsize gb = g_array_index (g.bytes_sent, gsize, i);
+          gsize sb = g_array_index (s.bytes_sent, gsize, i);
+          if (i < 1024)
+            g_assert_cmpuint (sb, ==, gb);
+          else
+            {
+              g_assert_cmpuint (gb, ==, SENTINEL);
+              g_assert_cmpuint (sb, ==, g_bytes_get_size (s.received->pdata[i]) - 4);
+            }
+        }
+      break;
+
+    case DIFF_NOTSUP:
+      g_assert_cmpint (g.ret, ==, -1);
+      g_assert_false (g.err_set);
+      g_assert_cmpint (s.ret, ==, -1);
+      g_assert_true (s.err_set);
+      g_assert_cmpint (s.domain, ==, G_IO_ERROR);
+      g_assert_cmpint (s.code, ==, G_IO_ERROR_NOT_SUPPORTED);
+      g_assert_cmpuint (g.received->len, ==, 0);
+      g_assert_cmpuint (s.received->len, ==, 0);
+      for (guint i = 0; i < g.bytes_sent->len; i++)
+        {
+          g_assert_cmpuint (g_array_index (g.bytes_sent, gsize, i), ==, SENTINEL);
+          g_assert_cmpuint (g_array_index (s.bytes_sent, gsize, i), ==, SENTINEL);
+        }
+      break;
+    }
+
+  /* Rule 14: gsend's *_send_messages text names the failing message index
+   * for errors that come from the system call. */
+  if (is_batch (tc->kind) && s.err_set && s.domain == G_IO_ERROR &&
+      s.code != G_IO_ERROR_CANCELLED && s.code != G_IO_ERROR_NOT_SUPPORTED &&
+      s.code != G_IO_ERROR_TIMED_OUT && s.code != G_IO_ERROR_WOULD_BLOCK &&
+      !(s.code == G_IO_ERROR_CLOSED && diff != DIFF_EPIPE))
+    {
+      g_assert_nonnull (s.message);
+      g_assert_nonnull (strstr (s.message, "message 0"));
+    }
+
+  result_clear (&g);
+  result_clear (&s);
+}
+
+/* ------------------------------------------------------------------------ */
+
+#define UDP_KINDS (K_ALL)
+
+static const Scenario scenarios[] = {
+  /* name, rule, setup, build, kinds, blocking, timeout, flags, cancelled, nv, diff, gio_ret, gio_code */
+  { "udp4-batch", "1,7,8,10", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
+  { "udp4-batch-nonblocking", "1,2,7", setup_udp4, build_batch, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
+  { "udp6-batch", "1,7,8", setup_udp6, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
+  { "udp4-distinct-addresses", "7,8", setup_udp4_multi, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR },
+  { "udp4-connected-null-address", "8", setup_udp4_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR },
+  { "udp6-connected-null-address", "8", setup_udp6_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR },
+  { "udp4-unconnected-null-address", "8,14", setup_udp4, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EDESTADDRREQ */ },
+  { "udp4-zero-length", "10", setup_udp4, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR },
+  { "unix-zero-length", "10", setup_unix, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR },
+  { "udp4-many-vectors", "10", setup_udp4, build_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR },
+  { "udp4-too-many-vectors", "10,14", setup_udp4, build_too_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE /* EMSGSIZE */ },
+  { "udp4-null-terminated-vectors", "10", setup_udp4, build_many_vectors, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR },
+  { "udp4-70000-at-0", "1,14", setup_udp4, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE },
+  { "udp4-70000-at-3", "1,7", setup_udp4, build_big_at_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR },
+  { "unix-70000-at-0", "1,7", setup_unix, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR },
+  { "unix-full-nonblocking", "2,3", setup_unix_full, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK },
+  { "unix-two-free-nonblocking", "1,3,7", setup_unix_two_free, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR },
+  { "unix-two-free-timeout", "1,4,7", setup_unix_two_free, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR },
+  { "unix-full-timeout", "4", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT },
+  { "unix-full-timeout-0", "3", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK },
+  { "unix-full-socket-timeout", "2", setup_unix_full_sock_timeout, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT },
+  { "unix-full-dontwait", "11", setup_unix_full, build_five, KM (K_SEND_MESSAGES) | KM (K_DGB) | K_SINGLE_MSG, FALSE, 0, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK },
+  { "udp4-dontwait", "11", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
+  { "udp4-msg-oob", "11,14", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_OOB, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_NOT_SUPPORTED },
+  { "unix-closed", "5", setup_unix_closed, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED },
+  { "udp4-closed", "5", setup_udp4_closed, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED },
+  { "unix-shutdown-write", "5", setup_unix_shutdown, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE },
+  { "udp4-cancelled", "6", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED },
+  { "unix-full-cancelled", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED },
+  { "unix-fd-message", "9", setup_unix, build_fd, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR },
+  { "unix-credentials", "9", setup_unix_passcred, build_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR },
+  { "unix-fd-and-credentials", "9", setup_unix_passcred, build_fd_and_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR },
+  { "unix-seqpacket", "1,7", setup_unix_seqpacket, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
+  { "udp4-1024", "1,7", setup_udp4, build_1024, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1024, NO_ERROR },
+  { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR },
+  { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR },
+  { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR },
+  { "unix-stream", "2", setup_unix_stream, build_five, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR },
+};
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  alarm (600);
+
+  gchar *tmp = NULL;
+  shared_fd = g_file_open_tmp ("gsend-diff-XXXXXX", &tmp, NULL);
+  g_assert_cmpint (shared_fd, >=, 0);
+  unlink (tmp);
+  g_free (tmp);
+
+  for (guint i = 0; i < G_N_ELEMENTS (scenarios); i++)
+    for (guint k = 0; k < K_N; k++)
+      if (scenarios[i].kinds & KM (k))
+        {
+          TestCase *tc = g_new0 (TestCase, 1);
+          tc->sc = &scenarios[i];
+          tc->kind = k;
+          gchar *path = g_strdup_printf ("/diff/%s/%s", kind_names[k], scenarios[i].name);
+          g_test_add_data_func_full (path, tc, test_scenario, g_free);
+          g_free (path);
+        }
+
+  return g_test_run ();
+}
