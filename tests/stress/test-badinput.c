@@ -10,6 +10,15 @@
 
 #include <gio/gunixsocketaddress.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 typedef enum
 {
   TWIN_DATAGRAM_BASED,
@@ -233,6 +242,12 @@ test_row (gconstpointer data)
 static void
 test_null_buffer_efault (void)
 {
+  if (RUNNING_ON_VALGRIND)
+    {
+      /* memcheck rightly flags the NULL buffer handed to the kernel. */
+      g_test_skip ("deliberately passes a NULL buffer to sendmsg; not under valgrind");
+      return;
+    }
   int rfd;
   GSocket *s = unix_pair (&rfd);
   GError *error = NULL;

@@ -1,0 +1,52 @@
+#!/bin/sh
+# Run one test executable under valgrind's memcheck and fail on any memory
+# error or definite leak.
+#
+#   run-memcheck.sh SUPPRESSIONS EXECUTABLE [ARGS...]
+#
+# EXECUTABLE missing → exit 77 (skipped). Workloads of the stress tests are
+# scaled down (GSEND_STRESS_SCALE, default 0.05) and their watchdogs scaled
+# up. LD_PRELOAD in the environment is passed through to the program (used
+# for GLib's installed tests with libgsend-preload.so).
+# Prints valgrind's ERROR SUMMARY and LEAK SUMMARY lines.
+set -u
+
+supp=$1
+exe=$2
+shift 2
+
+if [ ! -x "$exe" ]; then
+  echo "SKIP: $exe not built"
+  exit 77
+fi
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo "SKIP: valgrind not installed"
+  exit 77
+fi
+
+log=$(mktemp "${TMPDIR:-/tmp}/memcheck.XXXXXX.log")
+trap 'rm -f "$log"' EXIT
+
+export G_SLICE=always-malloc
+export G_DEBUG=gc-friendly${G_DEBUG_EXTRA:+,$G_DEBUG_EXTRA}
+export GSEND_STRESS_SCALE=${GSEND_STRESS_SCALE:-0.05}
+export GSEND_STRESS_WATCHDOG_FACTOR=${GSEND_STRESS_WATCHDOG_FACTOR:-10}
+
+valgrind --tool=memcheck \
+  --error-exitcode=1 \
+  --leak-check=full \
+  --errors-for-leak-kinds=definite \
+  --show-leak-kinds=definite \
+  --num-callers=40 \
+  --suppressions="$supp" \
+  --log-file="$log" \
+  "$exe" "$@"
+rc=$?
+
+echo "== memcheck: $(basename "$exe") $* (exit $rc)"
+grep -E "ERROR SUMMARY|LEAK SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|suppressed:" "$log" | sed 's/^==[0-9]*== *//'
+if [ $rc -ne 0 ]; then
+  echo "== full valgrind log:"
+  cat "$log"
+fi
+exit $rc
