@@ -99,7 +99,49 @@ drain (GSocket *s)
   char buf[70000];
   guint n = 0;
   int fd = g_socket_get_fd (s);
-  while (recv (fd, buf, sizeof buf, MSG_DONTWAIT) >= 0)
-    n++;
+  int type = 0;
+  socklen_t len = sizeof type;
+  g_assert_cmpint (getsockopt (fd, SOL_SOCKET, SO_TYPE, &type, &len), ==, 0);
+  for (;;)
+    {
+      ssize_t r = recv (fd, buf, sizeof buf, MSG_DONTWAIT);
+      /* A stream or seqpacket peer that shut down reads as 0 forever. */
+      if (r < 0 || (r == 0 && type != SOCK_DGRAM))
+        break;
+      n++;
+      g_assert_cmpuint (n, <, 10000000);
+    }
   return n;
+}
+
+/* Messages of one vector each over @buf (@size bytes), bytes_sent = @sentinel. */
+static inline void
+fill_messages (GOutputMessage *m, GOutputVector *v, guint n, gpointer buf, gsize size, GSocketAddress *address, gsize sentinel)
+{
+  memset (m, 0, sizeof *m * n);
+  for (guint i = 0; i < n; i++)
+    {
+      v[i].buffer = buf;
+      v[i].size = size;
+      m[i].address = address;
+      m[i].vectors = &v[i];
+      m[i].num_vectors = 1;
+      m[i].bytes_sent = sentinel;
+    }
+}
+
+/* A thread that waits @delay_us and then cancels. */
+typedef struct
+{
+  GCancellable *cancellable;
+  gulong delay_us;
+} CancelLater;
+
+static inline gpointer
+cancel_later_thread (gpointer data)
+{
+  CancelLater *c = data;
+  g_usleep (c->delay_us);
+  g_cancellable_cancel (c->cancellable);
+  return NULL;
 }

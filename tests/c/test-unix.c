@@ -1,0 +1,755 @@
+/* AF_UNIX datagram socketpairs: full queues, blocking, timeouts,
+ * cancellation, closed sockets, flags (rules 2-7, 11). */
+#include "common.h"
+#include <signal.h>
+
+#define DGRAM 4096
+#define N 20
+#define SENTINEL 777777
+
+/* rule 3: timeout 0 on a full socket: WOULD_BLOCK, nothing sent, bytes_sent untouched. */
+static void
+test_rule03_full_timeout0_would_block (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  g_assert_cmpuint (filled, >, 0);
+
+  static gchar buf[DGRAM];
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 0, NULL, &error);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_assert_cmpint (r, ==, -1);
+  g_clear_error (&error);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled);
+
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rules 3 and 7: timeout 0 with room for a few: the count, bytes_sent set
+ * exactly for those, the receiver gets exactly those. */
+static void
+test_rule03_partial_count (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  gchar rbuf[DGRAM];
+  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+
+  static gchar buf[DGRAM];
+  memset (buf, 'p', sizeof buf);
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, >=, 1);
+  g_assert_cmpint (r, <, N);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled - 2 + r);
+
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 2: a non-blocking socket through the twins without a timeout
+ * argument: WOULD_BLOCK when full, the count when some fit. */
+static void
+test_rule02_nonblocking_socket (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  g_socket_set_blocking (a, FALSE);
+  guint filled = fill_queue (a, DGRAM);
+
+  static gchar buf[DGRAM];
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  g_assert_cmpint (gsend_socket_send_messages (a, m, N, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, N, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send (a, buf, DGRAM, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_to (a, NULL, buf, DGRAM, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  /* A blocking socket asked not to block. */
+  g_socket_set_blocking (a, TRUE);
+  g_assert_cmpint (gsend_socket_send_with_blocking (a, buf, DGRAM, FALSE, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  gsize written = SENTINEL;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, 0, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_WOULD_BLOCK);
+  g_assert_no_error (error);
+  g_socket_set_blocking (a, FALSE);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled);
+
+  /* Now room for a few. */
+  filled = fill_queue (a, DGRAM);
+  gchar rbuf[DGRAM];
+  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+  gint r = gsend_socket_send_messages (a, m, N, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, >=, 1);
+  g_assert_cmpint (r, <, N);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled - 2 + r);
+
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 4: a positive timeout on a full socket: TIMED_OUT, not before the deadline. */
+static void
+test_rule04_timeout_expires (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+
+  static gchar buf[DGRAM];
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  const gint64 timeout = 200 * 1000;
+  gint64 t0 = g_get_monotonic_time ();
+  gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, timeout, NULL, &error);
+  gint64 elapsed = g_get_monotonic_time () - t0;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (r, ==, -1);
+  g_clear_error (&error);
+  g_assert_cmpint (elapsed, >=, timeout);
+  g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+
+  /* The single-message twin with a timeout. */
+  gsize written = SENTINEL;
+  t0 = g_get_monotonic_time ();
+  GPollableReturn pr = gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, timeout, &written, NULL, &error);
+  elapsed = g_get_monotonic_time () - t0;
+  g_assert_cmpint (pr, ==, G_POLLABLE_RETURN_FAILED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpint (elapsed, >=, timeout);
+  g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
+
+  /* GBytes batch. */
+  GBytes *d = g_bytes_new_static (buf, DGRAM);
+  GBytes *ds[3] = { d, d, d };
+  t0 = g_get_monotonic_time ();
+  r = gsend_socket_send_datagrams (a, NULL, ds, 3, 0, timeout, NULL, &error);
+  elapsed = g_get_monotonic_time () - t0;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (r, ==, -1);
+  g_clear_error (&error);
+  g_assert_cmpint (elapsed, >=, timeout);
+  g_bytes_unref (d);
+
+  g_assert_cmpuint (drain (b), ==, filled);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 4: a positive timeout with room for a few: the count, no error. */
+static void
+test_rule04_timeout_partial (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  gchar rbuf[DGRAM];
+  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+
+  static gchar buf[DGRAM];
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  const gint64 timeout = 100 * 1000;
+  gint64 t0 = g_get_monotonic_time ();
+  gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, timeout, NULL, &error);
+  gint64 elapsed = g_get_monotonic_time () - t0;
+  g_assert_no_error (error);
+  g_assert_cmpint (r, >=, 1);
+  g_assert_cmpint (r, <, N);
+  /* It waited for the rest until the deadline. */
+  g_assert_cmpint (elapsed, >=, timeout);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled - 1 + r);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 2: a socket timeout (g_socket_set_timeout) bounds blocking sends. */
+static void
+test_rule02_socket_timeout (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  g_socket_set_timeout (a, 1);
+
+  static gchar buf[DGRAM];
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  gint64 t0 = g_get_monotonic_time ();
+  gint r = gsend_socket_send_messages (a, m, N, 0, NULL, &error);
+  gint64 elapsed = g_get_monotonic_time () - t0;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpint (r, ==, -1);
+  g_clear_error (&error);
+  g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
+  g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+
+  t0 = g_get_monotonic_time ();
+  g_assert_cmpint (gsend_socket_send (a, buf, DGRAM, NULL, &error), ==, -1);
+  elapsed = g_get_monotonic_time () - t0;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
+
+  t0 = g_get_monotonic_time ();
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, NULL, &error), ==, -1);
+  elapsed = g_get_monotonic_time () - t0;
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
+
+  g_assert_cmpuint (drain (b), ==, filled);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* A reader that drains @expect datagrams, slowly at first. */
+typedef struct
+{
+  GSocket *sock;
+  guint expect;
+  guint got;
+  guint payload_ok;
+  gchar mark;
+} Reader;
+
+static gpointer
+reader_thread (gpointer data)
+{
+  Reader *r = data;
+  g_usleep (100 * 1000);
+  gint64 end = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+  gchar buf[DGRAM + 1];
+  while (r->got < r->expect && g_get_monotonic_time () < end)
+    {
+      if (!g_socket_condition_timed_wait (r->sock, G_IO_IN, 200 * 1000, NULL, NULL))
+        continue;
+      ssize_t n = recv (g_socket_get_fd (r->sock), buf, sizeof buf, MSG_DONTWAIT);
+      if (n < 0)
+        continue;
+      r->got++;
+      if (n == DGRAM && buf[0] == r->mark && buf[DGRAM - 1] == r->mark)
+        r->payload_ok++;
+    }
+  return NULL;
+}
+
+/* rule 2: a blocking send waits for room and completes when a reader drains. */
+static void
+blocking_completes (gboolean nonblocking_socket_with_timeout_arg)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  if (nonblocking_socket_with_timeout_arg)
+    g_socket_set_blocking (a, FALSE);
+
+  enum { M = 100 };
+  static gchar buf[DGRAM];
+  memset (buf, 'q', sizeof buf);
+  GOutputMessage m[M];
+  GOutputVector v[M];
+  fill_messages (m, v, M, buf, DGRAM, NULL, SENTINEL);
+  Reader rd = { b, filled + M, 0, 0, 'q' };
+  GThread *t = g_thread_new ("reader", reader_thread, &rd);
+  gint r = nonblocking_socket_with_timeout_arg
+    ? gsend_socket_send_messages_with_timeout (a, m, M, 0, -1, NULL, &error)
+    : gsend_socket_send_messages (a, m, M, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, M);
+  g_thread_join (t);
+  g_assert_cmpuint (rd.got, ==, filled + M);
+  g_assert_cmpuint (rd.payload_ok, ==, M);
+  for (int i = 0; i < M; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, DGRAM);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+static void
+test_rule02_blocking_completes_when_drained (void)
+{
+  blocking_completes (FALSE);
+}
+
+static void
+test_rule02_timeout_minus1_blocks_on_nonblocking_socket (void)
+{
+  blocking_completes (TRUE);
+}
+
+/* rule 6: cancelled from another thread while blocked → CANCELLED. */
+static void
+test_rule06_cancel_while_blocked (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+
+  static gchar buf[DGRAM];
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+
+  for (int variant = 0; variant < 4; variant++)
+    {
+      GCancellable *c = g_cancellable_new ();
+      CancelLater cl = { c, 200 * 1000 };
+      GThread *t = g_thread_new ("cancel", cancel_later_thread, &cl);
+      gint64 r;
+      switch (variant)
+        {
+        case 0:
+          r = gsend_socket_send_messages (a, m, N, 0, c, &error);
+          break;
+        case 1:
+          r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 30 * G_USEC_PER_SEC, c, &error);
+          break;
+        case 2:
+          r = gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, c, &error);
+          break;
+        default:
+          r = gsend_socket_send (a, buf, DGRAM, c, &error);
+          break;
+        }
+      g_thread_join (t);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_assert_cmpint (r, ==, -1);
+      g_clear_error (&error);
+      g_object_unref (c);
+    }
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 6: cancelled while blocked after some were sent → the count. */
+static void
+test_rule06_cancel_after_partial (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  gchar rbuf[DGRAM];
+  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+
+  static gchar buf[DGRAM];
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  GCancellable *c = g_cancellable_new ();
+  CancelLater cl = { c, 200 * 1000 };
+  GThread *t = g_thread_new ("cancel", cancel_later_thread, &cl);
+  gint r = gsend_socket_send_messages (a, m, N, 0, c, &error);
+  g_thread_join (t);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, >=, 1);
+  g_assert_cmpint (r, <, N);
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled - 2 + r);
+  g_object_unref (c);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 6: an already cancelled cancellable: CANCELLED, nothing sent, on an
+ * empty socket where everything would fit. */
+static void
+test_rule06_already_cancelled (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  GCancellable *c = g_cancellable_new ();
+  g_cancellable_cancel (c);
+
+  gchar buf[16] = "cancelled";
+  GOutputMessage m[4];
+  GOutputVector v[4];
+  fill_messages (m, v, 4, buf, 9, NULL, SENTINEL);
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 4, 0, c, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 4, 0, 0, c, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 4, 0, -1, c, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  for (int i = 0; i < 4; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  g_assert_cmpint (gsend_socket_send (a, buf, 9, c, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_to (a, NULL, buf, 9, c, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_with_blocking (a, buf, 9, FALSE, c, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, c, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  gsize written = SENTINEL;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, -1, &written, c, &error),
+                   ==, G_POLLABLE_RETURN_FAILED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  GBytes *d = g_bytes_new_static (buf, 9);
+  g_assert_cmpint (gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, c, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_bytes_unref (d);
+
+  g_assert_true (nothing_pending (b));
+  g_assert_cmpuint (drain (b), ==, 0);
+  g_object_unref (c);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 5: g_socket_close → CLOSED before any system call: a new socket
+ * that reuses the descriptor number receives nothing. */
+static void
+test_rule05_closed_socket (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  int old_fd = g_socket_get_fd (a);
+  g_assert_true (g_socket_close (a, &error));
+  g_assert_no_error (error);
+  /* Take the old descriptor number with a fresh connected pair. */
+  int fds[2];
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM, 0, fds), ==, 0);
+  int reused = -1, other = -1;
+  if (fds[0] == old_fd)
+    reused = fds[0], other = fds[1];
+  else if (fds[1] == old_fd)
+    reused = fds[1], other = fds[0];
+
+  gchar buf[8] = "closed";
+  GOutputMessage m[2];
+  GOutputVector v[2];
+  fill_messages (m, v, 2, buf, 6, NULL, SENTINEL);
+  GSocketAddress *addr = g_unix_socket_address_new_with_type ("", 0, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
+
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 2, 0, -1, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send (a, buf, 6, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_to (a, addr, buf, 6, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_with_blocking (a, buf, 6, TRUE, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  gsize written = SENTINEL;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, -1, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_FAILED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  GBytes *d = g_bytes_new_static (buf, 6);
+  g_assert_cmpint (gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_bytes_unref (d);
+  for (int i = 0; i < 2; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+
+  if (reused >= 0)
+    {
+      gchar rb[16];
+      g_assert_cmpint (recv (other, rb, sizeof rb, MSG_DONTWAIT), ==, -1);
+      g_assert_cmpint (errno, ==, EAGAIN);
+    }
+  else
+    g_test_message ("descriptor %d was not reused; only the error codes were checked", old_fd);
+  g_assert_cmpuint (drain (b), ==, 0);
+  close (fds[0]);
+  close (fds[1]);
+  g_object_unref (addr);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 5: write side shut down (EPIPE): CLOSED from the *_send_messages
+ * functions, BROKEN_PIPE from the single-message twins. */
+static void
+shut_down_write (int type)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (type, &a, &b);
+  g_assert_cmpint (shutdown (g_socket_get_fd (a), SHUT_WR), ==, 0);
+
+  gchar buf[8] = "epipe";
+  GOutputMessage m[2];
+  GOutputVector v[2];
+  fill_messages (m, v, 2, buf, 5, NULL, SENTINEL);
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_nonnull (strstr (error->message, strerror (EPIPE)));
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, -1, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 2, 0, -1, NULL, &error), ==, -1);
+  /* A stream socket is refused before any send (rule 2). */
+  gint expected = type == SOCK_STREAM ? G_IO_ERROR_NOT_SUPPORTED : G_IO_ERROR_CLOSED;
+  g_assert_error (error, G_IO_ERROR, expected);
+  g_clear_error (&error);
+  GBytes *d = g_bytes_new_static (buf, 5);
+  g_assert_cmpint (gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_bytes_unref (d);
+  for (int i = 0; i < 2; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+
+  g_assert_cmpint (gsend_socket_send (a, buf, 5, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_to (a, NULL, buf, 5, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_with_blocking (a, buf, 5, FALSE, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_clear_error (&error);
+  gsize written = SENTINEL;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, -1, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_FAILED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_clear_error (&error);
+
+  g_assert_cmpuint (drain (b), ==, 0);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+static void
+test_rule05_shutdown_dgram (void)
+{
+  shut_down_write (SOCK_DGRAM);
+}
+
+static void
+test_rule05_shutdown_seqpacket (void)
+{
+  shut_down_write (SOCK_SEQPACKET);
+}
+
+static void
+test_rule05_shutdown_stream (void)
+{
+  shut_down_write (SOCK_STREAM);
+}
+
+/* rule 11: no SIGPIPE (the kernel raises it for stream sockets). In a subprocess, SIGPIPE's default action
+ * (terminate) is restored after GSocket's class init ignored it; every
+ * twin then sends on a shut-down socket and the process must survive. */
+static void
+test_rule11_no_sigpipe (void)
+{
+  if (g_test_subprocess ())
+    {
+      GSocket *a, *b;
+      GError *error = NULL;
+      unix_pair (SOCK_STREAM, &a, &b);
+      g_assert_cmpint (shutdown (g_socket_get_fd (a), SHUT_WR), ==, 0);
+      signal (SIGPIPE, SIG_DFL);
+      gchar buf[8] = "sigpipe";
+      GOutputMessage m[2];
+      GOutputVector v[2];
+      fill_messages (m, v, 2, buf, 7, NULL, SENTINEL);
+      g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
+      g_clear_error (&error);
+      g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, 0, NULL, &error), ==, -1);
+      g_clear_error (&error);
+      g_assert_cmpint (gsend_socket_send (a, buf, 7, NULL, &error), ==, -1);
+      g_clear_error (&error);
+      g_assert_cmpint (gsend_socket_send_to (a, NULL, buf, 7, NULL, &error), ==, -1);
+      g_clear_error (&error);
+      g_assert_cmpint (gsend_socket_send_with_blocking (a, buf, 7, TRUE, NULL, &error), ==, -1);
+      g_clear_error (&error);
+      g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, NULL, &error), ==, -1);
+      g_clear_error (&error);
+      g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, -1, NULL, NULL, &error),
+                       ==, G_POLLABLE_RETURN_FAILED);
+      g_clear_error (&error);
+      GBytes *d = g_bytes_new_static (buf, 7);
+      g_assert_cmpint (gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, NULL, &error), ==, -1);
+      g_clear_error (&error);
+      g_bytes_unref (d);
+      /* Proof that SIGPIPE really is deadly here. */
+      g_assert_cmpint (send (g_socket_get_fd (a), buf, 7, MSG_NOSIGNAL), ==, -1);
+      g_assert_cmpint (errno, ==, EPIPE);
+      g_print ("survived\n");
+      g_object_unref (a);
+      g_object_unref (b);
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, 0);
+  g_test_trap_assert_passed ();
+  g_test_trap_assert_stdout ("*survived*");
+}
+
+/* rule 11: the control case — without MSG_NOSIGNAL the same send kills a
+ * process with SIGPIPE's default action, so the test above can fail. */
+static void
+test_rule11_sigpipe_control (void)
+{
+  if (g_test_subprocess ())
+    {
+      GSocket *a, *b;
+      unix_pair (SOCK_STREAM, &a, &b);
+      g_assert_cmpint (shutdown (g_socket_get_fd (a), SHUT_WR), ==, 0);
+      signal (SIGPIPE, SIG_DFL);
+      send (g_socket_get_fd (a), "x", 1, 0);
+      g_print ("survived\n");
+      return;
+    }
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, 0);
+  g_test_trap_assert_failed ();
+}
+
+/* rule 11: flags reach the kernel: MSG_OOB on an AF_UNIX datagram socket
+ * is refused by the kernel (EOPNOTSUPP), nothing is sent. */
+static void
+test_rule11_flags_passed (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  gchar buf[4] = "oob";
+  GOutputMessage m[2];
+  GOutputVector v[2];
+  fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
+  gint code = g_io_error_from_errno (EOPNOTSUPP);
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 2, G_SOCKET_MSG_OOB, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, code);
+  g_assert_nonnull (strstr (error->message, strerror (EOPNOTSUPP)));
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, G_SOCKET_MSG_OOB, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, code);
+  g_clear_error (&error);
+  GBytes *d = g_bytes_new_static (buf, 3);
+  g_assert_cmpint (gsend_socket_send_datagrams (a, NULL, &d, 1, G_SOCKET_MSG_OOB, -1, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, code);
+  g_clear_error (&error);
+  g_bytes_unref (d);
+  g_assert_cmpuint (drain (b), ==, 0);
+
+  /* MSG_DONTWAIT with a zero timeout on a full socket. */
+  guint filled = fill_queue (a, DGRAM);
+  static gchar big[DGRAM];
+  fill_messages (m, v, 2, big, DGRAM, NULL, SENTINEL);
+  g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, MSG_DONTWAIT, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  /* Ordinary flags are accepted: G_SOCKET_MSG_DONTROUTE on a socket with room. */
+  g_assert_cmpuint (drain (b), ==, filled);
+  fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 2, G_SOCKET_MSG_DONTROUTE, NULL, &error), ==, 2);
+  g_assert_no_error (error);
+  g_assert_cmpuint (drain (b), ==, 2);
+
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_type_ensure (G_TYPE_SOCKET);
+  g_test_add_func ("/rule03/unix/full-timeout0-would-block", test_rule03_full_timeout0_would_block);
+  g_test_add_func ("/rule03/unix/partial-count", test_rule03_partial_count);
+  g_test_add_func ("/rule02/unix/nonblocking-socket", test_rule02_nonblocking_socket);
+  g_test_add_func ("/rule04/unix/timeout-expires", test_rule04_timeout_expires);
+  g_test_add_func ("/rule04/unix/timeout-partial", test_rule04_timeout_partial);
+  g_test_add_func ("/rule02/unix/socket-timeout", test_rule02_socket_timeout);
+  g_test_add_func ("/rule02/unix/blocking-completes-when-drained", test_rule02_blocking_completes_when_drained);
+  g_test_add_func ("/rule02/unix/timeout-minus1-blocks-on-nonblocking-socket", test_rule02_timeout_minus1_blocks_on_nonblocking_socket);
+  g_test_add_func ("/rule06/unix/cancel-while-blocked", test_rule06_cancel_while_blocked);
+  g_test_add_func ("/rule06/unix/cancel-after-partial", test_rule06_cancel_after_partial);
+  g_test_add_func ("/rule06/unix/already-cancelled", test_rule06_already_cancelled);
+  g_test_add_func ("/rule05/unix/closed-socket", test_rule05_closed_socket);
+  g_test_add_func ("/rule05/unix/shutdown-dgram", test_rule05_shutdown_dgram);
+  g_test_add_func ("/rule05/unix/shutdown-seqpacket", test_rule05_shutdown_seqpacket);
+  g_test_add_func ("/rule05/unix/shutdown-stream", test_rule05_shutdown_stream);
+  g_test_add_func ("/rule11/unix/no-sigpipe", test_rule11_no_sigpipe);
+  g_test_add_func ("/rule11/unix/sigpipe-control", test_rule11_sigpipe_control);
+  g_test_add_func ("/rule11/unix/flags-passed", test_rule11_flags_passed);
+  return g_test_run ();
+}
