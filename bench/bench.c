@@ -3,7 +3,7 @@
  * loopback UDP, in one process, with a receiver thread that checks that
  * every datagram arrived.
  *
- *   gsend-bench [--rounds R] [--bursts B] [--quick]
+ *   gsend-bench [--rounds R] [--bursts B] [--quick] [--spread]
  *       the table (median over R interleaved rounds of datagrams per
  *       CPU-second of the sending thread)
  *   gsend-bench --callgrind CASE VARIANT N
@@ -616,7 +616,7 @@ median (double *v, guint n)
 }
 
 static int
-run_table (guint rounds, guint bursts)
+run_table (guint rounds, guint bursts, gboolean spread)
 {
   Senders s;
   receiver_open (TRUE);
@@ -680,6 +680,21 @@ run_table (guint rounds, guint bursts)
             printf ("  %s/%s: %" G_GUINT64_FORMAT " duplicated, %" G_GUINT64_FORMAT
                     " wrong length\n",
                     cases[ci].name, variant_names[v], dups[ci][v], bad[ci][v]);
+        }
+    }
+  if (spread)
+    {
+      printf ("\nSpread over rounds (min .. max, millions of datagrams per CPU-second)\n\n"
+              "| case | GIO | gsend | gsend GSO off | raw |\n|---|---|---|---|---|\n");
+      for (guint ci = 0; ci < N_CASES; ci++)
+        {
+          printf ("| %s |", cases[ci].label);
+          for (guint v = 0; v < N_VARIANTS; v++)
+            {
+              double *r = &rates[(ci * N_VARIANTS + v) * rounds]; /* sorted by median() */
+              printf (" %.3f .. %.3f |", r[0] / 1e6, r[rounds - 1] / 1e6);
+            }
+          printf ("\n");
         }
     }
   if (any_problem)
@@ -786,6 +801,7 @@ int
 main (int argc, char **argv)
 {
   guint rounds = 10, bursts = 300;
+  gboolean spread = FALSE;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--callgrind") == 0 && i + 3 < argc)
@@ -795,6 +811,8 @@ main (int argc, char **argv)
           rounds = 2;
           bursts = 10;
         }
+      else if (strcmp (argv[i], "--spread") == 0)
+        spread = TRUE;
       else if (strcmp (argv[i], "--rounds") == 0 && i + 1 < argc)
         rounds = MAX (1, atoi (argv[++i]));
       else if (strcmp (argv[i], "--bursts") == 0 && i + 1 < argc)
@@ -802,7 +820,7 @@ main (int argc, char **argv)
       else
         {
           fprintf (stderr,
-                   "usage: %s [--rounds R] [--bursts B] [--quick]\n"
+                   "usage: %s [--rounds R] [--bursts B] [--quick] [--spread]\n"
                    "       %s --callgrind CASE VARIANT N\n"
                    "CASE: one-1200 one-100 many-1200 single-1200\n"
                    "VARIANT: gio gsend gsend-nogso raw\n",
@@ -810,7 +828,7 @@ main (int argc, char **argv)
           return 2;
         }
     }
-  return run_table (rounds, bursts);
+  return run_table (rounds, bursts, spread);
 }
 
 #else /* GSEND_BENCH_ALLOC_CHECK */
