@@ -1,0 +1,582 @@
+//! Property tests of the planner (CONTRACT §5; §4 rules 7 and 10).
+//!
+//! Random batches (0..3000 messages, 0..8 vectors each including empty ones,
+//! sizes from 0 to beyond an IP datagram, destinations from a small pool
+//! including the connected peer, cached addresses and duplicate addresses,
+//! random control data, GSO on, off or with random limits, several
+//! segment-size patterns) are planned chunk by chunk, and every planned
+//! kernel header is checked against an oracle:
+//!
+//! - headers cover every message exactly once, in order;
+//! - a plain header carries exactly its message's bytes (its vectors
+//!   concatenated), destination and control data;
+//! - a GSO header only joins messages with the same destination bytes, no
+//!   control data, the first one's size (the last may be shorter, not
+//!   empty), within the policy's segment and byte limits, carries exactly one
+//!   `SOL_UDP`/`UDP_SEGMENT` control message with that size, and its payload
+//!   split by the segment size gives each message's bytes;
+//! - every vector lies inside the buffer the test handed in (vectors are
+//!   slices of one arena `Vec`, and bytes are read back through offsets
+//!   into it, so an out-of-range vector fails the test instead of reading
+//!   memory);
+//! - runs are greedy: a message that could have joined the header before it
+//!   did join it.
+//!
+//! A small xorshift generator drives everything; a failure prints the seed.
+//! `PLAN_PROPS_ITERS=<n>` runs more cases (default: a few seconds' worth),
+//! `PLAN_PROPS_SEED=<n>` replays one case.
+
+use gsend_engine::plan::{Dest, GsoPolicy, Message, Scratch, SockAddr, CHUNK};
+
+const SOL_UDP: i32 = 17;
+const UDP_SEGMENT: i32 = 103;
+
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in 0..n (n > 0).
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    /// True with probability `per_mille`/1000.
+    fn chance(&mut self, per_mille: usize) -> bool {
+        self.below(1000) < per_mille
+    }
+}
+
+fn sockaddr_in(port: u16) -> SockAddr {
+    let mut a = SockAddr::default();
+    // SAFETY: sockaddr_in fits in sockaddr_storage.
+    let sin = unsafe { &mut *(&mut a.storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+    sin.sin_family = libc::AF_INET as _;
+    sin.sin_port = port.to_be();
+    sin.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+    a.len = std::mem::size_of::<libc::sockaddr_in>() as _;
+    a
+}
+
+fn sockaddr_in6(port: u16) -> SockAddr {
+    let mut a = SockAddr::default();
+    // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+    let sin = unsafe { &mut *(&mut a.storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+    sin.sin6_family = libc::AF_INET6 as _;
+    sin.sin6_port = port.to_be();
+    sin.sin6_addr.s6_addr[15] = 1;
+    a.len = std::mem::size_of::<libc::sockaddr_in6>() as _;
+    a
+}
+
+fn addr_bytes(a: &SockAddr) -> Vec<u8> {
+    // SAFETY: sockaddr_storage is plain old data of at least `len` bytes.
+    unsafe { std::slice::from_raw_parts((&a.storage as *const libc::sockaddr_storage).cast::<u8>(), a.len as usize) }
+        .to_vec()
+}
+
+/// The destination pool: index 1 and 3 have the same bytes (a run may span
+/// them), 2 is another port, 4 is IPv6.
+fn pool() -> Vec<SockAddr> {
+    vec![sockaddr_in(1000), sockaddr_in(2000), sockaddr_in(1000), sockaddr_in6(1000)]
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum DestSpec {
+    Connected,
+    /// Pool address, pushed once per chunk and shared.
+    Shared(usize),
+    /// Pool address, pushed again for this message (new index, same bytes).
+    Fresh(usize),
+    /// Pool address through the cross-call cache.
+    Cached(usize),
+}
+
+impl DestSpec {
+    /// The destination's identity for a describer that vouches for runs
+    /// (the C edge compares address objects): the same pool entry.
+    fn identity(self) -> Option<usize> {
+        match self {
+            DestSpec::Connected => None,
+            DestSpec::Shared(i) | DestSpec::Fresh(i) | DestSpec::Cached(i) => Some(i),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Msg {
+    /// (arena offset, length) of each vector.
+    vecs: Vec<(usize, usize)>,
+    dest: DestSpec,
+    /// Control messages: (level, type, data).
+    control: Vec<(i32, i32, Vec<u8>)>,
+    len: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// begin_with(policy), push every message, plan(policy).
+    PushGrouped,
+    /// begin() (no coalescing), push, plan(policy): regrouped at plan time.
+    Regroup,
+    /// begin_with(other), push, plan(policy).
+    Switch(GsoPolicy),
+    /// begin_with(policy), push and extend_run like the C edge.
+    ExtendRun,
+}
+
+struct Case {
+    arena: Vec<u8>,
+    msgs: Vec<Msg>,
+    policy: GsoPolicy,
+    mode: Mode,
+    /// Chunk limits, in order (each 1..=CHUNK).
+    limits: Vec<usize>,
+}
+
+fn random_policy(r: &mut Rng) -> GsoPolicy {
+    match r.below(4) {
+        0 => GsoPolicy::OFF,
+        1 | 2 => GsoPolicy::UDP,
+        _ => GsoPolicy { enabled: true, max_segments: 1 + r.below(80), max_bytes: r.below(70_000) },
+    }
+}
+
+fn gen_case(seed: u64) -> Case {
+    let mut r = Rng::new(seed);
+    let arena_len = 200_000 + r.below(100_000);
+    let mut arena = Vec::with_capacity(arena_len + 8);
+    while arena.len() < arena_len {
+        arena.extend_from_slice(&r.next().to_ne_bytes());
+    }
+    arena.truncate(arena_len);
+    let n = match r.below(10) {
+        0 => r.below(3),
+        1..=5 => r.below(200),
+        6..=8 => r.below(1500),
+        _ => r.below(3001),
+    };
+    let big = |r: &mut Rng| 30_000 + r.below(40_000);
+    // Segment-size pattern.
+    let pattern = r.below(5);
+    let base = match r.below(5) {
+        0 => 1,
+        1 => 1 + r.below(64),
+        2 => 1200 + r.below(300),
+        3 => 1 + r.below(9000),
+        _ => big(&mut r),
+    };
+    let n_dests = 1 + r.below(4);
+    let dest_mix = r.below(3); // 0: one destination, 1: runs, 2: random
+    let control_rate = [0, 5, 50, 300][r.below(4)];
+    let max_vecs = r.below(9); // 0..=8
+    let mut cur_len = base;
+    let mut cur_dest = DestSpec::Connected;
+    let mut msgs = Vec::with_capacity(n);
+    for i in 0..n {
+        let len = match pattern {
+            // Equal sizes with the odd shorter / larger / empty one.
+            0 => match r.below(100) {
+                0..=2 => r.below(base + 1),
+                3 => base + 1 + r.below(2000),
+                4 => 0,
+                _ => base,
+            },
+            // Runs of one size, changing now and then.
+            1 => {
+                if r.chance(40) {
+                    cur_len = match r.below(4) {
+                        0 => r.below(base + 1),
+                        1 => 1 + r.below(3000),
+                        2 => big(&mut r),
+                        _ => base,
+                    };
+                }
+                cur_len
+            }
+            // Anything.
+            2 => match r.below(10) {
+                0 => 0,
+                1 => big(&mut r),
+                _ => r.below(3000),
+            },
+            // Shorter and shorter (every one ends a run).
+            3 => base.saturating_sub(i % (base + 1)),
+            // One size.
+            _ => base,
+        };
+        let dest = match dest_mix {
+            0 => {
+                if i == 0 {
+                    cur_dest = random_dest(&mut r, n_dests);
+                }
+                cur_dest
+            }
+            1 => {
+                if i == 0 || r.chance(30) {
+                    cur_dest = random_dest(&mut r, n_dests);
+                }
+                cur_dest
+            }
+            _ => random_dest(&mut r, n_dests),
+        };
+        // Split len over k vectors, some of them empty.
+        let k = if max_vecs == 0 { usize::from(len > 0) } else { r.below(max_vecs + 1) };
+        let k = if len > 0 { k.max(1) } else { k };
+        let mut cuts: Vec<usize> = (0..k.saturating_sub(1)).map(|_| r.below(len + 1)).collect();
+        cuts.sort_unstable();
+        let mut vecs = Vec::with_capacity(k);
+        let mut prev = 0;
+        for j in 0..k {
+            let end = if j + 1 == k { len } else { cuts[j] };
+            let l = end - prev;
+            prev = end;
+            // Zero-length vectors may point anywhere in the arena, its end
+            // included.
+            let off = r.below(arena_len - l + 1);
+            vecs.push((off, l));
+        }
+        let mut control = Vec::new();
+        if r.chance(control_rate) {
+            for _ in 0..1 + r.below(2) {
+                let data: Vec<u8> = (0..r.below(25)).map(|_| r.next() as u8).collect();
+                control.push((r.below(300) as i32, r.below(300) as i32, data));
+            }
+        }
+        msgs.push(Msg { vecs, dest, control, len });
+    }
+    let policy = random_policy(&mut r);
+    let mode = match r.below(4) {
+        0 => Mode::PushGrouped,
+        1 => Mode::Regroup,
+        2 => Mode::Switch(random_policy(&mut r)),
+        _ => Mode::ExtendRun,
+    };
+    let mut limits = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let l = if r.chance(700) { CHUNK } else { 1 + r.below(CHUNK) };
+        limits.push(l.min(left));
+        left -= l.min(left);
+    }
+    Case { arena, msgs, policy, mode, limits }
+}
+
+fn random_dest(r: &mut Rng, n_dests: usize) -> DestSpec {
+    let d = r.below(n_dests + 1);
+    if d == n_dests {
+        return DestSpec::Connected;
+    }
+    match r.below(3) {
+        0 => DestSpec::Shared(d),
+        1 => DestSpec::Fresh(d),
+        _ => DestSpec::Cached(d),
+    }
+}
+
+unsafe fn release_nothing(_: usize) {}
+
+/// Cache key of pool address `i`.
+fn cache_key(i: usize) -> usize {
+    (i + 1) * 4096
+}
+
+/// What the oracle expects of one message.
+struct Want {
+    bytes: Vec<u8>,
+    dest: Vec<u8>,
+    control: Vec<u8>,
+    len: usize,
+}
+
+/// Plans one chunk of `c.msgs[from..from + count]` and checks it. Returns
+/// headers planned and how many of them were GSO sends.
+fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize, seed: u64) -> (usize, usize) {
+    let pool = pool();
+    let msgs = &c.msgs[from..from + count];
+    let begin_policy = match c.mode {
+        Mode::PushGrouped | Mode::ExtendRun => c.policy,
+        Mode::Regroup => GsoPolicy::OFF,
+        Mode::Switch(p) => p,
+    };
+    if matches!(c.mode, Mode::Regroup) && seed % 2 == 0 {
+        s.begin();
+    } else {
+        s.begin_with(begin_policy);
+    }
+    s.set_limit(limit);
+    assert_eq!(s.room(), limit);
+    let shared: Vec<Dest> = pool.iter().map(|a| s.push_addr(*a)).collect();
+    let iovs: Vec<Vec<libc::iovec>> = msgs
+        .iter()
+        .map(|m| {
+            m.vecs
+                .iter()
+                .map(|&(off, len)| libc::iovec {
+                    // SAFETY: off + len <= arena.len() (pointer arithmetic
+                    // within, or one past the end of, the arena).
+                    iov_base: unsafe { c.arena.as_ptr().add(off) } as *mut libc::c_void,
+                    iov_len: len,
+                })
+                .collect()
+        })
+        .collect();
+    let mut wants: Vec<Want> = Vec::with_capacity(count);
+    let mut i = 0;
+    while i < count {
+        let m = &msgs[i];
+        let dest = match m.dest {
+            DestSpec::Connected => Dest::Connected,
+            DestSpec::Shared(p) => shared[p],
+            DestSpec::Fresh(p) => s.push_addr(pool[p]),
+            DestSpec::Cached(p) => s.cached_addr(cache_key(p)).expect("cached address"),
+        };
+        let control = if m.control.is_empty() {
+            None
+        } else {
+            let start = s.control.len();
+            let mut first = None;
+            for (level, ty, data) in &m.control {
+                let (off, data_off) = s.control.push_cmsg(*level, *ty, data.len());
+                s.control.bytes_mut()[data_off..data_off + data.len()].copy_from_slice(data);
+                first.get_or_insert(off);
+            }
+            let off = first.unwrap();
+            assert!(off >= start);
+            Some((off, s.control.len() - off))
+        };
+        let ctl_bytes = control.map(|(o, l)| s.control.bytes()[o..o + l].to_vec()).unwrap_or_default();
+        let want_of = |m: &Msg, ctl: Vec<u8>| Want {
+            bytes: {
+                let mut b = Vec::with_capacity(m.len);
+                for &(o, l) in &m.vecs {
+                    b.extend_from_slice(&c.arena[o..o + l]);
+                }
+                b
+            },
+            dest: m.dest.identity().map(|p| addr_bytes(&pool[p])).unwrap_or_default(),
+            control: ctl,
+            len: m.len,
+        };
+        assert!(s.room() > 0);
+        s.push(Message { dest, iov: &iovs[i], control, len: m.len });
+        wants.push(want_of(m, ctl_bytes));
+        i += 1;
+        if matches!(c.mode, Mode::ExtendRun) && m.control.is_empty() {
+            // The edge's fast path: following messages known to go to the
+            // same destination without control data.
+            let id = m.dest.identity();
+            let added = s.extend_run(|k| {
+                let n = msgs.get(i + k)?;
+                (n.dest.identity() == id && n.control.is_empty()).then(|| (n.len, &iovs[i + k][..]))
+            });
+            for k in 0..added {
+                wants.push(want_of(&msgs[i + k], Vec::new()));
+            }
+            i += added;
+        }
+        assert_eq!(s.messages(), i);
+    }
+    s.plan(&c.policy);
+    check_plan(s, c, &wants, &c.policy)
+}
+
+fn check_plan(s: &Scratch, c: &Case, wants: &[Want], policy: &GsoPolicy) -> (usize, usize) {
+    let p = s.view();
+    let arena_lo = c.arena.as_ptr() as usize;
+    let arena_hi = arena_lo + c.arena.len();
+    let mut next = 0;
+    let mut gso_headers = 0;
+    let mut prev: Option<(usize, usize, bool, usize, usize)> = None; // (seg, count, closed, total, first)
+    for k in 0..p.len() {
+        let h = p.header(k);
+        assert_eq!(h.first, next, "header {k} starts at the wrong message");
+        assert!(h.count >= 1 && next + h.count <= wants.len(), "header {k}: bad count {}", h.count);
+        let mut payload = Vec::new();
+        for &(base, len) in &h.iov {
+            assert!(base >= arena_lo && base + len <= arena_hi, "header {k}: vector outside the caller's buffer");
+            payload.extend_from_slice(&c.arena[base - arena_lo..base - arena_lo + len]);
+        }
+        let ms = &wants[next..next + h.count];
+        if h.count == 1 {
+            assert_eq!(h.segment, None, "header {k}: one message with a segment size");
+            assert_eq!(payload, ms[0].bytes, "header {k}: payload");
+            assert_eq!(h.dest, ms[0].dest, "header {k}: destination");
+            assert_eq!(h.control, ms[0].control, "header {k}: control data");
+        } else {
+            gso_headers += 1;
+            assert!(policy.enabled, "header {k}: coalesced with GSO off");
+            let seg = h.segment.expect("a coalesced header has a segment size") as usize;
+            assert_eq!(seg, ms[0].len, "header {k}: segment size is not the first message's size");
+            assert!(seg > 0);
+            assert!(h.count <= policy.max_segments, "header {k}: {} segments", h.count);
+            let total: usize = ms.iter().map(|m| m.len).sum();
+            assert!(total <= policy.max_bytes, "header {k}: {total} bytes");
+            assert_eq!(payload.len(), total, "header {k}: payload length");
+            for (j, m) in ms.iter().enumerate() {
+                assert!(m.control.is_empty(), "header {k}: message {j} has control data");
+                assert_eq!(m.dest, ms[0].dest, "header {k}: message {j} goes elsewhere");
+                if j + 1 < ms.len() {
+                    assert_eq!(m.len, seg, "header {k}: message {j} is not segment-sized");
+                } else {
+                    assert!(m.len >= 1 && m.len <= seg, "header {k}: last message of {} bytes", m.len);
+                }
+                let lo = j * seg;
+                assert_eq!(&payload[lo..lo + m.len], &m.bytes[..], "header {k}: segment {j}");
+            }
+            assert_eq!(h.dest, ms[0].dest, "header {k}: destination");
+            assert_eq!(h.control, segment_cmsg(seg as u16), "header {k}: UDP_SEGMENT control block");
+        }
+        // Greedy: the first message of this header could not have joined
+        // the previous one.
+        if let (Some((pseg, pcount, pclosed, ptotal, pfirst)), true) = (prev, policy.enabled) {
+            let m = &ms[0];
+            let pm = &wants[pfirst];
+            let could = pm.control.is_empty()
+                && !pclosed
+                && m.control.is_empty()
+                && m.len >= 1
+                && m.len <= pseg
+                && pcount < policy.max_segments
+                && ptotal + m.len <= policy.max_bytes
+                && m.dest == pm.dest;
+            assert!(!could, "header {k}: message {next} could have joined the previous run");
+        }
+        let total: usize = ms.iter().map(|m| m.len).sum();
+        let closed = h.count > 1 && ms[h.count - 1].len < ms[0].len;
+        prev = Some((ms[0].len, h.count, closed, total, next));
+        next += h.count;
+    }
+    assert_eq!(next, wants.len(), "messages not planned");
+    (p.len(), gso_headers)
+}
+
+fn segment_cmsg(seg: u16) -> Vec<u8> {
+    // SAFETY: CMSG_* are pure arithmetic.
+    let (space, len) = unsafe { (libc::CMSG_SPACE(2) as usize, libc::CMSG_LEN(2) as usize) };
+    let mut v = vec![0u8; space];
+    let hdr = libc::cmsghdr { cmsg_len: len as _, cmsg_level: SOL_UDP, cmsg_type: UDP_SEGMENT };
+    let hs = std::mem::size_of::<libc::cmsghdr>();
+    // SAFETY: cmsghdr is plain old data.
+    let raw = unsafe { std::slice::from_raw_parts((&hdr as *const libc::cmsghdr).cast::<u8>(), hs) };
+    v[..hs].copy_from_slice(raw);
+    let d = len - 2;
+    v[d..d + 2].copy_from_slice(&seg.to_ne_bytes());
+    v
+}
+
+#[derive(Default)]
+struct Stats {
+    cases: usize,
+    messages: usize,
+    headers: usize,
+    gso_headers: usize,
+}
+
+fn run_case(s: &mut Scratch, seed: u64, st: &mut Stats) {
+    let c = gen_case(seed);
+    // The cache holds the pool (inserted once per scratch; re-inserting a
+    // cached key is not allowed, so look first).
+    for (i, a) in pool().iter().enumerate() {
+        if s.cache.get(cache_key(i)).is_none() {
+            // SAFETY: the keys own nothing; releasing them does nothing.
+            assert!(unsafe { s.cache.insert(cache_key(i), a, release_nothing) });
+        }
+    }
+    let mut from = 0;
+    for (j, &limit) in c.limits.iter().enumerate() {
+        // A chunk may be given more room than it uses.
+        let room = if j % 3 == 0 { CHUNK } else { limit };
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| plan_chunk(s, &c, from, limit, room, seed)));
+        match r {
+            Ok((h, g)) => {
+                st.headers += h;
+                st.gso_headers += g;
+            }
+            Err(e) => {
+                eprintln!(
+                    "plan_props: failing case: PLAN_PROPS_SEED={seed} (chunk {j}, messages {from}..{}, policy {:?}, mode {:?})",
+                    from + limit,
+                    c.policy,
+                    c.mode
+                );
+                std::panic::resume_unwind(e);
+            }
+        }
+        from += limit;
+    }
+    assert_eq!(from, c.msgs.len());
+    st.cases += 1;
+    st.messages += c.msgs.len();
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok().and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn planned_headers_match_the_oracle() {
+    let start = std::time::Instant::now();
+    let mut st = Stats::default();
+    let mut s = Scratch::default();
+    if let Some(seed) = env_u64("PLAN_PROPS_SEED") {
+        run_case(&mut s, seed, &mut st);
+        return;
+    }
+    // By default: 400 cases or 4 seconds, whichever comes first (at least
+    // 30 cases); PLAN_PROPS_ITERS=<n> runs exactly n.
+    let fixed = env_u64("PLAN_PROPS_ITERS");
+    let iters = fixed.unwrap_or(400);
+    for seed in 1..=iters {
+        if fixed.is_none() && seed > 30 && start.elapsed() > std::time::Duration::from_secs(4) {
+            break;
+        }
+        // One scratch reused across cases, like the per-thread one, and now
+        // and then a fresh one.
+        if seed % 50 == 0 {
+            s = Scratch::default();
+        }
+        run_case(&mut s, seed, &mut st);
+    }
+    eprintln!(
+        "plan_props: {} cases, {} messages, {} headers ({} GSO) in {:.2?}",
+        st.cases,
+        st.messages,
+        st.headers,
+        st.gso_headers,
+        start.elapsed()
+    );
+    assert!(st.gso_headers > 0 || st.cases < 10, "no case produced a GSO header: the generator is broken");
+}
+
+/// Fixed shapes the random cases might miss.
+#[test]
+fn edge_shapes() {
+    let mut st = Stats::default();
+    let mut s = Scratch::default();
+    for seed in [0u64, u64::MAX, 1 << 63, 12345] {
+        run_case(&mut s, seed, &mut st);
+    }
+    // Exact header counts at the limits: 64 segments, 65507 bytes.
+    let arena = vec![7u8; 70_000];
+    for (n, len, want) in [(64usize, 1000usize, vec![64usize]), (65, 1000, vec![64, 1]), (64, 1200, vec![54, 10]), (3, 65507, vec![1, 1, 1]), (2, 32753, vec![2]), (2, 32754, vec![1, 1])] {
+        s.begin_with(GsoPolicy::UDP);
+        let d = s.push_addr(sockaddr_in(9));
+        let v = [libc::iovec { iov_base: arena.as_ptr() as *mut libc::c_void, iov_len: len }];
+        for _ in 0..n {
+            s.push(Message { dest: d, iov: &v, control: None, len });
+        }
+        s.plan(&GsoPolicy::UDP);
+        let p = s.view();
+        let got: Vec<usize> = (0..p.len()).map(|k| p.header(k).count).collect();
+        assert_eq!(got, want, "{n} × {len}");
+    }
+}
