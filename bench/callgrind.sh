@@ -11,6 +11,10 @@ calls=${1:-2000}
 variants=${VARIANTS:-gio gsend}
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$repo" >/dev/null
+elif ! grep -q 'bench/gsend-bench' "$build/build.ninja"; then
+  # Configured before bench/meson.build existed (the root meson.build only
+  # looks for it at configure time).
+  meson setup --reconfigure "$build" "$repo" >/dev/null
 fi
 log=$(mktemp)
 if ! meson compile -C "$build" gsend-bench >"$log" 2>&1; then

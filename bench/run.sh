@@ -7,6 +7,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$repo/_build}
 if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$repo" >/dev/null
+elif ! grep -q 'bench/gsend-bench' "$build/build.ninja"; then
+  # Configured before bench/meson.build existed (the root meson.build only
+  # looks for it at configure time).
+  meson setup --reconfigure "$build" "$repo" >/dev/null
 fi
 log=$(mktemp)
 if ! meson compile -C "$build" gsend-bench >"$log" 2>&1; then
