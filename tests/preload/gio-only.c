@@ -1,36 +1,59 @@
 /* A program that knows nothing about gsend: built against GIO only, it
  * never includes gsend.h and never links libgsend. Run with
- * LD_PRELOAD=libgsend-preload.so it must be routed through gsend:
+ * LD_PRELOAD=libgsend-preload.so it must be routed through gsend.
  *
- *  - /preload/batch-udp, /preload/batch-unix: one g_socket_send_messages
- *    call with 3000 datagrams. GIO caps a call at 1024 messages; gsend has
- *    no cap. The expected count comes from the environment variable
- *    EXPECT_BATCH (3000 under the shim, 1024 without it), so the same
- *    binary shows the shim took effect and that the check can fail.
+ * The environment variable EXPECT says which implementation the run must
+ * show: EXPECT=shim (under LD_PRELOAD) or EXPECT=gio (plain GIO). The same
+ * binary runs both ways, so every check that proves the shim took effect
+ * also shows it can fail.
+ *
+ *  - /preload/no-cap/batch-udp, /preload/no-cap/batch-unix: one
+ *    g_socket_send_messages call with 3000 datagrams. GIO caps a call at
+ *    1024 messages; gsend has none (CONTRACT §3), so the call returns 3000
+ *    under the shim and 1024 without.
+ *  - /preload/rule05/epipe: g_socket_send_messages on a stream whose write
+ *    side is shut down: gsend says G_IO_ERROR_CLOSED with "message 0" in
+ *    the text (rules 5 and 14), GIO says G_IO_ERROR_BROKEN_PIPE; the
+ *    single-message g_socket_send keeps BROKEN_PIPE in both.
+ *  - /preload/rule02/datagram-based-timeout: g_datagram_based_send_messages
+ *    on a socket with a timeout: gsend -1 with G_IO_ERROR_NOT_SUPPORTED,
+ *    GIO 2.74 -1 without an error (and a GLib-GIO critical).
+ *  - /preload/rule12/null-socket: g_socket_send_messages (NULL, ...) is a
+ *    critical in log domain "GSend" and -1 under the shim (GIO crashes:
+ *    skipped without the shim).
  *  - one test per single-message name (g_socket_send_to, g_socket_send,
  *    g_socket_send_message, g_socket_send_message_with_timeout,
  *    g_socket_send_with_blocking) and g_datagram_based_send_messages: the
- *    payload arrives intact at a real loopback peer. The runner
- *    (run-glib-tests.py --program) proves from LD_DEBUG=bindings that each
- *    of these names was bound to libgsend-preload.so.
+ *    payload arrives intact at a real loopback peer. The runners prove
+ *    from LD_DEBUG=bindings (run-glib-tests.py --program) and gdb call
+ *    counts (run-call-counts.py) that each name reached libgsend-preload.so.
  *
- * Real sockets only: UDP on 127.0.0.1 and an AF_UNIX datagram socketpair.
+ * Real sockets only: UDP on 127.0.0.1 and AF_UNIX socketpairs.
  */
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define N_BATCH 3000
 #define RECV_TIMEOUT_S 5
 
+/* TRUE when this run must show gsend (EXPECT=shim), FALSE for plain GIO. */
+static gboolean
+under_shim (void)
+{
+  const char *e = g_getenv ("EXPECT");
+  g_assert_nonnull (e); /* the runner must say what it expects */
+  g_assert_true (g_str_equal (e, "shim") || g_str_equal (e, "gio"));
+  return g_str_equal (e, "shim");
+}
+
 static guint
 expected_batch (void)
 {
-  const char *e = g_getenv ("EXPECT_BATCH");
-  g_assert_nonnull (e); /* the runner must say what it expects */
-  return (guint) g_ascii_strtoull (e, NULL, 10);
+  return under_shim () ? N_BATCH : 1024; /* GIO's per-call cap */
 }
 
 typedef struct {
@@ -328,12 +351,101 @@ test_datagram_based_send_messages (void)
   g_object_unref (r);
 }
 
+static void
+test_rule05_epipe (void)
+{
+  GError *error = NULL;
+  int fds[2];
+  GSocket *a, *b;
+  GOutputVector v = { "x", 1 };
+  GOutputMessage m = { NULL, &v, 1, 0, NULL, 0 };
+  gint r;
+  gssize n;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  a = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  b = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (shutdown (fds[0], SHUT_WR), ==, 0);
+
+  r = g_socket_send_messages (a, &m, 1, 0, NULL, &error);
+  g_assert_cmpint (r, ==, -1);
+  g_assert_nonnull (error);
+  g_test_message ("send_messages after SHUT_WR: %s (code %d)", error->message, error->code);
+  if (under_shim ())
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+      g_assert_nonnull (strstr (error->message, "message 0"));
+    }
+  else
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_clear_error (&error);
+
+  /* the single-message names keep GIO's mapping either way */
+  n = g_socket_send (a, "x", 1, NULL, &error);
+  g_assert_cmpint (n, ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE);
+  g_clear_error (&error);
+
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+static void
+test_rule02_datagram_based_timeout (void)
+{
+  GError *error = NULL;
+  GSocket *s, *r;
+  GOutputVector v = { "x", 1 };
+  GOutputMessage m = { NULL, &v, 1, 0, NULL, 0 };
+  gint ret;
+
+  make_unix_pair (&s, &r);
+  g_socket_set_timeout (s, 5);
+  if (!under_shim ())
+    g_test_expect_message ("GLib-GIO", G_LOG_LEVEL_CRITICAL, "*child_error*");
+  ret = g_datagram_based_send_messages (G_DATAGRAM_BASED (s), &m, 1, 0, -1, NULL, &error);
+  g_assert_cmpint (ret, ==, -1);
+  if (under_shim ())
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
+  else
+    {
+      g_test_assert_expected_messages ();
+      g_assert_no_error (error); /* GIO 2.74: -1 but no error */
+    }
+  g_clear_error (&error);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
+static void
+test_rule12_null_socket (void)
+{
+  GOutputVector v = { "x", 1 };
+  GOutputMessage m = { NULL, &v, 1, 0, NULL, 0 };
+  GError *error = NULL;
+
+  if (!under_shim ())
+    {
+      g_test_skip ("GIO 2.74 crashes on a NULL socket here");
+      return;
+    }
+  g_test_expect_message ("GSend", G_LOG_LEVEL_CRITICAL, "*assertion*failed*");
+  g_assert_cmpint (g_socket_send_messages (NULL, &m, 1, 0, NULL, &error), ==, -1);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/preload/batch-udp", test_batch_udp);
-  g_test_add_func ("/preload/batch-unix", test_batch_unix);
+  g_test_add_func ("/preload/no-cap/batch-udp", test_batch_udp);
+  g_test_add_func ("/preload/no-cap/batch-unix", test_batch_unix);
+  g_test_add_func ("/preload/rule05/epipe", test_rule05_epipe);
+  g_test_add_func ("/preload/rule02/datagram-based-timeout", test_rule02_datagram_based_timeout);
+  g_test_add_func ("/preload/rule12/null-socket", test_rule12_null_socket);
   g_test_add_func ("/preload/send-to", test_send_to);
   g_test_add_func ("/preload/send", test_send);
   g_test_add_func ("/preload/send-with-blocking", test_send_with_blocking);

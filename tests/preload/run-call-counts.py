@@ -75,7 +75,7 @@ def main():
         print("# SKIP: gdb not installed")
         return 77
 
-    programs = [(gio_only, {"EXPECT_BATCH": "3000"})]
+    programs = [(gio_only, {"EXPECT": "shim"})]
     for name in ("socket", "unix-fd", "proxy-test", "gdbus-peer"):
         if os.access(os.path.join(testdir, name), os.X_OK):
             programs.append((os.path.join(testdir, name), {}))
