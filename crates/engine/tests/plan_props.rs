@@ -134,6 +134,7 @@ enum Mode {
 }
 
 struct Case {
+    pool: Vec<SockAddr>,
     arena: Vec<u8>,
     msgs: Vec<Msg>,
     policy: GsoPolicy,
@@ -150,7 +151,21 @@ fn random_policy(r: &mut Rng) -> GsoPolicy {
     }
 }
 
-fn gen_case(seed: u64) -> Case {
+/// Bounds of a generated case.
+#[derive(Clone, Copy)]
+struct Shape {
+    /// Most messages.
+    max_n: usize,
+    /// Largest "big" message.
+    big_max: usize,
+    /// Control data the kernel accepts on an IPv4 UDP socket (IP_TOS) rather
+    /// than arbitrary bytes.
+    real_control: bool,
+}
+
+const PLAN_SHAPE: Shape = Shape { max_n: 3000, big_max: 70_000, real_control: false };
+
+fn gen_case(seed: u64, pool: Vec<SockAddr>, shape: Shape) -> Case {
     let mut r = Rng::new(seed);
     let arena_len = 200_000 + r.below(100_000);
     let mut arena = Vec::with_capacity(arena_len + 8);
@@ -163,8 +178,9 @@ fn gen_case(seed: u64) -> Case {
         1..=5 => r.below(200),
         6..=8 => r.below(1500),
         _ => r.below(3001),
-    };
-    let big = |r: &mut Rng| 30_000 + r.below(40_000);
+    }
+    .min(shape.max_n);
+    let big = |r: &mut Rng| 30_000 + r.below(shape.big_max - 30_000 + 1);
     // Segment-size pattern.
     let pattern = r.below(5);
     let base = match r.below(5) {
@@ -174,7 +190,7 @@ fn gen_case(seed: u64) -> Case {
         3 => 1 + r.below(9000),
         _ => big(&mut r),
     };
-    let n_dests = 1 + r.below(4);
+    let n_dests = 1 + r.below(pool.len());
     let dest_mix = r.below(3); // 0: one destination, 1: runs, 2: random
     let control_rate = [0, 5, 50, 300][r.below(4)];
     let max_vecs = r.below(9); // 0..=8
@@ -248,7 +264,11 @@ fn gen_case(seed: u64) -> Case {
         if r.chance(control_rate) {
             for _ in 0..1 + r.below(2) {
                 let data: Vec<u8> = (0..r.below(25)).map(|_| r.next() as u8).collect();
-                control.push((r.below(300) as i32, r.below(300) as i32, data));
+                if shape.real_control {
+                    control.push((libc::IPPROTO_IP, libc::IP_TOS, 0i32.to_ne_bytes().to_vec()));
+                } else {
+                    control.push((r.below(300) as i32, r.below(300) as i32, data));
+                }
             }
         }
         msgs.push(Msg { vecs, dest, control, len });
@@ -267,7 +287,7 @@ fn gen_case(seed: u64) -> Case {
         limits.push(l.min(left));
         left -= l.min(left);
     }
-    Case { arena, msgs, policy, mode, limits }
+    Case { pool, arena, msgs, policy, mode, limits }
 }
 
 fn random_dest(r: &mut Rng, n_dests: usize) -> DestSpec {
@@ -300,7 +320,7 @@ struct Want {
 /// Plans one chunk of `c.msgs[from..from + count]` and checks it. Returns
 /// headers planned and how many of them were GSO sends.
 fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize, seed: u64) -> (usize, usize) {
-    let pool = pool();
+    let pool = &c.pool;
     let msgs = &c.msgs[from..from + count];
     let begin_policy = match c.mode {
         Mode::PushGrouped | Mode::ExtendRun => c.policy,
@@ -482,10 +502,10 @@ struct Stats {
 }
 
 fn run_case(s: &mut Scratch, seed: u64, st: &mut Stats) {
-    let c = gen_case(seed);
+    let c = gen_case(seed, pool(), PLAN_SHAPE);
     // The cache holds the pool (inserted once per scratch; re-inserting a
     // cached key is not allowed, so look first).
-    for (i, a) in pool().iter().enumerate() {
+    for (i, a) in c.pool.iter().enumerate() {
         if s.cache.get(cache_key(i)).is_none() {
             // SAFETY: the keys own nothing; releasing them does nothing.
             assert!(unsafe { s.cache.insert(cache_key(i), a, release_nothing) });
@@ -579,4 +599,221 @@ fn edge_shapes() {
         let got: Vec<usize> = (0..p.len()).map(|k| p.header(k).count).collect();
         assert_eq!(got, want, "{n} × {len}");
     }
+}
+
+// ---- send() through real sockets ------------------------------------------
+//
+// `send` calls `sendmmsg` itself (only the `Waiter` is injected), so there
+// is no fake sender to plug in: these properties use real UDP sockets on
+// 127.0.0.1. Random batches (smaller ones: the receivers hold everything
+// until the send returns) go to two receivers, through the connected peer,
+// shared, duplicate and cached addresses, with IP_TOS control messages now
+// and then; every message must be reported once, in order, with its size,
+// and the receivers must get exactly the expected datagrams. On some cases
+// the sender has SO_NO_CHECK set, so the kernel refuses GSO (EINVAL): the
+// outcome must say so and nothing may be lost or doubled.
+
+use gsend_engine::send::{send, SendRequest};
+use gsend_engine::wait::{PollWaiter, Timeout};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+fn udp_socket() -> OwnedFd {
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    assert!(fd >= 0);
+    // SAFETY: fd is new and owned by nobody else.
+    unsafe { OwnedFd::from_raw_fd(fd) }
+}
+
+fn setsockopt_int(fd: &OwnedFd, level: i32, name: i32, v: i32) -> i32 {
+    // SAFETY: v is a valid int for the option's length.
+    unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&v as *const i32).cast(),
+            std::mem::size_of::<i32>() as libc::socklen_t,
+        )
+    }
+}
+
+/// A receiver bound to 127.0.0.1 on an ephemeral port, and its address.
+fn receiver() -> (OwnedFd, SockAddr) {
+    let fd = udp_socket();
+    if setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 32 << 20) != 0 {
+        setsockopt_int(&fd, libc::SOL_SOCKET, libc::SO_RCVBUF, 8 << 20);
+    }
+    let a = sockaddr_in(0);
+    // SAFETY: a holds a valid sockaddr_in of a.len bytes.
+    let r = unsafe { libc::bind(fd.as_raw_fd(), (&a.storage as *const libc::sockaddr_storage).cast(), a.len) };
+    assert_eq!(r, 0);
+    let mut b = SockAddr::default();
+    b.len = std::mem::size_of::<libc::sockaddr_storage>() as _;
+    // SAFETY: b.storage is writable for b.len bytes.
+    let r = unsafe {
+        libc::getsockname(fd.as_raw_fd(), (&mut b.storage as *mut libc::sockaddr_storage).cast(), &mut b.len)
+    };
+    assert_eq!(r, 0);
+    (fd, b)
+}
+
+/// Receives `want` datagrams (2 s for each at most), then any extra one
+/// that shows up within 50 ms.
+fn recv_n(fd: &OwnedFd, want: usize) -> Vec<Vec<u8>> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 70_000];
+    loop {
+        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let t = if got.len() < want { 2000 } else { 50 };
+        // SAFETY: p is one valid pollfd.
+        if unsafe { libc::poll(&mut p, 1, t) } <= 0 {
+            return got;
+        }
+        // SAFETY: buf is writable for its length.
+        let r = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+        if r >= 0 {
+            got.push(buf[..r as usize].to_vec());
+        }
+    }
+}
+
+const SEND_SHAPE: Shape = Shape { max_n: 1200, big_max: 65_507, real_control: true };
+
+/// Returns (messages, GSO refused).
+fn send_case(seed: u64) -> (usize, bool) {
+    let (rx_a, addr_a) = receiver();
+    let (rx_b, addr_b) = receiver();
+    // Pool: A, B, and A again (same bytes, another index).
+    let pool = vec![addr_a, addr_b, addr_a];
+    let mut c = gen_case(seed, pool.clone(), SEND_SHAPE);
+    // Keep what the receivers must hold bounded: at most ~6 MB per case.
+    let mut total = 0;
+    let keep = c.msgs.iter().take_while(|m| {
+        total += m.len + 1024;
+        total < 6 << 20
+    });
+    let keep = keep.count();
+    c.msgs.truncate(keep);
+    let tx = udp_socket();
+    // SAFETY: addr_a is a valid sockaddr_in of addr_a.len bytes.
+    let r = unsafe { libc::connect(tx.as_raw_fd(), (&addr_a.storage as *const libc::sockaddr_storage).cast(), addr_a.len) };
+    assert_eq!(r, 0);
+    let no_check = seed % 5 == 0;
+    if no_check {
+        assert_eq!(setsockopt_int(&tx, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1), 0);
+    }
+    let iovs: Vec<Vec<libc::iovec>> = c
+        .msgs
+        .iter()
+        .map(|m| {
+            m.vecs
+                .iter()
+                .map(|&(off, len)| libc::iovec {
+                    // SAFETY: within (or one past) the arena.
+                    iov_base: unsafe { c.arena.as_ptr().add(off) } as *mut libc::c_void,
+                    iov_len: len,
+                })
+                .collect()
+        })
+        .collect();
+    let n = c.msgs.len();
+    let mut s = Scratch::default();
+    for (i, a) in pool.iter().enumerate() {
+        // SAFETY: the keys own nothing.
+        assert!(unsafe { s.cache.insert(cache_key(i), a, release_nothing) });
+    }
+    let req = SendRequest { fd: tx.as_raw_fd(), n, flags: 0, timeout: Timeout::Block(None), gso: c.policy };
+    let extend = matches!(c.mode, Mode::ExtendRun);
+    let mut reports: Vec<(usize, usize)> = Vec::with_capacity(n);
+    let out = send::<()>(
+        &mut s,
+        &req,
+        &mut PollWaiter,
+        |i, s| {
+            let m = &c.msgs[i];
+            let dest = match m.dest {
+                DestSpec::Connected => Dest::Connected,
+                DestSpec::Shared(p) | DestSpec::Fresh(p) => s.push_addr(pool[p]),
+                DestSpec::Cached(p) => s.cached_addr(cache_key(p)).expect("cached"),
+            };
+            let control = if m.control.is_empty() {
+                None
+            } else {
+                let mut first = None;
+                for (level, ty, data) in &m.control {
+                    let (off, d) = s.control.push_cmsg(*level, *ty, data.len());
+                    s.control.bytes_mut()[d..d + data.len()].copy_from_slice(data);
+                    first.get_or_insert(off);
+                }
+                let off = first.unwrap();
+                Some((off, s.control.len() - off))
+            };
+            s.push(Message { dest, iov: &iovs[i], control, len: m.len });
+            if extend && control.is_none() {
+                let id = m.dest.identity();
+                s.extend_run(|k| {
+                    let nm = c.msgs.get(i + 1 + k)?;
+                    (nm.dest.identity() == id && nm.control.is_empty()).then(|| (nm.len, &iovs[i + 1 + k][..]))
+                });
+            }
+            Ok(())
+        },
+        |i, b| reports.push((i, b)),
+    );
+    let ctx = format!("PLAN_PROPS_SEED={seed} (send, {n} messages, policy {:?}, no_check {no_check})", c.policy);
+    assert!(out.failure.is_none(), "{ctx}: {:?}", out.failure);
+    assert_eq!(out.sent, n, "{ctx}");
+    if !no_check || !c.policy.enabled {
+        assert!(!out.gso_refused, "{ctx}: GSO refused on a socket that allows it");
+    }
+    let want_reports: Vec<(usize, usize)> = c.msgs.iter().enumerate().map(|(i, m)| (i, m.len)).collect();
+    assert_eq!(reports, want_reports, "{ctx}: reports");
+    for (fd, idx) in [(&rx_a, 0usize), (&rx_b, 1usize)] {
+        let want: Vec<Vec<u8>> = c
+            .msgs
+            .iter()
+            .filter(|m| match m.dest {
+                DestSpec::Connected => idx == 0,
+                _ => c.pool[m.dest.identity().unwrap()].storage.ss_family as i32 == libc::AF_INET
+                    && addr_bytes(&c.pool[m.dest.identity().unwrap()]) == addr_bytes(&c.pool[idx]),
+            })
+            .map(|m| {
+                let mut b = Vec::with_capacity(m.len);
+                for &(o, l) in &m.vecs {
+                    b.extend_from_slice(&c.arena[o..o + l]);
+                }
+                b
+            })
+            .collect();
+        let got = recv_n(fd, want.len());
+        assert_eq!(got.len(), want.len(), "{ctx}: receiver {idx} datagram count");
+        for (j, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert!(g == w, "{ctx}: receiver {idx} datagram {j} differs ({} vs {} bytes)", g.len(), w.len());
+        }
+    }
+    (n, out.gso_refused)
+}
+
+#[test]
+fn send_delivers_exactly_the_planned_datagrams() {
+    let start = std::time::Instant::now();
+    if let Some(seed) = env_u64("PLAN_PROPS_SEED") {
+        send_case(seed);
+        return;
+    }
+    let fixed = env_u64("PLAN_PROPS_ITERS");
+    let iters = fixed.map(|n| n / 4 + 1).unwrap_or(60);
+    let (mut cases, mut msgs, mut refused) = (0, 0, 0);
+    for seed in 1..=iters {
+        if fixed.is_none() && seed > 10 && start.elapsed() > std::time::Duration::from_secs(4) {
+            break;
+        }
+        let (n, r) = send_case(seed);
+        cases += 1;
+        msgs += n;
+        refused += usize::from(r);
+    }
+    eprintln!("send_props: {cases} cases, {msgs} messages, GSO refused in {refused}, in {:.2?}", start.elapsed());
+    assert!(refused > 0 || cases < 20, "SO_NO_CHECK never made the kernel refuse GSO");
 }
