@@ -249,10 +249,12 @@ fn gen_case(seed: u64, pool: Vec<SockAddr>, shape: Shape) -> Case {
         let k = if len > 0 { k.max(1) } else { k };
         let mut cuts: Vec<usize> = (0..k.saturating_sub(1)).map(|_| r.below(len + 1)).collect();
         cuts.sort_unstable();
+        if k > 0 {
+            cuts.push(len);
+        }
         let mut vecs = Vec::with_capacity(k);
         let mut prev = 0;
-        for j in 0..k {
-            let end = if j + 1 == k { len } else { cuts[j] };
+        for end in cuts {
             let l = end - prev;
             prev = end;
             // Zero-length vectors may point anywhere in the arena, its end
@@ -327,7 +329,7 @@ fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize
         Mode::Regroup => GsoPolicy::OFF,
         Mode::Switch(p) => p,
     };
-    if matches!(c.mode, Mode::Regroup) && seed % 2 == 0 {
+    if matches!(c.mode, Mode::Regroup) && seed.is_multiple_of(2) {
         s.begin();
     } else {
         s.begin_with(begin_policy);
@@ -587,7 +589,14 @@ fn edge_shapes() {
     }
     // Exact header counts at the limits: 64 segments, 65507 bytes.
     let arena = vec![7u8; 70_000];
-    for (n, len, want) in [(64usize, 1000usize, vec![64usize]), (65, 1000, vec![64, 1]), (64, 1200, vec![54, 10]), (3, 65507, vec![1, 1, 1]), (2, 32753, vec![2]), (2, 32754, vec![1, 1])] {
+    for (n, len, want) in [
+        (64usize, 1000usize, vec![64usize]),
+        (65, 1000, vec![64, 1]),
+        (64, 1200, vec![54, 10]),
+        (3, 65507, vec![1, 1, 1]),
+        (2, 32753, vec![2]),
+        (2, 32754, vec![1, 1]),
+    ] {
         s.begin_with(GsoPolicy::UDP);
         let d = s.push_addr(sockaddr_in(9));
         let v = [libc::iovec { iov_base: arena.as_ptr() as *mut libc::c_void, iov_len: len }];
@@ -648,8 +657,7 @@ fn receiver() -> (OwnedFd, SockAddr) {
     // SAFETY: a holds a valid sockaddr_in of a.len bytes.
     let r = unsafe { libc::bind(fd.as_raw_fd(), (&a.storage as *const libc::sockaddr_storage).cast(), a.len) };
     assert_eq!(r, 0);
-    let mut b = SockAddr::default();
-    b.len = std::mem::size_of::<libc::sockaddr_storage>() as _;
+    let mut b = SockAddr { len: std::mem::size_of::<libc::sockaddr_storage>() as _, ..Default::default() };
     // SAFETY: b.storage is writable for b.len bytes.
     let r = unsafe {
         libc::getsockname(fd.as_raw_fd(), (&mut b.storage as *mut libc::sockaddr_storage).cast(), &mut b.len)
@@ -697,9 +705,10 @@ fn send_case(seed: u64) -> (usize, bool) {
     c.msgs.truncate(keep);
     let tx = udp_socket();
     // SAFETY: addr_a is a valid sockaddr_in of addr_a.len bytes.
-    let r = unsafe { libc::connect(tx.as_raw_fd(), (&addr_a.storage as *const libc::sockaddr_storage).cast(), addr_a.len) };
+    let r =
+        unsafe { libc::connect(tx.as_raw_fd(), (&addr_a.storage as *const libc::sockaddr_storage).cast(), addr_a.len) };
     assert_eq!(r, 0);
-    let no_check = seed % 5 == 0;
+    let no_check = seed.is_multiple_of(5);
     if no_check {
         assert_eq!(setsockopt_int(&tx, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1), 0);
     }
@@ -775,8 +784,10 @@ fn send_case(seed: u64) -> (usize, bool) {
             .iter()
             .filter(|m| match m.dest {
                 DestSpec::Connected => idx == 0,
-                _ => c.pool[m.dest.identity().unwrap()].storage.ss_family as i32 == libc::AF_INET
-                    && addr_bytes(&c.pool[m.dest.identity().unwrap()]) == addr_bytes(&c.pool[idx]),
+                _ => {
+                    c.pool[m.dest.identity().unwrap()].storage.ss_family as i32 == libc::AF_INET
+                        && addr_bytes(&c.pool[m.dest.identity().unwrap()]) == addr_bytes(&c.pool[idx])
+                }
             })
             .map(|m| {
                 let mut b = Vec::with_capacity(m.len);
