@@ -1,8 +1,13 @@
 /* Shared helpers for gsend's C integration tests. */
 #pragma once
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* struct ucred */
+#endif
+
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
+#include <glib/gstdio.h>
 #include <gsend.h>
 #include <sys/socket.h>
 #include <errno.h>

@@ -1,0 +1,791 @@
+/* What goes into a message: addresses (rule 8), control messages (rule 9),
+ * vectors (rule 10), size overflow (rule 13). */
+#include "common.h"
+#include <gio/gunixfdmessage.h>
+#include <gio/gunixcredentialsmessage.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+#include <fcntl.h>
+
+#define SENTINEL 424242
+
+/* Receives one message from @s with its control messages (at most 5 s). */
+static gssize
+recv_with_control (GSocket *s, gchar *buf, gsize size, GSocketControlMessage ***cmsgs, gint *n_cmsgs)
+{
+  GError *error = NULL;
+  GInputVector iv = { buf, size };
+  gint flags = 0;
+  if (!g_socket_condition_timed_wait (s, G_IO_IN, 5 * G_USEC_PER_SEC, NULL, &error))
+    {
+      g_clear_error (&error);
+      return -1;
+    }
+  gssize n = g_socket_receive_message (s, NULL, &iv, 1, cmsgs, n_cmsgs, &flags, NULL, &error);
+  g_assert_no_error (error);
+  return n;
+}
+
+static void
+free_cmsgs (GSocketControlMessage **c, gint n)
+{
+  for (gint i = 0; i < n; i++)
+    g_object_unref (c[i]);
+  g_free (c);
+}
+
+/* Collects every fd received in GUnixFDMessages; returns how many. */
+static gint
+steal_fds (GSocketControlMessage **c, gint n, int *out, gint max)
+{
+  gint k = 0;
+  for (gint i = 0; i < n; i++)
+    if (G_IS_UNIX_FD_MESSAGE (c[i]))
+      {
+        gint len = 0;
+        gint *fds = g_unix_fd_message_steal_fds (G_UNIX_FD_MESSAGE (c[i]), &len);
+        for (gint j = 0; j < len; j++)
+          {
+            g_assert_cmpint (k, <, max);
+            out[k++] = fds[j];
+          }
+        g_free (fds);
+      }
+  return k;
+}
+
+/* The received descriptor is the read end's twin: data written into the
+ * pipe can be read through it. */
+static void
+assert_pipe_works (int write_end, int received_read_end, const char *word)
+{
+  gsize len = strlen (word);
+  g_assert_cmpint (write (write_end, word, len), ==, (gssize) len);
+  char buf[64] = { 0 };
+  g_assert_cmpint (read (received_read_end, buf, sizeof buf), ==, (gssize) len);
+  g_assert_cmpstr (buf, ==, word);
+}
+
+/* ---- a custom GSocketControlMessage: SCM_RIGHTS with one descriptor ---- */
+
+typedef struct
+{
+  GSocketControlMessage parent;
+  int fd;
+  guint serialized;
+} TestFdMsg;
+typedef struct
+{
+  GSocketControlMessageClass parent_class;
+} TestFdMsgClass;
+
+GType test_fd_msg_get_type (void);
+G_DEFINE_TYPE (TestFdMsg, test_fd_msg, G_TYPE_SOCKET_CONTROL_MESSAGE)
+
+static gsize
+test_fd_msg_get_size (GSocketControlMessage *m)
+{
+  (void) m;
+  return sizeof (int);
+}
+
+static int
+test_fd_msg_get_level (GSocketControlMessage *m)
+{
+  (void) m;
+  return SOL_SOCKET;
+}
+
+static int
+test_fd_msg_get_msg_type (GSocketControlMessage *m)
+{
+  (void) m;
+  return SCM_RIGHTS;
+}
+
+static void
+test_fd_msg_serialize (GSocketControlMessage *m, gpointer data)
+{
+  TestFdMsg *self = (TestFdMsg *) m;
+  self->serialized++;
+  memcpy (data, &self->fd, sizeof (int));
+}
+
+static void
+test_fd_msg_class_init (TestFdMsgClass *klass)
+{
+  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
+  c->get_size = test_fd_msg_get_size;
+  c->get_level = test_fd_msg_get_level;
+  c->get_type = test_fd_msg_get_msg_type;
+  c->serialize = test_fd_msg_serialize;
+}
+
+static void
+test_fd_msg_init (TestFdMsg *self)
+{
+  self->fd = -1;
+}
+
+static GSocketControlMessage *
+test_fd_msg_new (int fd)
+{
+  TestFdMsg *m = g_object_new (test_fd_msg_get_type (), NULL);
+  m->fd = fd;
+  return G_SOCKET_CONTROL_MESSAGE (m);
+}
+
+/* ---- a custom GSocketAddress: an IPv4 address known only through to_native ---- */
+
+typedef struct
+{
+  GSocketAddress parent;
+  struct sockaddr_in sin;
+  guint to_native_calls;
+} TestAddr;
+typedef struct
+{
+  GSocketAddressClass parent_class;
+} TestAddrClass;
+
+GType test_addr_get_type (void);
+G_DEFINE_TYPE (TestAddr, test_addr, G_TYPE_SOCKET_ADDRESS)
+
+static GSocketFamily
+test_addr_get_family (GSocketAddress *a)
+{
+  (void) a;
+  return G_SOCKET_FAMILY_IPV4;
+}
+
+static gssize
+test_addr_get_native_size (GSocketAddress *a)
+{
+  (void) a;
+  return sizeof (struct sockaddr_in);
+}
+
+static gboolean
+test_addr_to_native (GSocketAddress *a, gpointer dest, gsize destlen, GError **error)
+{
+  TestAddr *self = (TestAddr *) a;
+  if (destlen < sizeof self->sin)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "too small");
+      return FALSE;
+    }
+  self->to_native_calls++;
+  memcpy (dest, &self->sin, sizeof self->sin);
+  return TRUE;
+}
+
+static void
+test_addr_class_init (TestAddrClass *klass)
+{
+  GSocketAddressClass *c = G_SOCKET_ADDRESS_CLASS (klass);
+  c->get_family = test_addr_get_family;
+  c->get_native_size = test_addr_get_native_size;
+  c->to_native = test_addr_to_native;
+}
+
+static void
+test_addr_init (TestAddr *self)
+{
+  (void) self;
+}
+
+static TestAddr *
+test_addr_new_from (GSocketAddress *inet)
+{
+  TestAddr *a = g_object_new (test_addr_get_type (), NULL);
+  g_assert_true (g_socket_address_to_native (inet, &a->sin, sizeof a->sin, NULL));
+  return a;
+}
+
+/* ---- rule 8 ---- */
+
+/* A custom GSocketAddress subclass, a GProxyAddress (a GInetSocketAddress
+ * subclass) and a plain GInetSocketAddress in one batch. */
+static void
+test_rule08_address_subclasses (void)
+{
+  GError *error = NULL;
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = local_addr (rx);
+  TestAddr *custom = test_addr_new_from (ra);
+  GInetAddress *ia = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (ra));
+  guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (ra));
+  GSocketAddress *proxy = g_proxy_address_new (ia, port, "socks5", "example.invalid", 1, NULL, NULL);
+
+  gchar p0[] = "custom", p1[] = "proxy", p2[] = "plain";
+  GOutputVector v[3] = { { p0, 6 }, { p1, 5 }, { p2, 5 } };
+  GOutputMessage m[3];
+  memset (m, 0, sizeof m);
+  GSocketAddress *addrs[3] = { G_SOCKET_ADDRESS (custom), proxy, ra };
+  for (int i = 0; i < 3; i++)
+    {
+      m[i].address = addrs[i];
+      m[i].vectors = &v[i];
+      m[i].num_vectors = 1;
+    }
+  g_assert_cmpint (gsend_socket_send_messages (tx, m, 3, 0, NULL, &error), ==, 3);
+  g_assert_no_error (error);
+  g_assert_cmpuint (custom->to_native_calls, >=, 1);
+  gchar buf[32];
+  for (int i = 0; i < 3; i++)
+    {
+      gssize n = recv_bounded (rx, buf, sizeof buf);
+      g_assert_cmpmem (buf, n, v[i].buffer, v[i].size);
+    }
+  /* The single-message twins with the custom address. */
+  g_assert_cmpint (gsend_socket_send_to (tx, G_SOCKET_ADDRESS (custom), "to", 2, NULL, &error), ==, 2);
+  g_assert_no_error (error);
+  gssize n = recv_bounded (rx, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "to", 2);
+  g_assert_cmpint (gsend_socket_send_message (tx, G_SOCKET_ADDRESS (custom), v, 1, NULL, 0, 0, NULL, &error), ==, 6);
+  g_assert_no_error (error);
+  n = recv_bounded (rx, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "custom", 6);
+  g_assert_true (nothing_pending (rx));
+
+  g_object_unref (proxy);
+  g_object_unref (custom);
+  g_object_unref (ra);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
+/* GUnixSocketAddress: a path and an abstract name, per message. */
+static void
+test_rule08_unix_addresses (void)
+{
+  GError *error = NULL;
+  gchar *dir = g_dir_make_tmp ("gsend-ctest-XXXXXX", &error);
+  g_assert_no_error (error);
+  gchar *path = g_build_filename (dir, "rx.sock", NULL);
+  GSocketAddress *pa = g_unix_socket_address_new (path);
+  gchar *abstract = g_strdup_printf ("gsend-ctest-%d-%u", getpid (), g_random_int ());
+  GSocketAddress *aa = g_unix_socket_address_new_with_type (abstract, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
+
+  GSocket *rx1 = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_socket_bind (rx1, pa, FALSE, &error));
+  g_assert_no_error (error);
+  GSocket *rx2 = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_true (g_socket_bind (rx2, aa, FALSE, &error));
+  g_assert_no_error (error);
+  GSocket *tx = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
+  g_assert_no_error (error);
+
+  gchar p0[] = "to-path", p1[] = "to-abstract";
+  GOutputVector v[2] = { { p0, 7 }, { p1, 11 } };
+  GOutputMessage m[2];
+  memset (m, 0, sizeof m);
+  m[0].address = pa; m[0].vectors = &v[0]; m[0].num_vectors = 1;
+  m[1].address = aa; m[1].vectors = &v[1]; m[1].num_vectors = 1;
+  g_assert_cmpint (gsend_socket_send_messages (tx, m, 2, 0, NULL, &error), ==, 2);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m[0].bytes_sent, ==, 7);
+  g_assert_cmpuint (m[1].bytes_sent, ==, 11);
+  gchar buf[32];
+  gssize n = recv_bounded (rx1, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "to-path", 7);
+  n = recv_bounded (rx2, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "to-abstract", 11);
+
+  g_object_unref (tx);
+  g_object_unref (rx1);
+  g_object_unref (rx2);
+  g_unlink (path);
+  g_rmdir (dir);
+  g_free (path);
+  g_free (dir);
+  g_free (abstract);
+  g_object_unref (pa);
+  g_object_unref (aa);
+}
+
+/* ---- rule 9 ---- */
+
+/* A GUnixFDMessage in a batch: the receiver gets a working descriptor, and
+ * control messages stay with their own message. */
+static void
+test_rule09_unix_fd_message (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  int pipefd[2];
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+
+  GSocketControlMessage *fdm = g_unix_fd_message_new ();
+  g_assert_true (g_unix_fd_message_append_fd (G_UNIX_FD_MESSAGE (fdm), pipefd[0], &error));
+  g_assert_no_error (error);
+
+  gchar p0[] = "plain", p1[] = "with-fd";
+  GOutputVector v[2] = { { p0, 5 }, { p1, 7 } };
+  GOutputMessage m[3];
+  memset (m, 0, sizeof m);
+  m[0].vectors = &v[0]; m[0].num_vectors = 1;
+  m[1].vectors = &v[1]; m[1].num_vectors = 1;
+  m[1].control_messages = &fdm; m[1].num_control_messages = 1;
+  m[2].vectors = &v[0]; m[2].num_vectors = 1;
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 3, 0, NULL, &error), ==, 3);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m[1].bytes_sent, ==, 7);
+
+  for (int i = 0; i < 3; i++)
+    {
+      gchar buf[32];
+      GSocketControlMessage **c = NULL;
+      gint nc = 0;
+      gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
+      g_assert_cmpmem (buf, n, v[i == 1].buffer, v[i == 1].size);
+      int fds[4];
+      gint nfds = steal_fds (c, nc, fds, 4);
+      g_assert_cmpint (nfds, ==, i == 1 ? 1 : 0);
+      if (nfds)
+        {
+          g_assert_cmpint (fds[0], !=, pipefd[0]);
+          assert_pipe_works (pipefd[1], fds[0], "through-fd");
+          close (fds[0]);
+        }
+      free_cmsgs (c, nc);
+    }
+
+  /* The single-message twin, control messages NULL-terminated (-1). */
+  GSocketControlMessage *list[2] = { fdm, NULL };
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 2, list, -1, 0, NULL, &error), ==, 12);
+  g_assert_no_error (error);
+  {
+    gchar buf[32];
+    GSocketControlMessage **c = NULL;
+    gint nc = 0;
+    gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
+    g_assert_cmpmem (buf, n, "plainwith-fd", 12);
+    int fds[4];
+    g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 1);
+    assert_pipe_works (pipefd[1], fds[0], "again");
+    close (fds[0]);
+    free_cmsgs (c, nc);
+  }
+
+  close (pipefd[0]);
+  close (pipefd[1]);
+  g_object_unref (fdm);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+static const struct ucred *
+find_ucred (GSocketControlMessage **c, gint n)
+{
+  for (gint i = 0; i < n; i++)
+    if (G_IS_UNIX_CREDENTIALS_MESSAGE (c[i]))
+      {
+        GCredentials *cr = g_unix_credentials_message_get_credentials (G_UNIX_CREDENTIALS_MESSAGE (c[i]));
+        return g_credentials_get_native (cr, G_CREDENTIALS_TYPE_LINUX_UCRED);
+      }
+  return NULL;
+}
+
+/* A GUnixCredentialsMessage. The kernel checks what is sent: our own
+ * credentials arrive; someone else's pid is refused (EPERM) unless we
+ * have CAP_SYS_ADMIN, in which case it arrives as sent. */
+static void
+test_rule09_credentials_message (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  g_assert_true (g_socket_set_option (b, SOL_SOCKET, SO_PASSCRED, 1, &error));
+  g_assert_no_error (error);
+
+  GSocketControlMessage *cm = g_unix_credentials_message_new ();
+  gchar p[] = "creds";
+  GOutputVector v = { p, 5 };
+  GOutputMessage m;
+  memset (&m, 0, sizeof m);
+  m.vectors = &v; m.num_vectors = 1;
+  m.control_messages = &cm; m.num_control_messages = 1;
+  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  gchar buf[32];
+  GSocketControlMessage **c = NULL;
+  gint nc = 0;
+  gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
+  g_assert_cmpmem (buf, n, "creds", 5);
+  const struct ucred *uc = find_ucred (c, nc);
+  g_assert_nonnull (uc);
+  g_assert_cmpint (uc->pid, ==, getpid ());
+  g_assert_cmpint (uc->uid, ==, getuid ());
+  free_cmsgs (c, nc);
+  g_object_unref (cm);
+
+  /* Someone else's pid: proves the control data reaches the kernel. */
+  struct ucred other = { getppid (), getuid (), getgid () };
+  GCredentials *cr = g_credentials_new ();
+  g_credentials_set_native (cr, G_CREDENTIALS_TYPE_LINUX_UCRED, &other);
+  cm = g_unix_credentials_message_new_with_credentials (cr);
+  m.control_messages = &cm;
+  m.bytes_sent = SENTINEL;
+  gint r = gsend_socket_send_messages (a, &m, 1, 0, NULL, &error);
+  if (r == -1)
+    {
+      gint eperm_code = g_io_error_from_errno (EPERM);
+      g_assert_error (error, G_IO_ERROR, eperm_code);
+      g_assert_nonnull (strstr (error->message, strerror (EPERM)));
+      g_clear_error (&error);
+      g_assert_cmpuint (m.bytes_sent, ==, SENTINEL);
+      g_assert_true (nothing_pending (b));
+    }
+  else
+    {
+      g_assert_cmpint (r, ==, 1);
+      g_assert_no_error (error);
+      n = recv_with_control (b, buf, sizeof buf, &c, &nc);
+      g_assert_cmpmem (buf, n, "creds", 5);
+      uc = find_ucred (c, nc);
+      g_assert_nonnull (uc);
+      g_assert_cmpint (uc->pid, ==, getppid ());
+      free_cmsgs (c, nc);
+    }
+  g_object_unref (cm);
+  g_object_unref (cr);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* A custom GSocketControlMessage subclass (SCM_RIGHTS serialized by the
+ * test's own class), alone and together with a GUnixFDMessage and a
+ * GUnixCredentialsMessage on one message. */
+static void
+test_rule09_custom_and_several (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  g_assert_true (g_socket_set_option (b, SOL_SOCKET, SO_PASSCRED, 1, &error));
+  int p1[2], p2[2];
+  g_assert_cmpint (pipe (p1), ==, 0);
+  g_assert_cmpint (pipe (p2), ==, 0);
+
+  GSocketControlMessage *custom = test_fd_msg_new (p1[0]);
+  gchar pay[] = "custom";
+  GOutputVector v = { pay, 6 };
+  GOutputMessage m;
+  memset (&m, 0, sizeof m);
+  m.vectors = &v; m.num_vectors = 1;
+  m.control_messages = &custom; m.num_control_messages = 1;
+  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpuint (((TestFdMsg *) custom)->serialized, >=, 1);
+  {
+    gchar buf[32];
+    GSocketControlMessage **c = NULL;
+    gint nc = 0;
+    gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
+    g_assert_cmpmem (buf, n, "custom", 6);
+    int fds[4];
+    g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 1);
+    assert_pipe_works (p1[1], fds[0], "custom-fd");
+    close (fds[0]);
+    free_cmsgs (c, nc);
+  }
+
+  /* Three control messages on one message. */
+  GSocketControlMessage *fdm = g_unix_fd_message_new ();
+  g_assert_true (g_unix_fd_message_append_fd (G_UNIX_FD_MESSAGE (fdm), p2[0], &error));
+  GSocketControlMessage *cred = g_unix_credentials_message_new ();
+  GSocketControlMessage *three[3] = { fdm, custom, cred };
+  m.control_messages = three;
+  m.num_control_messages = 3;
+  gchar pay2[] = "three-controls";
+  v.buffer = pay2;
+  v.size = strlen (pay2);
+  GOutputMessage batch[2];
+  batch[0] = m;
+  batch[1] = m;
+  g_assert_cmpint (gsend_socket_send_messages (a, batch, 2, 0, NULL, &error), ==, 2);
+  g_assert_no_error (error);
+  for (int k = 0; k < 2; k++)
+    {
+      g_assert_cmpuint (batch[k].bytes_sent, ==, strlen (pay2));
+      gchar buf[32];
+      GSocketControlMessage **c = NULL;
+      gint nc = 0;
+      gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
+      g_assert_cmpmem (buf, n, pay2, strlen (pay2));
+      int fds[4];
+      g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 2);
+      /* In the order the control messages were given. */
+      assert_pipe_works (p2[1], fds[0], "fd-message");
+      assert_pipe_works (p1[1], fds[1], "custom-message");
+      close (fds[0]);
+      close (fds[1]);
+      const struct ucred *uc = find_ucred (c, nc);
+      g_assert_nonnull (uc);
+      g_assert_cmpint (uc->pid, ==, getpid ());
+      free_cmsgs (c, nc);
+    }
+
+  /* And through the single-message twin with a timeout. */
+  gsize written = 0;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, &v, 1, three, 3, 0, -1, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_OK);
+  g_assert_no_error (error);
+  g_assert_cmpuint (written, ==, strlen (pay2));
+  {
+    gchar buf[32];
+    GSocketControlMessage **c = NULL;
+    gint nc = 0;
+    gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
+    g_assert_cmpmem (buf, n, pay2, strlen (pay2));
+    int fds[4];
+    g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 2);
+    assert_pipe_works (p2[1], fds[0], "fd-message-2");
+    assert_pipe_works (p1[1], fds[1], "custom-message-2");
+    close (fds[0]);
+    close (fds[1]);
+    g_assert_nonnull (find_ucred (c, nc));
+    free_cmsgs (c, nc);
+  }
+
+  g_object_unref (fdm);
+  g_object_unref (cred);
+  g_object_unref (custom);
+  close (p1[0]); close (p1[1]); close (p2[0]); close (p2[1]);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* ---- rule 10 ---- */
+
+static void
+test_rule10_zero_length_vectors (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  gchar x[] = "ab", y[] = "cd", z[] = "unused";
+  GOutputVector v[6] = { { z, 0 }, { x, 2 }, { z, 0 }, { NULL, 0 }, { y, 2 }, { z, 0 } };
+  GOutputMessage m[2];
+  memset (m, 0, sizeof m);
+  m[0].vectors = v; m[0].num_vectors = 6;
+  m[1].vectors = v; m[1].num_vectors = 1; /* only a zero-length vector: empty datagram */
+  m[1].bytes_sent = SENTINEL;
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, 2);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m[0].bytes_sent, ==, 4);
+  g_assert_cmpuint (m[1].bytes_sent, ==, 0);
+  gchar buf[32];
+  gssize n = recv_bounded (b, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "abcd", 4);
+  n = recv_bounded (b, buf, sizeof buf);
+  g_assert_cmpint (n, ==, 0);
+  g_assert_true (nothing_pending (b));
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* Many vectors (64 and the kernel's limit of 1024), gathered in order. */
+static void
+test_rule10_many_vectors (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  static guint8 data[1024];
+  static GOutputVector v[1024];
+  for (int i = 0; i < 1024; i++)
+    {
+      data[i] = (guint8) (i * 7 + 3);
+      v[i].buffer = &data[i];
+      v[i].size = 1;
+    }
+  GOutputMessage m[2];
+  memset (m, 0, sizeof m);
+  m[0].vectors = v; m[0].num_vectors = 64;
+  m[1].vectors = v; m[1].num_vectors = 1024;
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, 2);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m[0].bytes_sent, ==, 64);
+  g_assert_cmpuint (m[1].bytes_sent, ==, 1024);
+  static gchar buf[2048];
+  gssize n = recv_bounded (b, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, data, 64);
+  n = recv_bounded (b, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, data, 1024);
+  /* And over UDP, where runs of equal sizes may be coalesced. */
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = local_addr (rx);
+  GOutputMessage um[4];
+  memset (um, 0, sizeof um);
+  for (int i = 0; i < 4; i++)
+    {
+      um[i].address = ra;
+      um[i].vectors = &v[i * 64];
+      um[i].num_vectors = 64;
+    }
+  g_assert_cmpint (gsend_socket_send_messages (tx, um, 4, 0, NULL, &error), ==, 4);
+  g_assert_no_error (error);
+  for (int i = 0; i < 4; i++)
+    {
+      g_assert_cmpuint (um[i].bytes_sent, ==, 64);
+      n = recv_bounded (rx, buf, sizeof buf);
+      g_assert_cmpmem (buf, n, &data[i * 64], 64);
+    }
+  g_object_unref (ra);
+  g_object_unref (tx);
+  g_object_unref (rx);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* num_vectors == -1: NULL-terminated, for the single-message twins. */
+static void
+test_rule10_null_terminated_vectors (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  gchar x[] = "null", y[] = "-terminated", z[] = "never";
+  GOutputVector v[4] = { { x, 4 }, { y, 11 }, { NULL, 0 }, { z, 5 } };
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, -1, NULL, 0, 0, NULL, &error), ==, 15);
+  g_assert_no_error (error);
+  gchar buf[32];
+  gssize n = recv_bounded (b, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "null-terminated", 15);
+  gsize written = 0;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, -1, NULL, 0, 0, -1, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_OK);
+  g_assert_no_error (error);
+  g_assert_cmpuint (written, ==, 15);
+  n = recv_bounded (b, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "null-terminated", 15);
+  g_assert_true (nothing_pending (b));
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* A GOutputMessage with no vectors is an empty datagram; the single-message
+ * twin with no vectors sends one zero byte, as GIO does. */
+static void
+test_rule10_no_vectors (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  gchar x[] = "mid";
+  GOutputVector v = { x, 3 };
+  GOutputMessage m[3];
+  memset (m, 0, sizeof m);
+  m[0].bytes_sent = SENTINEL; /* no vectors at all */
+  m[1].vectors = &v; m[1].num_vectors = 1;
+  m[2].bytes_sent = SENTINEL;
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 3, 0, NULL, &error), ==, 3);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m[0].bytes_sent, ==, 0);
+  g_assert_cmpuint (m[2].bytes_sent, ==, 0);
+  gchar buf[32];
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  gssize n = recv_bounded (b, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "mid", 3);
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, NULL, 0, NULL, 0, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  buf[0] = 'X';
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 1);
+  g_assert_cmpint (buf[0], ==, 0);
+  /* -1 with the terminator first: no vectors either. */
+  GOutputVector term = { NULL, 0 };
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, &term, -1, NULL, 0, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  buf[0] = 'X';
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 1);
+  g_assert_cmpint (buf[0], ==, 0);
+  gsize written = 0;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, NULL, 0, NULL, 0, 0, -1, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_OK);
+  g_assert_no_error (error);
+  g_assert_cmpuint (written, ==, 1);
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 1);
+  g_assert_true (nothing_pending (b));
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* ---- rule 13 ---- */
+
+static void
+test_rule13_size_overflow (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  gchar x[8] = "tiny";
+  GOutputVector v[3] = { { x, 4 }, { x, G_MAXSIZE }, { x, 2 } };
+  GOutputMessage m[2];
+  memset (m, 0, sizeof m);
+  m[0].vectors = v; m[0].num_vectors = 1;
+  m[1].vectors = v; m[1].num_vectors = 3;
+  m[0].bytes_sent = m[1].bytes_sent = SENTINEL;
+  /* The overflow is in message 1: message 0 may go, the count says so. */
+  GOutputMessage only_bad = m[1];
+  g_assert_cmpint (gsend_socket_send_messages (a, &only_bad, 1, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_cmpuint (only_bad.bytes_sent, ==, SENTINEL);
+  g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, &only_bad, 1, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 3, NULL, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  gsize written = SENTINEL;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 3, NULL, 0, 0, -1, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_FAILED);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_true (nothing_pending (b));
+
+  gint r = gsend_socket_send_messages (a, m, 2, 0, NULL, &error);
+  if (r == -1)
+    {
+      /* Checked before anything was sent. */
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+      g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
+      g_assert_true (nothing_pending (b));
+    }
+  else
+    {
+      g_assert_cmpint (r, ==, 1);
+      g_assert_no_error (error);
+      g_assert_cmpuint (m[0].bytes_sent, ==, 4);
+      g_assert_cmpuint (drain (b), ==, 1);
+    }
+  g_assert_cmpuint (m[1].bytes_sent, ==, SENTINEL);
+  g_assert_true (nothing_pending (b));
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/rule08/address-subclasses", test_rule08_address_subclasses);
+  g_test_add_func ("/rule08/unix-addresses", test_rule08_unix_addresses);
+  g_test_add_func ("/rule09/unix-fd-message", test_rule09_unix_fd_message);
+  g_test_add_func ("/rule09/credentials-message", test_rule09_credentials_message);
+  g_test_add_func ("/rule09/custom-and-several", test_rule09_custom_and_several);
+  g_test_add_func ("/rule10/zero-length-vectors", test_rule10_zero_length_vectors);
+  g_test_add_func ("/rule10/many-vectors", test_rule10_many_vectors);
+  g_test_add_func ("/rule10/null-terminated-vectors", test_rule10_null_terminated_vectors);
+  g_test_add_func ("/rule10/no-vectors", test_rule10_no_vectors);
+  g_test_add_func ("/rule13/size-overflow", test_rule13_size_overflow);
+  return g_test_run ();
+}
