@@ -10,8 +10,11 @@
 #
 # usage: run-glib-tests.py <path/to/libgsend-preload.so> [installed-tests-dir]
 #        run-glib-tests.py <path/to/libgsend-preload.so> --program PROG [ARGS...]
+#        run-glib-tests.py <path/to/libgsend-preload.so> --linked PROG [ARGS...]
 #   The second form runs one GTest program (our gio-only) the same way and
-#   with the same binding proof.
+#   with the same binding proof. The third runs a program linked against
+#   libgsend-preload.so (before libgio) without LD_PRELOAD, with
+#   LD_LIBRARY_PATH set to the shim's directory, and checks the same.
 #
 # Exit status: 0 all good, 1 failure, 77 skipped (no installed tests).
 
@@ -114,17 +117,21 @@ def baseline_ok(binary, extra):
     return True
 
 
-def run_one(binary, extra, preload, tmp, show_output=False):
+def run_one(binary, extra, preload, tmp, show_output=False, linked=False):
     name = os.path.basename(binary)
     uses = imported(binary)
     print(f"# --- {name}: imports {', '.join(uses) if uses else 'none of the seven'}")
     log_prefix = os.path.join(tmp, f"bind-{name}")
-    rc, output, dt, n_ok, n_notok = run_tap(binary, extra, {
-        "LD_PRELOAD": preload,
-        "LD_DEBUG": "bindings",
-        "LD_DEBUG_OUTPUT": log_prefix,
-    })
-    print(f"# {name}: exit {rc}, {n_ok} ok, {n_notok} not ok, {dt:.2f} s under LD_PRELOAD"
+    env = {"LD_DEBUG": "bindings", "LD_DEBUG_OUTPUT": log_prefix}
+    if linked:
+        ldp = os.environ.get("LD_LIBRARY_PATH")
+        env["LD_LIBRARY_PATH"] = os.path.dirname(preload) + (":" + ldp if ldp else "")
+        how = "linked to the shim"
+    else:
+        env["LD_PRELOAD"] = preload
+        how = "under LD_PRELOAD"
+    rc, output, dt, n_ok, n_notok = run_tap(binary, extra, env)
+    print(f"# {name}: exit {rc}, {n_ok} ok, {n_notok} not ok, {dt:.2f} s {how}"
           " (with LD_DEBUG=bindings logging)")
     failures = []
     if show_output:
@@ -173,14 +180,14 @@ def main():
     if not os.path.isfile(preload):
         print(f"no such file: {preload}", file=sys.stderr)
         return 1
-    if testdir != "--program" and not os.path.isdir(testdir):
+    if testdir not in ("--program", "--linked") and not os.path.isdir(testdir):
         print(f"# SKIP: {testdir} missing (install libglib2.0-tests)")
         return 77
     failures = []
     with tempfile.TemporaryDirectory(prefix="gsend-preload-") as tmp:
-        if testdir == "--program":
+        if testdir in ("--program", "--linked"):
             failures += run_one(os.path.abspath(sys.argv[3]), sys.argv[4:], preload, tmp,
-                                show_output=True)
+                                show_output=True, linked=(testdir == "--linked"))
             return report(failures)
         ran_shim_users = 0
         for name, extra in TESTS:
