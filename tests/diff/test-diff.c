@@ -104,6 +104,7 @@ typedef struct {
   GSocketAddress *dest[MAX_RX];
   guint n_rx;
   gboolean stream;
+  guint fill_count;   /* datagrams queued by fill() */
 } Env;
 
 /* A file descriptor passed in GUnixFDMessage scenarios: opened once so both
@@ -211,6 +212,7 @@ fill (Env *env)
       gssize r = g_socket_send (env->tx, &b, 1, NULL, &error);
       if (r < 0)
         {
+          env->fill_count = i;
           g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
           g_error_free (error);
           g_socket_set_blocking (env->tx, was);
@@ -240,6 +242,7 @@ setup_unix_two_free (Env *env)
       g_assert_cmpint (g_socket_receive (env->rx[0], b, sizeof b, NULL, &error), ==, 1);
       g_assert_no_error (error);
     }
+  env->fill_count -= 2;
 }
 
 static void
@@ -449,10 +452,73 @@ build_1500 (Env *env, Msgs *m)
 }
 
 static void
+build_1500_same (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 1500; i++)
+    add_simple (m, env->dest[0], 100);
+}
+
+static void
 build_1024 (Env *env, Msgs *m)
 {
   for (guint i = 0; i < 1024; i++)
     add_simple (m, env->dest[0], 20);
+}
+
+/* Shapes the GSO path cares about (CONTRACT.md §5): long same-size runs
+ * (more than 64 segments, more than 64 KiB), a shorter last one, a longer
+ * one that ends a run, size changes, destination changes. */
+static void
+build_gso_runs (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 150; i++)      /* > 64 segments */
+    add_simple (m, env->dest[0], 1200);
+  add_simple (m, env->dest[0], 700);   /* shorter last */
+  for (guint i = 0; i < 60; i++)       /* 60 x 1400 > 65507 bytes */
+    add_simple (m, env->dest[0], 1400);
+  for (guint i = 0; i < 5; i++)
+    add_simple (m, env->dest[0], 100);
+  add_simple (m, env->dest[0], 101);   /* longer: ends the run */
+  add_simple (m, env->dest[0], 100);
+  gsize two[2] = { 60, 40 };           /* same size, two vectors */
+  for (guint i = 0; i < 4; i++)
+    add_msg (m, env->dest[0], two, 2);
+  add_simple (m, env->dest[0], 0);     /* empty datagram inside a run */
+  for (guint i = 0; i < 4; i++)
+    add_simple (m, env->dest[0], 100);
+  for (guint i = 0; i < 3; i++)        /* 3 x 30000 > 64 KiB */
+    add_simple (m, env->dest[0], 30000);
+  add_simple (m, env->dest[0], 65507); /* largest UDP/IPv4 payload */
+  add_simple (m, env->dest[0], 65507);
+}
+
+static void
+build_gso_two_dests (Env *env, Msgs *m)
+{
+  for (guint r = 0; r < 6; r++)
+    for (guint i = 0; i < 10; i++)
+      add_simple (m, env->dest[r % 2], 500);
+  for (guint i = 0; i < 20; i++)
+    add_simple (m, env->dest[i % 2], 500);
+}
+
+/* 64 x 1200 then the 70000-byte one at index 64: the GSO run is sent, the
+ * big one fails with EMSGSIZE, the count is 64. */
+static void
+build_run_then_big (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 64; i++)
+    add_simple (m, env->dest[0], 1200);
+  add_simple (m, env->dest[0], 70000);
+  add_simple (m, env->dest[0], 1200);
+}
+
+/* A run whose segments are fine but whose sum is not: 3 x 65000. */
+static void
+build_big_run (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 3; i++)
+    add_simple (m, env->dest[0], 65000);
 }
 
 static void
@@ -586,48 +652,106 @@ describe_controls (GSocketControlMessage **cm, gint n)
   return g_string_free (s, FALSE);
 }
 
+static void
+result_arrays (Result *r)
+{
+  if (!r->received)
+    {
+      r->received = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+      r->controls = g_ptr_array_new_with_free_func (g_free);
+    }
+}
+
+/* Receive one datagram from receiver i into r. FALSE when there is nothing
+ * (WOULD_BLOCK / TIMED_OUT) or a stream reached its end. */
+static gboolean
+recv_one (Env *env, guint i, Result *r)
+{
+  static guint8 buf[256 * 1024];
+  GSocket *rx = env->rx[i];
+  GError *error = NULL;
+  GInputVector iv = { buf, sizeof buf };
+  GSocketControlMessage **cm = NULL;
+  gint ncm = 0;
+  gint flags = 0;
+  gssize n = g_socket_receive_message (rx, NULL, &iv, 1,
+                                       g_socket_get_family (rx) == G_SOCKET_FAMILY_UNIX ? &cm : NULL,
+                                       &ncm, &flags, NULL, &error);
+  if (n < 0 && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ||
+                g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)))
+    {
+      g_error_free (error);
+      return FALSE;
+    }
+  g_assert_no_error (error);
+  if (env->stream && n == 0)
+    return FALSE;
+  GByteArray *ba = g_byte_array_new ();
+  gchar tag[16];
+  g_snprintf (tag, sizeof tag, "rx%u:%s", i, (flags & MSG_TRUNC) ? "T:" : "");
+  g_byte_array_append (ba, (guint8 *) tag, strlen (tag));
+  g_byte_array_append (ba, buf, n);
+  g_ptr_array_add (r->received, g_byte_array_free_to_bytes (ba));
+  g_ptr_array_add (r->controls, describe_controls (cm, ncm));
+  return TRUE;
+}
+
 /* Drain every receiver. Delivery on loopback/AF_UNIX is done when the send
  * returns; still, wait (bounded) while fewer than min_expected have come. */
 static void
 drain (Env *env, Result *r, gssize min_expected)
 {
-  static guint8 buf[256 * 1024];
-  r->received = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
-  r->controls = g_ptr_array_new_with_free_func (g_free);
+  result_arrays (r);
   for (guint i = 0; i < env->n_rx; i++)
     {
       GSocket *rx = env->rx[i];
       g_socket_set_blocking (rx, FALSE);
+      g_socket_set_timeout (rx, 0);
       for (;;)
         {
-          GError *error = NULL;
           gint64 wait_us = ((gssize) r->received->len < min_expected) ? 2 * G_USEC_PER_SEC : 20000;
           if (!g_socket_condition_timed_wait (rx, G_IO_IN, wait_us, NULL, NULL))
             break;
-          GInputVector iv = { buf, sizeof buf };
-          GSocketControlMessage **cm = NULL;
-          gint ncm = 0;
-          gint flags = 0;
-          gssize n = g_socket_receive_message (rx, NULL, &iv, 1,
-                                               g_socket_get_family (rx) == G_SOCKET_FAMILY_UNIX ? &cm : NULL,
-                                               &ncm, &flags, NULL, &error);
-          if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-            {
-              g_error_free (error);
-              break;
-            }
-          g_assert_no_error (error);
-          if (env->stream && n == 0)
+          if (!recv_one (env, i, r))
             break;
-          GByteArray *ba = g_byte_array_new ();
-          gchar tag[16];
-          g_snprintf (tag, sizeof tag, "rx%u:%s", i, (flags & MSG_TRUNC) ? "T:" : "");
-          g_byte_array_append (ba, (guint8 *) tag, strlen (tag));
-          g_byte_array_append (ba, buf, n);
-          g_ptr_array_add (r->received, g_byte_array_free_to_bytes (ba));
-          g_ptr_array_add (r->controls, describe_controls (cm, ncm));
         }
     }
+}
+
+/* A reader that starts late: after 50 ms it receives `count` datagrams from
+ * receiver 0 (blocking, 5 s socket timeout), which unblocks a sender waiting
+ * on a full AF_UNIX pair. */
+typedef struct {
+  Env *env;
+  Result *r;
+  guint count;
+} Reader;
+
+static gpointer
+reader_thread (gpointer data)
+{
+  Reader *rd = data;
+  g_usleep (50000);
+  g_socket_set_blocking (rd->env->rx[0], TRUE);
+  g_socket_set_timeout (rd->env->rx[0], 5);
+  for (guint i = 0; i < rd->count; i++)
+    if (!recv_one (rd->env, 0, rd->r))
+      break;
+  return NULL;
+}
+
+typedef struct {
+  GCancellable *c;
+  guint ms;
+} Canceller;
+
+static gpointer
+cancel_thread (gpointer data)
+{
+  Canceller *cc = data;
+  g_usleep (cc->ms * 1000);
+  g_cancellable_cancel (cc->c);
+  return NULL;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -659,6 +783,8 @@ typedef struct {
    * scenario sets up what it claims): */
   gssize gio_ret;                     /* ANY_RET: not checked */
   gint gio_code;                      /* NO_ERROR, or a GIOErrorEnum */
+  guint cancel_after_ms;              /* cancel from another thread while blocked */
+  guint reader_extra;                 /* late reader: fill_count + this many */
 } Scenario;
 
 typedef struct {
@@ -706,6 +832,21 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
     {
       cancellable = g_cancellable_new ();
       g_cancellable_cancel (cancellable);
+    }
+  GThread *thread = NULL;
+  Canceller cc = { NULL, sc->cancel_after_ms };
+  Reader rd = { &env, r, 0 };
+  result_arrays (r);
+  if (sc->cancel_after_ms)
+    {
+      cancellable = g_cancellable_new ();
+      cc.c = cancellable;
+      thread = g_thread_new ("canceller", cancel_thread, &cc);
+    }
+  else if (sc->reader_extra)
+    {
+      rd.count = env.fill_count + (is_batch (tc->kind) ? sc->reader_extra : 1);
+      thread = g_thread_new ("reader", reader_thread, &rd);
     }
 
   GOutputMessage *msgs = (GOutputMessage *) m.msgs->data;
@@ -758,6 +899,8 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
 
   if (expect_gio_critical)
     g_test_assert_expected_messages ();
+  if (thread)
+    g_thread_join (thread);
 
   if (error)
     {
@@ -780,7 +923,7 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
   else
     min_expected = (r->ret >= 0 && tc->kind != K_SEND_MESSAGE_TIMEOUT) ||
                    (tc->kind == K_SEND_MESSAGE_TIMEOUT && r->ret == G_POLLABLE_RETURN_OK);
-  drain (&env, r, min_expected);
+  drain (&env, r, min_expected + env.fill_count);
 
   g_free (flat);
   g_clear_object (&cancellable);
@@ -957,44 +1100,56 @@ test_scenario (gconstpointer data)
 
 static const Scenario scenarios[] = {
   /* name, rule, setup, build, kinds, blocking, timeout, flags, cancelled, nv, diff, gio_ret, gio_code */
-  { "udp4-batch", "1,7,8,10", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
-  { "udp4-batch-nonblocking", "1,2,7", setup_udp4, build_batch, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
-  { "udp6-batch", "1,7,8", setup_udp6, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
-  { "udp4-distinct-addresses", "7,8", setup_udp4_multi, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR },
-  { "udp4-connected-null-address", "8", setup_udp4_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR },
-  { "udp6-connected-null-address", "8", setup_udp6_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR },
-  { "udp4-unconnected-null-address", "8,14", setup_udp4, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EDESTADDRREQ */ },
-  { "udp4-zero-length", "10", setup_udp4, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR },
-  { "unix-zero-length", "10", setup_unix, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR },
-  { "udp4-many-vectors", "10", setup_udp4, build_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR },
-  { "udp4-too-many-vectors", "10,14", setup_udp4, build_too_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE /* EMSGSIZE */ },
-  { "udp4-null-terminated-vectors", "10", setup_udp4, build_many_vectors, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR },
-  { "udp4-70000-at-0", "1,14", setup_udp4, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE },
-  { "udp4-70000-at-3", "1,7", setup_udp4, build_big_at_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR },
-  { "unix-70000-at-0", "1,7", setup_unix, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR },
-  { "unix-full-nonblocking", "2,3", setup_unix_full, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK },
-  { "unix-two-free-nonblocking", "1,3,7", setup_unix_two_free, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR },
-  { "unix-two-free-timeout", "1,4,7", setup_unix_two_free, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR },
-  { "unix-full-timeout", "4", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT },
-  { "unix-full-timeout-0", "3", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK },
-  { "unix-full-socket-timeout", "2", setup_unix_full_sock_timeout, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT },
-  { "unix-full-dontwait", "11", setup_unix_full, build_five, KM (K_SEND_MESSAGES) | KM (K_DGB) | K_SINGLE_MSG, FALSE, 0, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK },
-  { "udp4-dontwait", "11", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
-  { "udp4-msg-oob", "11,14", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_OOB, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_NOT_SUPPORTED },
-  { "unix-closed", "5", setup_unix_closed, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED },
-  { "udp4-closed", "5", setup_udp4_closed, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED },
-  { "unix-shutdown-write", "5", setup_unix_shutdown, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE },
-  { "udp4-cancelled", "6", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED },
-  { "unix-full-cancelled", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED },
-  { "unix-fd-message", "9", setup_unix, build_fd, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR },
-  { "unix-credentials", "9", setup_unix_passcred, build_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR },
-  { "unix-fd-and-credentials", "9", setup_unix_passcred, build_fd_and_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR },
-  { "unix-seqpacket", "1,7", setup_unix_seqpacket, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR },
-  { "udp4-1024", "1,7", setup_udp4, build_1024, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1024, NO_ERROR },
-  { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR },
-  { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR },
-  { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR },
-  { "unix-stream", "2", setup_unix_stream, build_five, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR },
+  { "udp4-batch", "1,7,8,10", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
+  { "udp4-batch-nonblocking", "1,2,7", setup_udp4, build_batch, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
+  { "udp6-batch", "1,7,8", setup_udp6, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
+  { "udp4-distinct-addresses", "7,8", setup_udp4_multi, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0 },
+  { "udp4-connected-null-address", "8", setup_udp4_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0 },
+  { "udp6-connected-null-address", "8", setup_udp6_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0 },
+  { "udp4-unconnected-null-address", "8,14", setup_udp4, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EDESTADDRREQ */, 0, 0 },
+  { "udp4-zero-length", "10", setup_udp4, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0 },
+  { "unix-zero-length", "10", setup_unix, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0 },
+  { "udp4-many-vectors", "10", setup_udp4, build_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0 },
+  { "udp4-too-many-vectors", "10,14", setup_udp4, build_too_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE /* EMSGSIZE */, 0, 0 },
+  { "udp4-null-terminated-vectors", "10", setup_udp4, build_many_vectors, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0 },
+  { "udp4-70000-at-0", "1,14", setup_udp4, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE, 0, 0 },
+  { "udp4-70000-at-3", "1,7", setup_udp4, build_big_at_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0 },
+  { "unix-70000-at-0", "1,7", setup_unix, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0 },
+  { "unix-full-nonblocking", "2,3", setup_unix_full, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0 },
+  { "unix-two-free-nonblocking", "1,3,7", setup_unix_two_free, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0 },
+  { "unix-two-free-timeout", "1,4,7", setup_unix_two_free, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0 },
+  { "unix-full-timeout", "4", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0 },
+  { "unix-full-timeout-0", "3", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0 },
+  { "unix-full-socket-timeout", "2", setup_unix_full_sock_timeout, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0 },
+  { "unix-full-dontwait", "11", setup_unix_full, build_five, KM (K_SEND_MESSAGES) | KM (K_DGB) | K_SINGLE_MSG, FALSE, 0, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0 },
+  { "udp4-dontwait", "11", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
+  { "udp4-msg-oob", "11,14", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_OOB, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_NOT_SUPPORTED, 0, 0 },
+  { "unix-closed", "5", setup_unix_closed, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0 },
+  { "udp4-closed", "5", setup_udp4_closed, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0 },
+  { "unix-shutdown-write", "5", setup_unix_shutdown, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE, 0, 0 },
+  { "udp4-cancelled", "6", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0 },
+  { "unix-full-cancelled", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0 },
+  { "unix-fd-message", "9", setup_unix, build_fd, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0 },
+  { "unix-credentials", "9", setup_unix_passcred, build_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0 },
+  { "unix-fd-and-credentials", "9", setup_unix_passcred, build_fd_and_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR, 0, 0 },
+  { "unix-seqpacket", "1,7", setup_unix_seqpacket, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
+  { "udp4-1024", "1,7", setup_udp4, build_1024, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1024, NO_ERROR, 0, 0 },
+  { "udp4-1500-same-size-no-cap", "§3,§5", setup_udp4, build_1500_same, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0 },
+  { "udp4-gso-runs", "7,10,§5", setup_udp4, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0 },
+  { "udp6-gso-runs", "7,10,§5", setup_udp6, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0 },
+  { "udp4-gso-runs-nonblocking", "3,7,§5", setup_udp4, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0 },
+  { "udp4-gso-two-dests", "7,8,§5", setup_udp4_multi, build_gso_two_dests, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 80, NO_ERROR, 0, 0 },
+  { "udp4-run-then-70000", "1,7,§5", setup_udp4, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0 },
+  { "udp6-run-then-70000", "1,7,§5", setup_udp6, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0 },
+  { "udp4-run-over-64k", "7,§5", setup_udp4, build_big_run, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0 },
+  { "unix-full-cancel-while-blocked", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0 },
+  { "unix-full-cancel-while-waiting", "4,6", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0 },
+  { "unix-full-late-reader", "2,7", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5 },
+  { "unix-full-late-reader-timeout", "4,7", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5 },
+  { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0 },
+  { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0 },
+  { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0 },
+  { "unix-stream", "2", setup_unix_stream, build_five, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0 },
 };
 
 int
