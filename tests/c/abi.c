@@ -1,0 +1,111 @@
+/* The C ABI of gsend.h (CONTRACT.md §2): every twin has exactly the type of
+ * its GIO counterpart, every function in the header links and is callable. */
+#include "common.h"
+
+#define SAME_TYPE(ours, gios)                                                        \
+  _Static_assert (__builtin_types_compatible_p (__typeof__ (&ours), __typeof__ (&gios)), \
+                  #ours " must have the type of " #gios)
+
+SAME_TYPE (gsend_datagram_based_send_messages, g_datagram_based_send_messages);
+SAME_TYPE (gsend_socket_send_messages, g_socket_send_messages);
+SAME_TYPE (gsend_socket_send_message, g_socket_send_message);
+SAME_TYPE (gsend_socket_send_message_with_timeout, g_socket_send_message_with_timeout);
+SAME_TYPE (gsend_socket_send_to, g_socket_send_to);
+SAME_TYPE (gsend_socket_send, g_socket_send);
+SAME_TYPE (gsend_socket_send_with_blocking, g_socket_send_with_blocking);
+
+/* GIO keeps this one private; its documented type: */
+typedef gint (*SendMessagesWithTimeout) (GSocket *, GOutputMessage *, guint, gint, gint64, GCancellable *, GError **);
+/* §3 */
+typedef gint (*SendDatagrams) (GSocket *, GSocketAddress *, GBytes **, guint, gint, gint64, GCancellable *, GError **);
+typedef void (*SetGso) (GSocket *, gboolean);
+typedef gboolean (*GetGso) (GSocket *);
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_messages_with_timeout), SendMessagesWithTimeout), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_datagrams), SendDatagrams), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_set_gso), SetGso), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_get_gso), GetGso), "");
+
+/* Assignments too: these fail to build with -Werror=incompatible-pointer-types
+ * if a signature drifts. */
+static __typeof__ (&g_datagram_based_send_messages) p_db = gsend_datagram_based_send_messages;
+static __typeof__ (&g_socket_send_messages) p_msgs = gsend_socket_send_messages;
+static __typeof__ (&g_socket_send_message) p_msg = gsend_socket_send_message;
+static __typeof__ (&g_socket_send_message_with_timeout) p_msg_t = gsend_socket_send_message_with_timeout;
+static __typeof__ (&g_socket_send_to) p_to = gsend_socket_send_to;
+static __typeof__ (&g_socket_send) p_send = gsend_socket_send;
+static __typeof__ (&g_socket_send_with_blocking) p_blk = gsend_socket_send_with_blocking;
+static SendMessagesWithTimeout p_msgs_t = gsend_socket_send_messages_with_timeout;
+static SendDatagrams p_dgrams = gsend_socket_send_datagrams;
+static SetGso p_set = gsend_socket_set_gso;
+static GetGso p_get = gsend_socket_get_gso;
+
+/* Every function of the header resolves to a distinct non-NULL address in
+ * libgsend (not to GIO's function of the same shape). */
+static void
+test_abi_addresses (void)
+{
+  gpointer volatile all[] = {
+    (gpointer) p_db, (gpointer) p_msgs, (gpointer) p_msg, (gpointer) p_msg_t, (gpointer) p_to, (gpointer) p_send,
+    (gpointer) p_blk, (gpointer) p_msgs_t, (gpointer) p_dgrams, (gpointer) p_set, (gpointer) p_get,
+  };
+  gpointer gio[] = {
+    (gpointer) g_datagram_based_send_messages, (gpointer) g_socket_send_messages, (gpointer) g_socket_send_message,
+    (gpointer) g_socket_send_message_with_timeout, (gpointer) g_socket_send_to, (gpointer) g_socket_send,
+    (gpointer) g_socket_send_with_blocking,
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+    {
+      g_assert_nonnull (all[i]);
+      for (guint j = 0; j < i; j++)
+        g_assert_true (all[i] != all[j]);
+      for (guint j = 0; j < G_N_ELEMENTS (gio); j++)
+        g_assert_true (all[i] != gio[j]);
+    }
+}
+
+/* One send through each pointer, over a connected UDP pair. */
+static void
+test_abi_calls (void)
+{
+  GError *error = NULL;
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = local_addr (rx);
+  g_assert_true (g_socket_connect (tx, ra, NULL, &error));
+  gchar data[] = "abi";
+  GOutputVector v = { data, 3 };
+  GOutputMessage m = { NULL, &v, 1, 0, NULL, 0 };
+  GBytes *d = g_bytes_new_static (data, 3);
+  gsize written = 0;
+  g_assert_cmpint (p_db (G_DATAGRAM_BASED (tx), &m, 1, 0, -1, NULL, &error), ==, 1);
+  g_assert_cmpint (p_msgs (tx, &m, 1, 0, NULL, &error), ==, 1);
+  g_assert_cmpint (p_msgs_t (tx, &m, 1, 0, -1, NULL, &error), ==, 1);
+  g_assert_cmpint (p_msg (tx, NULL, &v, 1, NULL, 0, 0, NULL, &error), ==, 3);
+  g_assert_cmpint (p_msg_t (tx, NULL, &v, 1, NULL, 0, 0, -1, &written, NULL, &error), ==, G_POLLABLE_RETURN_OK);
+  g_assert_cmpint (p_to (tx, ra, data, 3, NULL, &error), ==, 3);
+  g_assert_cmpint (p_send (tx, data, 3, NULL, &error), ==, 3);
+  g_assert_cmpint (p_blk (tx, data, 3, TRUE, NULL, &error), ==, 3);
+  g_assert_cmpint (p_dgrams (tx, NULL, &d, 1, 0, -1, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  p_set (tx, FALSE);
+  g_assert_false (p_get (tx));
+  for (int i = 0; i < 9; i++)
+    {
+      gchar buf[8];
+      gssize n = recv_bounded (rx, buf, sizeof buf);
+      g_assert_cmpmem (buf, n, "abi", 3);
+    }
+  g_assert_true (nothing_pending (rx));
+  g_bytes_unref (d);
+  g_object_unref (ra);
+  g_object_unref (tx);
+  g_object_unref (rx);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/abi/addresses", test_abi_addresses);
+  g_test_add_func ("/abi/calls", test_abi_calls);
+  return g_test_run ();
+}
