@@ -521,6 +521,16 @@ build_big_run (Env *env, Msgs *m)
     add_simple (m, env->dest[0], 65000);
 }
 
+/* A vector with a NULL buffer and a non-zero size: not a precondition in
+ * GIO; the kernel says EFAULT. */
+static void
+build_null_buffer (Env *env, Msgs *m)
+{
+  GOutputMessage *om = add_simple (m, env->dest[0], 4);
+  ((GOutputVector *) om->vectors)[0].buffer = NULL;
+  add_simple (m, env->dest[0], 4);
+}
+
 static void
 build_none (Env *env, Msgs *m)
 {
@@ -854,7 +864,11 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
   GOutputMessage *m0 = n > 0 ? &msgs[0] : NULL;
   gint nv0 = m0 ? (sc->num_vectors_override ? sc->num_vectors_override : (gint) m0->num_vectors) : 0;
   gsize flen = 0;
-  guint8 *flat = m0 ? flatten (m0, &flen) : NULL;
+  guint8 *flat = NULL;
+  if (m0 && m0->num_vectors == 1 && m0->vectors[0].buffer == NULL)
+    flen = m0->vectors[0].size; /* a NULL buffer with a size, as given */
+  else if (m0)
+    flat = flatten (m0, &flen);
   r->bytes_written = SENTINEL;
 
   if (expect_gio_critical)
@@ -1146,11 +1160,138 @@ static const Scenario scenarios[] = {
   { "unix-full-cancel-while-waiting", "4,6", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0 },
   { "unix-full-late-reader", "2,7", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5 },
   { "unix-full-late-reader-timeout", "4,7", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5 },
+  { "unix-null-buffer", "14", setup_unix, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0 },
+  { "udp4-null-buffer", "14", setup_udp4, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0 },
   { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0 },
   { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0 },
   { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0 },
   { "unix-stream", "2", setup_unix_stream, build_five, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0 },
 };
+
+/* ------------------------------------------------------------------------ */
+/* Rule 12: programming errors. Each case runs in a subprocess, once per
+ * implementation: a g_critical in the implementation's log domain
+ * ("GLib-GIO" / "GSend"), -1 (or G_POLLABLE_RETURN_FAILED), nothing sent,
+ * no error set, no crash. GIO itself crashes on some of them: those are
+ * marked and only gsend's run is required to pass. */
+
+typedef enum {
+  PE_NULL_MESSAGES,        /* send_messages (sock, NULL, 2) */
+  PE_DGB_NULL_MESSAGES,    /* datagram_based_send_messages (sock, NULL, 2) */
+  PE_ERROR_ALREADY_SET,    /* *error != NULL */
+  PE_WRONG_TYPE,           /* a GCancellable passed as the socket */
+  PE_NULL_SOCKET,          /* NULL socket to send_messages */
+  PE_NULL_VECTORS,         /* send_message (vectors NULL, num_vectors 2) */
+  PE_SEND_NULL_BUFFER,     /* send (buffer NULL, size 4): GIO checks it here
+                            * (but not in send_to, which gets EFAULT) */
+  PE_SEND_WITH_BLOCKING_NULL_BUFFER,
+  PE_N
+} ProgErr;
+
+static const char *pe_names[PE_N] = {
+  "null-messages", "dgb-null-messages", "error-already-set", "wrong-type",
+  "null-socket", "send-message-null-vectors",
+  "send-null-buffer", "send-with-blocking-null-buffer",
+};
+
+/* GIO 2.74 does not survive these (no argument check before use: a
+ * segmentation fault, observed). */
+static gboolean
+pe_gio_crashes (ProgErr pe)
+{
+  return pe == PE_NULL_SOCKET || pe == PE_NULL_VECTORS;
+}
+
+static void
+progerr_child (const Impl *impl, ProgErr pe)
+{
+  Env env = { 0 };
+  setup_unix (&env);
+  GError *error = NULL;
+  gssize ret = 0;
+  gchar byte = 'x';
+  GOutputVector v = { &byte, 1 };
+  GOutputMessage om = { NULL, &v, 1, SENTINEL, NULL, 0 };
+  const char *domain = impl == &gio_impl ? "GLib-GIO" : "GSend";
+  gboolean error_preset = FALSE;
+
+  g_test_expect_message (domain, G_LOG_LEVEL_CRITICAL, "*");
+  switch (pe)
+    {
+    case PE_NULL_MESSAGES:
+      ret = impl->send_messages (env.tx, NULL, 2, 0, NULL, &error);
+      break;
+    case PE_DGB_NULL_MESSAGES:
+      ret = impl->dgb_send_messages (G_DATAGRAM_BASED (env.tx), NULL, 2, 0, -1, NULL, &error);
+      break;
+    case PE_ERROR_ALREADY_SET:
+      error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_EXISTS, "preset");
+      error_preset = TRUE;
+      ret = impl->send_messages (env.tx, &om, 1, 0, NULL, &error);
+      break;
+    case PE_WRONG_TYPE:
+      {
+        GCancellable *c = g_cancellable_new ();
+        ret = impl->send_messages ((GSocket *) c, &om, 1, 0, NULL, &error);
+        g_object_unref (c);
+      }
+      break;
+    case PE_NULL_SOCKET:
+      ret = impl->send_messages (NULL, &om, 1, 0, NULL, &error);
+      break;
+    case PE_NULL_VECTORS:
+      ret = impl->send_message (env.tx, NULL, NULL, 2, NULL, 0, 0, NULL, &error);
+      break;
+    case PE_SEND_NULL_BUFFER:
+      ret = impl->send (env.tx, NULL, 4, NULL, &error);
+      break;
+    case PE_SEND_WITH_BLOCKING_NULL_BUFFER:
+      ret = impl->send_with_blocking (env.tx, NULL, 4, FALSE, NULL, &error);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (ret, ==, -1);
+  if (error_preset)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS);
+      g_error_free (error);
+    }
+  else
+    g_assert_no_error (error);
+  g_assert_cmpuint (om.bytes_sent, ==, SENTINEL);
+  Result r = { 0 };
+  drain (&env, &r, 0);
+  g_assert_cmpuint (r.received->len, ==, 0);
+  result_clear (&r);
+  env_free (&env);
+}
+
+static void
+test_progerr (gconstpointer data)
+{
+  ProgErr pe = GPOINTER_TO_INT (data);
+  if (g_test_subprocess ())
+    {
+      const char *which = g_getenv ("GSEND_DIFF_IMPL");
+      progerr_child (g_strcmp0 (which, "gio") == 0 ? &gio_impl : &gsend_impl, pe);
+      return;
+    }
+  g_test_message ("rule 12; %s", pe_names[pe]);
+
+  g_setenv ("GSEND_DIFF_IMPL", "gsend", TRUE);
+  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_INHERIT_STDERR * 0);
+  g_test_trap_assert_passed ();
+
+  g_setenv ("GSEND_DIFF_IMPL", "gio", TRUE);
+  g_test_trap_subprocess (NULL, 20 * G_USEC_PER_SEC, 0);
+  if (pe_gio_crashes (pe))
+    g_test_trap_assert_failed ();
+  else
+    g_test_trap_assert_passed ();
+  g_unsetenv ("GSEND_DIFF_IMPL");
+}
 
 int
 main (int argc, char **argv)
@@ -1175,6 +1316,13 @@ main (int argc, char **argv)
           g_test_add_data_func_full (path, tc, test_scenario, g_free);
           g_free (path);
         }
+
+  for (guint pe = 0; pe < PE_N; pe++)
+    {
+      gchar *path = g_strdup_printf ("/diff/rule12/%s", pe_names[pe]);
+      g_test_add_data_func (path, GINT_TO_POINTER (pe), test_progerr);
+      g_free (path);
+    }
 
   return g_test_run ();
 }
