@@ -1,6 +1,8 @@
 /* UDP on loopback (IPv4 and IPv6) through gsend's C ABI. */
 #include "common.h"
 
+#define SENTINEL_UDP 8888888
+
 static void
 batch_per_message_addresses (GSocketFamily family)
 {
@@ -161,6 +163,168 @@ test_rule08_ipv6_connected_null_address (void)
   connected_null_address (G_SOCKET_FAMILY_IPV6);
 }
 
+
+/* Receiver with room for everything a test sends (forced as root). */
+static void
+big_rcvbuf (GSocket *rx)
+{
+  int want = 32 * 1024 * 1024;
+  if (setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0)
+    setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+}
+
+static gboolean
+gso_env_off (void)
+{
+  return g_strcmp0 (g_getenv ("GSEND_GSO"), "0") == 0;
+}
+
+/* §3: GBytes batches to an address, to the connected peer, empty ones. */
+static void
+test_rule08_send_datagrams (void)
+{
+  GError *error = NULL;
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = local_addr (rx);
+  GBytes *d[4] = {
+    g_bytes_new ("alpha", 5), g_bytes_new ("", 0), g_bytes_new ("gamma-ray", 9), g_bytes_new ("d", 1),
+  };
+  g_assert_cmpint (gsend_socket_send_datagrams (tx, ra, d, 4, 0, -1, NULL, &error), ==, 4);
+  g_assert_no_error (error);
+  for (int i = 0; i < 4; i++)
+    {
+      gchar buf[32];
+      gsize len;
+      const gchar *want = g_bytes_get_data (d[i], &len);
+      gssize n = recv_bounded (rx, buf, sizeof buf);
+      g_assert_cmpint (n, ==, (gssize) len);
+      if (len)
+        g_assert_cmpmem (buf, n, want, len);
+    }
+  g_assert_cmpint (gsend_socket_send_datagrams (tx, ra, NULL, 0, 0, -1, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  /* Connected, NULL address, zero timeout. */
+  g_assert_true (g_socket_connect (tx, ra, NULL, &error));
+  g_assert_cmpint (gsend_socket_send_datagrams (tx, NULL, d, 4, 0, 0, NULL, &error), ==, 4);
+  g_assert_no_error (error);
+  g_assert_cmpuint (drain (rx), ==, 4);
+  /* Unconnected with NULL: the system's error. */
+  GSocket *tx2 = udp_bound (G_SOCKET_FAMILY_IPV4);
+  g_assert_cmpint (gsend_socket_send_datagrams (tx2, NULL, d, 4, 0, -1, NULL, &error), ==, -1);
+  gint code = g_io_error_from_errno (EDESTADDRREQ);
+  g_assert_error (error, G_IO_ERROR, code);
+  g_clear_error (&error);
+  g_assert_true (nothing_pending (rx));
+  for (int i = 0; i < 4; i++)
+    g_bytes_unref (d[i]);
+  g_object_unref (tx2);
+  g_object_unref (ra);
+  g_object_unref (tx);
+  g_object_unref (rx);
+}
+
+/* §5: gsend_socket_set_gso / gsend_socket_get_gso. */
+static void
+test_gso_set_get (void)
+{
+  GSocket *u = udp_bound (G_SOCKET_FAMILY_IPV4);
+  g_assert_true (gsend_socket_get_gso (u) == !gso_env_off ());
+  gsend_socket_set_gso (u, FALSE);
+  g_assert_false (gsend_socket_get_gso (u));
+  gsend_socket_set_gso (u, TRUE);
+  g_assert_true (gsend_socket_get_gso (u) == !gso_env_off ());
+  /* Per socket: another UDP socket is not affected. */
+  GSocket *u2 = udp_bound (G_SOCKET_FAMILY_IPV4);
+  gsend_socket_set_gso (u, FALSE);
+  g_assert_true (gsend_socket_get_gso (u2) == !gso_env_off ());
+  /* Not UDP: never. */
+  GSocket *a, *b;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  g_assert_false (gsend_socket_get_gso (a));
+  gsend_socket_set_gso (a, TRUE);
+  g_assert_false (gsend_socket_get_gso (a));
+  g_object_unref (a);
+  g_object_unref (b);
+  g_object_unref (u2);
+  g_object_unref (u);
+}
+
+/* Runs that may be coalesced (rule 7, §5): the receiver sees exactly the
+ * datagrams sent, in order, and every bytes_sent is its own size. Sizes:
+ * [count, size] runs, alternating between two destinations when asked. */
+static void
+send_runs (const guint (*runs)[2], guint n_runs, gboolean two_dest, gboolean gso)
+{
+  GError *error = NULL;
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *rx1 = udp_bound (G_SOCKET_FAMILY_IPV4), *rx2 = udp_bound (G_SOCKET_FAMILY_IPV4);
+  big_rcvbuf (rx1);
+  big_rcvbuf (rx2);
+  gsend_socket_set_gso (tx, gso);
+  GSocketAddress *a1 = local_addr (rx1), *a2 = local_addr (rx2);
+  guint total = 0;
+  for (guint r = 0; r < n_runs; r++)
+    total += runs[r][0];
+  GOutputMessage *m = g_new0 (GOutputMessage, total);
+  GOutputVector *v = g_new0 (GOutputVector, total);
+  guint8 *data = g_malloc (65536 + 128);
+  for (guint i = 0; i < 65536 + 128; i++)
+    data[i] = (guint8) (i * 131 + 7);
+  guint k = 0;
+  for (guint r = 0; r < n_runs; r++)
+    for (guint j = 0; j < runs[r][0]; j++, k++)
+      {
+        /* Each datagram starts at its own offset: contents differ. */
+        v[k].buffer = data + (k % 97);
+        v[k].size = runs[r][1];
+        m[k].address = (two_dest && r % 2) ? a2 : a1;
+        m[k].vectors = &v[k];
+        m[k].num_vectors = 1;
+        m[k].bytes_sent = SENTINEL_UDP;
+      }
+  gint sent = gsend_socket_send_messages (tx, m, total, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (sent, ==, (gint) total);
+  guint8 *buf = g_malloc (70000);
+  for (k = 0; k < total; k++)
+    {
+      g_assert_cmpuint (m[k].bytes_sent, ==, v[k].size);
+      GSocket *rx = m[k].address == a2 ? rx2 : rx1;
+      gssize n = recv_bounded (rx, (gchar *) buf, 70000);
+      g_assert_cmpint (n, ==, (gssize) v[k].size);
+      g_assert_cmpmem (buf, n, v[k].buffer, v[k].size);
+    }
+  g_assert_true (nothing_pending (rx1));
+  g_assert_true (nothing_pending (rx2));
+  g_free (buf);
+  g_free (data);
+  g_free (m);
+  g_free (v);
+  g_object_unref (a1);
+  g_object_unref (a2);
+  g_object_unref (tx);
+  g_object_unref (rx1);
+  g_object_unref (rx2);
+}
+
+static const guint runs_one_dest[][2] = { { 64, 1200 }, { 1, 600 }, { 100, 1000 }, { 1, 1 }, { 60, 1400 }, { 3, 100 } };
+static const guint runs_mixed[][2] = { { 10, 1200 }, { 5, 300 }, { 10, 1200 }, { 1, 0 }, { 70, 64 }, { 2, 65507 } };
+
+static void
+test_rule07_runs_one_dest (void)
+{
+  send_runs (runs_one_dest, G_N_ELEMENTS (runs_one_dest), FALSE, TRUE);
+  send_runs (runs_one_dest, G_N_ELEMENTS (runs_one_dest), FALSE, FALSE);
+}
+
+static void
+test_rule07_runs_two_dest (void)
+{
+  send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), TRUE, TRUE);
+  send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), FALSE, TRUE);
+  send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), TRUE, FALSE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -169,5 +333,9 @@ main (int argc, char **argv)
   g_test_add_func ("/rule07/udp-ipv6/batch-per-message-addresses", test_rule07_ipv6_batch);
   g_test_add_func ("/rule08/udp-ipv4/connected-null-address", test_rule08_ipv4_connected_null_address);
   g_test_add_func ("/rule08/udp-ipv6/connected-null-address", test_rule08_ipv6_connected_null_address);
+  g_test_add_func ("/rule08/udp/send-datagrams", test_rule08_send_datagrams);
+  g_test_add_func ("/gso/set-get", test_gso_set_get);
+  g_test_add_func ("/rule07/udp/runs-one-destination", test_rule07_runs_one_dest);
+  g_test_add_func ("/rule07/udp/runs-two-destinations", test_rule07_runs_two_dest);
   return g_test_run ();
 }
