@@ -923,17 +923,49 @@ free (void *p)
 #define ALLOC_CALLS 10000
 #define ALLOC_CALLS_BIG 100
 
-static unsigned long
-count_allocs (Senders *s, Variant v, Batch *b, guint calls)
+/* What count_allocs calls: a variant of send_batch, or one of gsend's other
+ * entry points. */
+enum { A_DATAGRAM_BASED = N_VARIANTS, A_SEND_MESSAGE };
+
+static void
+alloc_send (Senders *s, int mode, Batch *b)
 {
   const Case *c = b->c;
+  GError *error = NULL;
+  if (mode == A_DATAGRAM_BASED)
+    {
+      guint done = 0;
+      while (done < c->n_msgs)
+        {
+          gint r = gsend_datagram_based_send_messages (G_DATAGRAM_BASED (s->gsend),
+                                                       b->msgs + done, c->n_msgs - done,
+                                                       0, -1, NULL, &error);
+          if (r <= 0)
+            send_failed ("gsend_datagram_based_send_messages", error);
+          done += r;
+        }
+    }
+  else if (mode == A_SEND_MESSAGE)
+    {
+      gssize r = gsend_socket_send_message (s->gsend, b->msgs[0].address, b->msgs[0].vectors,
+                                            1, NULL, 0, 0, NULL, &error);
+      if (r != (gssize) c->size)
+        send_failed ("gsend_socket_send_message", error);
+    }
+  else
+    send_batch (s, mode, b, 0, c->n_msgs);
+}
+
+static unsigned long
+count_allocs (Senders *s, int mode, Batch *b, guint calls)
+{
   for (guint k = 0; k < 100; k++) /* warm-up */
-    send_batch (s, v, b, 0, c->n_msgs);
+    alloc_send (s, mode, b);
   n_allocs = 0;
   n_frees = 0;
   counting = 1;
   for (guint k = 0; k < calls; k++)
-    send_batch (s, v, b, 0, c->n_msgs);
+    alloc_send (s, mode, b);
   counting = 0;
   return n_allocs;
 }
@@ -989,7 +1021,8 @@ main (int argc, char **argv)
   printf ("Heap allocations per call in steady state (%d calls of each 64-message\n"
           "case, %d of each 1024-message case, after 100 warm-up calls)\n\n",
           ALLOC_CALLS, ALLOC_CALLS_BIG);
-  printf ("| case | GIO | gsend | gsend GSO off |\n|---|---:|---:|---:|\n");
+  printf ("| case | GIO | gsend | gsend GSO off | gsend datagram_based |\n"
+          "|---|---:|---:|---:|---:|\n");
   for (guint pass = 0; pass < 2; pass++)
     {
       const Case *list = pass ? big_cases : cases;
@@ -997,19 +1030,33 @@ main (int argc, char **argv)
       for (guint ci = 0; ci < n; ci++)
         {
           Batch *b = batch_new (&list[ci]);
-          unsigned long a[3];
+          unsigned long a[4];
           guint calls = pass ? ALLOC_CALLS_BIG : ALLOC_CALLS;
           a[0] = count_allocs (&s, V_GIO, b, calls);
           a[1] = count_allocs (&s, V_GSEND, b, calls);
           a[2] = count_allocs (&s, V_GSEND_NOGSO, b, calls);
-          printf ("| %s | %.4f | %.4f | %.4f |\n", list[ci].label,
-                  a[0] / (double) calls, a[1] / (double) calls, a[2] / (double) calls);
-          if (a[1] || a[2])
+          a[3] = count_allocs (&s, A_DATAGRAM_BASED, b, calls);
+          printf ("| %s | %.4f | %.4f | %.4f | %.4f |\n", list[ci].label,
+                  a[0] / (double) calls, a[1] / (double) calls, a[2] / (double) calls,
+                  a[3] / (double) calls);
+          if (a[1] || a[2] || a[3])
             {
-              printf ("  rule 17 FAILED: gsend made %lu (GSO on) / %lu (GSO off) heap "
-                      "allocations in %u calls of %s\n",
-                      a[1], a[2], calls, list[ci].name);
+              printf ("  rule 17 FAILED: gsend made %lu (GSO on) / %lu (GSO off) / %lu "
+                      "(datagram_based) heap allocations in %u calls of %s\n",
+                      a[1], a[2], a[3], calls, list[ci].name);
               failed = 1;
+            }
+          if (list[ci].n_msgs == 1)
+            {
+              unsigned long one = count_allocs (&s, A_SEND_MESSAGE, b, calls);
+              printf ("| %s, gsend_socket_send_message | | %.4f | | |\n", list[ci].label,
+                      one / (double) calls);
+              if (one)
+                {
+                  printf ("  rule 17 FAILED: gsend_socket_send_message made %lu heap "
+                          "allocations in %u calls\n", one, calls);
+                  failed = 1;
+                }
             }
           batch_free (b);
         }
