@@ -282,7 +282,8 @@ recv_datagrams (GSocket *rx, guint want)
 typedef struct {
   gsize len;
   guint n_vec;      /* vectors (the bytes are split evenly, with empty ones) */
-  guint dest;       /* receiver index */
+  guint dest;       /* receiver index; 2: NULL address (the connected peer,
+                     * receiver 0) */
   gboolean control;
 } MsgSpec;
 
@@ -374,7 +375,7 @@ expected_for (MsgSet *s, guint dest, guint upto)
   GPtrArray *e = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
   guint i;
   for (i = 0; i < upto; i++)
-    if (s->spec[i].dest == dest)
+    if (s->spec[i].dest == dest || (dest == 0 && s->spec[i].dest == 2))
       g_ptr_array_add (e, g_bytes_new (s->payload[i], s->spec[i].len));
   return e;
 }
@@ -450,7 +451,7 @@ static void
 check_case (GSocketFamily family, const MsgSpec *spec, guint n)
 {
   GSocket *rx[2], *tx_on, *tx_off;
-  GSocketAddress *dests[2];
+  GSocketAddress *dests[3];
   MsgSet *s_on, *s_off;
   GArray *segs = g_array_new (FALSE, TRUE, sizeof (int));
   GArray *counts = g_array_new (FALSE, TRUE, sizeof (guint));
@@ -464,6 +465,17 @@ check_case (GSocketFamily family, const MsgSpec *spec, guint n)
   dests[1] = local_addr (rx[1]);
   tx_on = udp_socket (family, FALSE);
   tx_off = udp_socket (family, FALSE);
+  dests[2] = NULL;
+  for (i = 0; i < n; i++)
+    if (spec[i].dest == 2)
+      {
+        GError *error = NULL;
+        g_socket_connect (tx_on, dests[0], NULL, &error);
+        g_assert_no_error (error);
+        g_socket_connect (tx_off, dests[0], NULL, &error);
+        g_assert_no_error (error);
+        break;
+      }
   gsend_socket_set_gso (tx_off, FALSE);
   g_assert_false (gsend_socket_get_gso (tx_off));
   g_assert_cmpint (gsend_socket_get_gso (tx_on), ==, !gso_env_off);
@@ -968,6 +980,148 @@ partial_case (gint64 timeout_us)
 static void test_partial_nonblocking (void) { partial_case (0); }
 static void test_partial_timeout (void) { partial_case (20 * 1000); }
 
+/* The connected peer (address NULL) and an explicit address, also the
+ * peer's, mixed: runs of NULL are coalesced, and every datagram arrives
+ * (rule 8). */
+static void
+test_connected_peer (void)
+{
+  MsgSpec *s = specs_equal (90, 900);
+  guint i;
+  for (i = 0; i < 90; i++)
+    s[i].dest = (i / 20) % 2 == 0 ? 2 : (i % 7 == 0 ? 1 : 0);
+  s[39].len = 100;
+  run_both_families (s, 90);
+  g_free (s);
+}
+
+/* The GDatagramBased twin coalesces too (timeout -1 and 0). */
+static void
+test_datagram_based (void)
+{
+  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV6, TRUE);
+  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV6, FALSE);
+  GSocketAddress *dests[2];
+  MsgSpec *spec = specs_equal (64, 1000);
+  MsgSet *s;
+  GArray *taken;
+  GPtrArray *got, *want;
+  GError *error = NULL;
+  int fd = g_socket_get_fd (tx);
+  gint64 timeouts[] = { -1, 0 };
+  guint t, i;
+
+  dests[0] = dests[1] = local_addr (rx);
+  s = msgset_new (spec, 64, dests, AF_INET6, 11);
+  for (t = 0; t < G_N_ELEMENTS (timeouts); t++)
+    {
+      gint r;
+      set_bytes_sent (s, SENTINEL);
+      rec_start ();
+      r = gsend_datagram_based_send_messages (G_DATAGRAM_BASED (tx), s->msgs, 64, 0, timeouts[t], NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (r, ==, 64);
+      for (i = 0; i < 64; i++)
+        g_assert_cmpuint (s->msgs[i].bytes_sent, ==, 1000);
+      taken = rec_taken (fd);
+      if (gso_env_off)
+        {
+          g_assert_cmpuint (taken->len, ==, 64);
+          g_assert_cmpuint (rec_count_segmented (fd), ==, 0);
+        }
+      else
+        {
+          g_assert_cmpuint (taken->len, ==, 1);
+          g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, 1000);
+        }
+      g_array_unref (taken);
+      got = recv_datagrams (rx, 64);
+      want = expected_for (s, 0, 64);
+      assert_same_datagrams (got, want, "datagram-based");
+      g_ptr_array_unref (got);
+      g_ptr_array_unref (want);
+    }
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (dests[0]);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
+/* Segments larger than the path MTU (run-netns.sh with
+ * GSEND_TEST_LO_MTU=1500): the kernel refuses such a segmented send
+ * (EMSGSIZE on recent kernels, EINVAL on older ones); every datagram must
+ * still arrive once and in order, as IP fragments, with its bytes_sent.
+ * With EMSGSIZE gsend resends the rest of that chunk plain and keeps GSO
+ * for the socket (the next batch of 1000-byte datagrams is segmented);
+ * after EINVAL it may stop (CONTRACT §5), which is only reported. */
+static void
+test_segment_above_mtu (void)
+{
+  GSocket *rx, *tx;
+  GSocketAddress *dests[2];
+  MsgSpec *spec;
+  MsgSet *s;
+  GPtrArray *got, *want;
+  guint n_failed, i;
+  int err, fd;
+
+  if (g_getenv ("GSEND_TEST_LO_MTU") == NULL)
+    {
+      g_test_skip ("needs run-netns.sh with GSEND_TEST_LO_MTU (loopback MTU below the segment size)");
+      return;
+    }
+  rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
+  tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  fd = g_socket_get_fd (tx);
+  spec = specs_equal (30, 2000);
+  for (i = 10; i < 30; i++)
+    spec[i].len = 1000;
+  dests[0] = dests[1] = local_addr (rx);
+  s = msgset_new (spec, 30, dests, AF_INET, 13);
+  rec_start ();
+  send_all (tx, s);
+  got = recv_datagrams (rx, 30);
+  want = expected_for (s, 0, 30);
+  assert_same_datagrams (got, want, "segment above MTU");
+  g_ptr_array_unref (got);
+  g_ptr_array_unref (want);
+  err = rec_refused_errno (fd, &n_failed);
+  g_test_message ("segments of 2000 bytes, MTU %s: %u failed sendmmsg calls (first refusal: %s); "
+                  "%u UDP_SEGMENT headers in all; GSO afterwards on the socket: %s",
+                  g_getenv ("GSEND_TEST_LO_MTU"), n_failed, err ? g_strerror (err) : "none",
+                  rec_count_segmented (fd), gsend_socket_get_gso (tx) ? "on" : "off");
+  /* Older kernels say EINVAL, newer ones EMSGSIZE. */
+  if (!gso_env_off)
+    g_assert_true (err == EINVAL || err == EMSGSIZE);
+  if (!gso_env_off && err == EMSGSIZE)
+    {
+      /* The rest of that chunk went plain, but GSO stays on for the
+       * socket: the next batch of 1000-byte datagrams is segmented. */
+      MsgSet *s2;
+      GArray *taken;
+      g_assert_true (gsend_socket_get_gso (tx));
+      s2 = msgset_new (spec + 10, 20, dests, AF_INET, 14);
+      rec_start ();
+      send_all (tx, s2);
+      taken = rec_taken (fd);
+      g_assert_cmpuint (taken->len, ==, 1);
+      g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, 1000);
+      g_array_unref (taken);
+      got = recv_datagrams (rx, 20);
+      want = expected_for (s2, 0, 20);
+      assert_same_datagrams (got, want, "after EMSGSIZE");
+      g_ptr_array_unref (got);
+      g_ptr_array_unref (want);
+      msgset_free (s2);
+    }
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (dests[0]);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -991,5 +1145,8 @@ main (int argc, char **argv)
   g_test_add_func ("/gso/sec5/fallback-refused-ipv6", test_fallback_v6);
   g_test_add_func ("/gso/rule1/partial-nonblocking", test_partial_nonblocking);
   g_test_add_func ("/gso/rule4/partial-timeout", test_partial_timeout);
+  g_test_add_func ("/gso/rule8/connected-peer", test_connected_peer);
+  g_test_add_func ("/gso/sec5/datagram-based", test_datagram_based);
+  g_test_add_func ("/gso/sec5/segment-above-mtu", test_segment_above_mtu);
   return g_test_run ();
 }
