@@ -28,6 +28,7 @@ pub struct AddrCache {
     release: Option<unsafe fn(usize)>,
 }
 
+#[inline(always)]
 fn set_of(key: usize) -> usize {
     ((key >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (usize::BITS - 6)) % SETS
 }
@@ -43,7 +44,7 @@ impl AddrCache {
     }
 
     /// The slot of `key`, pinned for this epoch.
-    #[inline]
+    #[inline(always)]
     pub fn lookup(&mut self, key: usize) -> Option<u32> {
         if self.keys.is_empty() || key == 0 {
             return None;
@@ -55,7 +56,7 @@ impl AddrCache {
     }
 
     /// The address in `slot` (from `lookup` or `insert`).
-    #[inline]
+    #[inline(always)]
     pub fn slot(&self, slot: u32) -> &SockAddr {
         &self.vals[slot as usize]
     }

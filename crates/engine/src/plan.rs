@@ -82,6 +82,14 @@ pub struct SockAddr {
 }
 
 impl SockAddr {
+    /// The first eight bytes, as one word.
+    #[inline(always)]
+    fn head(&self) -> u64 {
+        // SAFETY: sockaddr_storage is plain old data of 128 bytes, aligned
+        // for u64.
+        unsafe { *(&self.storage as *const libc::sockaddr_storage).cast::<u64>() }
+    }
+
     fn bytes(&self) -> &[u8] {
         let len = (self.len as usize).min(std::mem::size_of::<libc::sockaddr_storage>());
         // SAFETY: sockaddr_storage is plain old data of at least `len` bytes.
@@ -110,7 +118,7 @@ fn dest_code(d: Dest) -> u32 {
 }
 
 /// The native address behind a destination code (not `CONNECTED`).
-#[inline]
+#[inline(always)]
 fn addr_of<'a>(addrs: &'a [SockAddr], cache: &'a AddrCache, code: u32) -> &'a SockAddr {
     if code & CACHED != 0 {
         cache.slot(code & !CACHED)
@@ -163,7 +171,16 @@ impl Entry {
 
 #[inline(always)]
 fn same_addr(addrs: &[SockAddr], cache: &AddrCache, a: u32, b: u32) -> bool {
-    a == b || (a != CONNECTED && b != CONNECTED && addr_of(addrs, cache, a).bytes() == addr_of(addrs, cache, b).bytes())
+    if a == b {
+        return true;
+    }
+    if a == CONNECTED || b == CONNECTED {
+        return false;
+    }
+    let (x, y) = (addr_of(addrs, cache, a), addr_of(addrs, cache, b));
+    // Family, port and (for IPv4) the address are in the first 8 bytes:
+    // different destinations almost always differ there.
+    x.len == y.len && x.head() == y.head() && x.bytes() == y.bytes()
 }
 
 /// Adds a message (`len` bytes, `iov_len` vectors, no control data, to
@@ -330,29 +347,45 @@ impl Scratch {
             return 0;
         }
         let seg = e.seg;
-        let (mut count, mut total, mut iov_len) = (e.count, e.total, e.iov_len as usize);
+        let most = room.min(gso.max_segments.saturating_sub(e.count));
+        let mut budget = gso.max_bytes.saturating_sub(e.total);
+        let mut iov_room = CHUNK.saturating_sub(e.iov_len as usize);
+        // Vectors are written straight into reserved space: one per message
+        // in the usual case, more while they fit.
+        self.iov.reserve(most + 8);
+        let base = self.iov.len();
+        let spare = self.iov.spare_capacity_mut();
+        let (mut k, mut w, mut added) = (0, 0, 0);
         let mut closed = false;
-        let mut k = 0;
-        while k < room && !closed && count < gso.max_segments {
+        while k < most {
             let Some((len, iov)) = peek(k) else { break };
             // `len` in 1..=seg, and the limits hold.
-            if len.wrapping_sub(1) >= seg || total + len > gso.max_bytes || iov_len + iov.len() > CHUNK {
+            if len.wrapping_sub(1) >= seg || len > budget || iov.len() > iov_room || iov.len() > spare.len() - w {
                 break;
             }
             if let [one] = iov {
-                self.iov.push(*one);
+                spare[w].write(*one);
             } else {
-                self.iov.extend_from_slice(iov);
+                for (slot, v) in spare[w..w + iov.len()].iter_mut().zip(iov) {
+                    slot.write(*v);
+                }
             }
-            count += 1;
-            total += len;
-            iov_len += iov.len();
-            closed = len < seg;
+            w += iov.len();
+            iov_room -= iov.len();
+            budget -= len;
+            added += len;
             k += 1;
+            if len < seg {
+                closed = true;
+                break;
+            }
         }
-        e.count = count;
-        e.total = total;
-        e.iov_len = iov_len as u32;
+        // SAFETY: the first `w` elements of the spare capacity were just
+        // initialized above.
+        unsafe { self.iov.set_len(base + w) };
+        e.count += k;
+        e.total += added;
+        e.iov_len += w as u32;
         e.closed = closed;
         self.n_msgs += k;
         k
@@ -443,21 +476,25 @@ impl Scratch {
     /// the scratch space after this until the chunk is sent.
     fn link(&mut self, from: usize) {
         self.hdrs.truncate(from);
-        for k in from..self.entries.len() {
-            let e = self.entries[k];
+        let (addrs, cache) = (&self.addrs, &self.cache);
+        // Base pointers, offset per entry: the offsets were checked when
+        // the entries were made (vectors and control data are in range).
+        let iov_base = self.iov.as_mut_ptr();
+        let control_base = self.control.ptr_at(0).cast::<u8>();
+        self.hdrs.extend(self.entries[from..].iter().map(|e| {
             let (name, namelen) = if e.dest == CONNECTED {
                 (std::ptr::null_mut(), 0)
             } else {
-                let a = addr_of(&self.addrs, &self.cache, e.dest);
+                let a = addr_of(addrs, cache, e.dest);
                 // The kernel only reads the name.
                 ((&a.storage as *const libc::sockaddr_storage).cast_mut().cast(), a.len)
             };
-            let iov = if e.iov_len > 0 { self.iov[e.iov_off as usize..].as_mut_ptr() } else { std::ptr::null_mut() };
+            let iov = if e.iov_len > 0 { iov_base.wrapping_add(e.iov_off as usize) } else { std::ptr::null_mut() };
             let (control, controllen) = match e.control {
-                Some((off, len)) => (self.control.ptr_at(off as usize), len as usize),
+                Some((off, len)) => (control_base.wrapping_add(off as usize).cast(), len as usize),
                 None => (std::ptr::null_mut(), 0),
             };
-            let h = libc::mmsghdr {
+            libc::mmsghdr {
                 msg_hdr: libc::msghdr {
                     msg_name: name,
                     msg_namelen: namelen,
@@ -468,9 +505,8 @@ impl Scratch {
                     msg_flags: 0,
                 },
                 msg_len: 0,
-            };
-            self.hdrs.push(h);
-        }
+            }
+        }));
     }
 
     /// Plans the whole chunk with `gso` (regrouping the messages if they
@@ -483,7 +519,10 @@ impl Scratch {
                 self.merge_from(0, gso);
             }
         }
-        self.add_segment_control(0);
+        // Fewer entries than messages: some entry is a GSO run.
+        if self.entries.len() < self.n_msgs {
+            self.add_segment_control(0);
+        }
         self.link(0);
     }
 

@@ -66,6 +66,12 @@ pub unsafe fn dest_of(
         Ok(Dest::Connected)
     } else if address == memo.last {
         Ok(memo.dest)
+    } else if let Some(dest) = s.cached_addr(address as usize) {
+        // A cached key is an address object the cache keeps alive: no need
+        // to check its type again.
+        memo.last = address;
+        memo.dest = dest;
+        Ok(dest)
     } else {
         // SAFETY: per the contract.
         unsafe { dest_of_slow(s, memo, address) }
@@ -78,13 +84,6 @@ unsafe fn dest_of_slow(
     memo: &mut AddrMemo,
     address: *mut gio::GSocketAddress,
 ) -> Result<Dest, DescribeError> {
-    // A cached key is an address object the cache keeps alive: no need to
-    // check its type again.
-    if let Some(dest) = s.cached_addr(address as usize) {
-        memo.last = address;
-        memo.dest = dest;
-        return Ok(dest);
-    }
     // SAFETY: per the contract, address is a GTypeInstance.
     if !unsafe { glue::is_a(address.cast(), gio::g_socket_address_get_type()) } {
         return Err(DescribeError::Programming(c"G_IS_SOCKET_ADDRESS (address)"));
@@ -236,7 +235,13 @@ pub unsafe fn describe_run(
     let head = unsafe { &*msgs.add(i) };
     // SAFETY: per the contract.
     unsafe { describe(s, memo, head)? };
-    if s.coalescing() && head.num_control_messages == 0 {
+    // SAFETY (next): the caller guarantees the messages the scratch space
+    // has room for exist.
+    if s.coalescing()
+        && head.num_control_messages == 0
+        && s.room() > 0
+        && unsafe { (*msgs.add(i + 1)).address } == head.address
+    {
         let address = head.address;
         s.extend_run(|k| {
             // SAFETY: extend_run asks for no more messages than there is room
