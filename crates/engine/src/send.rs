@@ -90,6 +90,27 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     }
 }
 
+/// Sends one datagram without control data if the kernel takes it at once:
+/// `Some(bytes)`. `None` means nothing was sent (the socket is full, or an
+/// error): the caller then takes the general path of [`send`], which waits
+/// and reports errors by the rules. `EINTR` is retried.
+///
+/// This is the fast path for one message per call: no planning, one
+/// `sendmsg`.
+#[inline]
+pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc::iovec], flags: i32) -> Option<usize> {
+    if iov.len() > CHUNK {
+        return None;
+    }
+    loop {
+        match sys::sendmsg(fd, name, iov, flags | libc::MSG_NOSIGNAL) {
+            Ok(n) => return Some(n),
+            Err(libc::EINTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
 /// Sends `req.n` messages. `describe(i, scratch)` adds message `i` to the
 /// scratch space (see [`Scratch::push`]), and may add following messages
 /// too (see [`Scratch::extend_run`]); it is called for a chunk of up to 1024

@@ -3,6 +3,8 @@
 
 use std::os::fd::RawFd;
 
+use crate::plan::SockAddr;
+
 /// `UDP_SEGMENT` socket option / control message type (linux/udp.h).
 pub const UDP_SEGMENT: libc::c_int = 103;
 /// `SOL_UDP` level.
@@ -28,6 +30,36 @@ pub fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> Result<usi
     // kernel writes only their `msg_len` fields and reads the memory they
     // point to, which the planner's contract keeps valid for this call.
     let r = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n, flags) };
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// `sendmsg(2)` of one datagram: `Ok(bytes)` or `Err(errno)`.
+///
+/// `name` is the destination (`None`: the connected peer); `iov` the gather
+/// vectors, whose buffers must be readable for their lengths (the caller's
+/// contract, as for [`sendmmsg`]).
+pub fn sendmsg(fd: RawFd, name: Option<&SockAddr>, iov: &[libc::iovec], flags: i32) -> Result<usize, i32> {
+    let (msg_name, msg_namelen) = match name {
+        // The kernel only reads the name.
+        Some(a) => ((&a.storage as *const libc::sockaddr_storage).cast_mut().cast(), a.len),
+        None => (std::ptr::null_mut(), 0),
+    };
+    let hdr = libc::msghdr {
+        msg_name,
+        msg_namelen,
+        msg_iov: iov.as_ptr().cast_mut(),
+        msg_iovlen: iov.len(),
+        msg_control: std::ptr::null_mut(),
+        msg_controllen: 0,
+        msg_flags: 0,
+    };
+    // SAFETY: the header points at a live address and live vectors; the
+    // kernel only reads them.
+    let r = unsafe { libc::sendmsg(fd, &hdr, flags) };
     if r < 0 {
         Err(errno())
     } else {

@@ -141,6 +141,42 @@ unsafe fn check_socket(st: &socket::State, cancellable: *mut gio::GCancellable, 
     cancellable.is_null() || unsafe { gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 }
 }
 
+/// The fast path for one datagram without control messages: sends it at
+/// once when nothing stands in the way (socket open, not cancelled, the
+/// address already converted in this thread's cache, the kernel takes it
+/// without waiting) and returns the bytes sent. `None` means nothing was
+/// sent and the general path must run, which gives every error and wait
+/// its rules.
+///
+/// # Safety
+/// `socket` is a GSocket; `address` NULL or a GSocketAddress; `cancellable`
+/// NULL or a GCancellable; the vectors' buffers are readable.
+#[inline]
+unsafe fn fast_one(
+    socket: *mut gio::GSocket,
+    address: *mut gio::GSocketAddress,
+    iov: &[libc::iovec],
+    flags: c_int,
+    cancellable: *mut gio::GCancellable,
+) -> Option<usize> {
+    // SAFETY: per the contract.
+    let st = unsafe { socket::state(socket) };
+    if st.closed || st.fd < 0 {
+        return None;
+    }
+    // SAFETY: cancellable is a GCancellable.
+    if !cancellable.is_null() && unsafe { gio::g_cancellable_is_cancelled(cancellable) } != 0 {
+        return None;
+    }
+    if address.is_null() {
+        return gsend_engine::try_send_one(st.fd, None, iov, flags);
+    }
+    with_scratch(|s| {
+        let a = s.cache.get(address as usize)?;
+        gsend_engine::try_send_one(st.fd, Some(a), iov, flags)
+    })
+}
+
 /// Sends `n` messages described by `describe`, with GIO's rules.
 unsafe fn run(
     socket: *mut gio::GSocket,
@@ -305,6 +341,17 @@ unsafe fn messages_impl(
     unsafe {
         if !batch_preconditions(style.func, socket, !messages.is_null(), n, cancellable, error) {
             return -1;
+        }
+        if n == 1 {
+            let m = &mut *messages;
+            if m.num_control_messages == 0 {
+                if let Ok((iov, _)) = message::vectors_of(m.vectors, m.num_vectors as usize) {
+                    if let Some(bytes) = fast_one(socket, m.address, iov, flags, cancellable) {
+                        m.bytes_sent = bytes as c_uint;
+                        return 1;
+                    }
+                }
+            }
         }
         if n > CHUNK {
             if let Err(DescribeError::Programming(expr)) = message::precheck(messages, n) {
@@ -597,6 +644,16 @@ unsafe fn message_impl(
         let zero: u8 = 0;
         let one = gio::GOutputVector { buffer: (&zero as *const u8).cast(), size: 1 };
         let (vectors, nv) = if nv == 0 { (&one as *const gio::GOutputVector, 1) } else { (vectors, nv) };
+        if nm == 0 {
+            if let Ok((iov, _)) = message::vectors_of(vectors, nv) {
+                if let Some(bytes) = fast_one(socket, address, iov, flags, cancellable) {
+                    if !bytes_written.is_null() {
+                        *bytes_written = bytes;
+                    }
+                    return gio::G_POLLABLE_RETURN_OK;
+                }
+            }
+        }
         let msg = gio::GOutputMessage {
             address,
             vectors: vectors as *mut gio::GOutputVector,
@@ -757,6 +814,11 @@ unsafe fn data_impl(
             }
         }
         let v = [libc::iovec { iov_base: buffer as *mut libc::c_void, iov_len: size }];
+        if size <= isize::MAX as usize {
+            if let Some(bytes) = fast_one(socket, std::ptr::null_mut(), &v, 0, cancellable) {
+                return bytes as isize;
+            }
+        }
         let mut written = 0usize;
         let res = run(
             socket,

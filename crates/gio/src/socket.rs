@@ -157,7 +157,7 @@ pub fn is_udp(family: i32, ty: i32, protocol: i32) -> bool {
 ///
 /// # Safety
 /// `socket` is a live GSocket.
-#[inline]
+#[inline(always)]
 pub unsafe fn state(socket: *mut gio::GSocket) -> State {
     // SAFETY: per the contract; the layout was proven on this GLib.
     unsafe {
