@@ -90,23 +90,34 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     }
 }
 
-/// Sends one datagram without control data if the kernel takes it at once:
-/// `Some(bytes)`. `None` means nothing was sent (the socket is full, or an
-/// error): the caller then takes the general path of [`send`], which waits
-/// and reports errors by the rules. `EINTR` is retried.
+/// What [`try_send_one`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum One {
+    /// The kernel took the datagram: bytes sent.
+    Sent(usize),
+    /// The kernel refused it with this errno (not `EAGAIN`): nothing was
+    /// sent, and the error is the call's result.
+    Failed(i32),
+    /// The socket is full: nothing was sent; take the general path, which
+    /// waits by the rules.
+    Full,
+}
+
+/// Sends one datagram without control data if the kernel takes it at once.
+/// `EINTR` is retried.
 ///
 /// This is the fast path for one message per call: no planning, one
-/// `sendmsg`.
+/// `sendmsg`. An error is final (a pending socket error such as
+/// `ECONNREFUSED` is consumed by the attempt that reports it, so the caller
+/// must not retry on another path).
 #[inline]
-pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc::iovec], flags: i32) -> Option<usize> {
-    if iov.len() > CHUNK {
-        return None;
-    }
+pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc::iovec], flags: i32) -> One {
     loop {
         match sys::sendmsg(fd, name, iov, flags | libc::MSG_NOSIGNAL) {
-            Ok(n) => return Some(n),
+            Ok(n) => return One::Sent(n),
             Err(libc::EINTR) => continue,
-            Err(_) => return None,
+            Err(libc::EAGAIN) => return One::Full,
+            Err(errno) => return One::Failed(errno),
         }
     }
 }

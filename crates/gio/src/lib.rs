@@ -16,7 +16,7 @@ use glib_sys as glib;
 use gobject_sys as gobject;
 use gsend_engine::plan::{GsoPolicy, Scratch, CHUNK};
 use gsend_engine::wait::{self, Stop, Timeout, Waiter, Woke};
-use gsend_engine::{send, with_scratch, Failure, SendRequest};
+use gsend_engine::{send, with_scratch, Failure, One, SendRequest};
 
 mod addrcache;
 pub mod glue;
@@ -141,16 +141,27 @@ unsafe fn check_socket(st: &socket::State, cancellable: *mut gio::GCancellable, 
     cancellable.is_null() || unsafe { gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 }
 }
 
+/// What the fast path did.
+enum Fast {
+    /// Sent: bytes.
+    Sent(usize),
+    /// Failed with the error set.
+    Failed,
+    /// Nothing sent; the general path must run.
+    General,
+}
+
 /// The fast path for one datagram without control messages: sends it at
 /// once when nothing stands in the way (socket open, not cancelled, the
-/// address already converted in this thread's cache, the kernel takes it
-/// without waiting) and returns the bytes sent. `None` means nothing was
-/// sent and the general path must run, which gives every error and wait
-/// its rules.
+/// address already converted in this thread's cache) and the kernel takes
+/// or refuses it without waiting. `Fast::General` means nothing was sent
+/// and nothing was reported: the general path runs, with every check,
+/// wait and error of the rules.
 ///
 /// # Safety
 /// `socket` is a GSocket; `address` NULL or a GSocketAddress; `cancellable`
-/// NULL or a GCancellable; the vectors' buffers are readable.
+/// NULL or a GCancellable; the vectors' buffers are readable; `error` NULL
+/// or an unset GError location.
 #[inline]
 unsafe fn fast_one(
     socket: *mut gio::GSocket,
@@ -158,23 +169,46 @@ unsafe fn fast_one(
     iov: &[libc::iovec],
     flags: c_int,
     cancellable: *mut gio::GCancellable,
-) -> Option<usize> {
+    error: *mut *mut GError,
+    style: Style,
+) -> Fast {
     // SAFETY: per the contract.
     let st = unsafe { socket::state(socket) };
     if st.closed || st.fd < 0 {
-        return None;
+        return Fast::General;
     }
     // SAFETY: cancellable is a GCancellable.
     if !cancellable.is_null() && unsafe { gio::g_cancellable_is_cancelled(cancellable) } != 0 {
-        return None;
+        return Fast::General;
     }
-    if address.is_null() {
-        return gsend_engine::try_send_one(st.fd, None, iov, flags);
+    let one = if address.is_null() {
+        gsend_engine::try_send_one(st.fd, None, iov, flags)
+    } else {
+        match with_scratch(|s| {
+            s.cache.get(address as usize).map(|a| gsend_engine::try_send_one(st.fd, Some(a), iov, flags))
+        }) {
+            Some(one) => one,
+            None => return Fast::General,
+        }
+    };
+    match one {
+        One::Sent(n) => Fast::Sent(n),
+        One::Full => Fast::General,
+        One::Failed(errno) => {
+            // SAFETY: error is NULL or unset.
+            unsafe { os_error(error, style, 0, errno) };
+            Fast::Failed
+        }
     }
-    with_scratch(|s| {
-        let a = s.cache.get(address as usize)?;
-        gsend_engine::try_send_one(st.fd, Some(a), iov, flags)
-    })
+}
+
+/// Sets the error for message `index` refused by the kernel with `errno`.
+unsafe fn os_error(error: *mut *mut GError, style: Style, index: usize, errno: i32) {
+    let code =
+        if errno == libc::EPIPE && style.epipe_closed { gio::G_IO_ERROR_CLOSED } else { glue::io_error_code(errno) };
+    let at = if style.indexed { format!(" {index}") } else { String::new() };
+    // SAFETY: error is NULL or unset.
+    unsafe { set_io_error(error, code, &format!("{}{at}: {}", style.what, glue::strerror(errno))) }
 }
 
 /// Sends `n` messages described by `describe`, with GIO's rules.
@@ -248,14 +282,7 @@ unsafe fn run(
                 &format!("Unable to send message{}: {what}", at(index)),
             )
         },
-        Failure::Os { index, errno } => {
-            let code = if errno == libc::EPIPE && style.epipe_closed {
-                gio::G_IO_ERROR_CLOSED
-            } else {
-                glue::io_error_code(errno)
-            };
-            unsafe { set_io_error(error, code, &format!("{}{}: {}", style.what, at(index), glue::strerror(errno))) }
-        }
+        Failure::Os { index, errno } => unsafe { os_error(error, style, index, errno) },
         Failure::WouldBlock { .. } => return Res::WouldBlock,
         Failure::Wait { stop: Stop::TimedOut, .. } => unsafe {
             set_io_error(error, gio::G_IO_ERROR_TIMED_OUT, "Socket I/O timed out")
@@ -346,9 +373,13 @@ unsafe fn messages_impl(
             let m = &mut *messages;
             if m.num_control_messages == 0 {
                 if let Ok((iov, _)) = message::vectors_of(m.vectors, m.num_vectors as usize) {
-                    if let Some(bytes) = fast_one(socket, m.address, iov, flags, cancellable) {
-                        m.bytes_sent = bytes as c_uint;
-                        return 1;
+                    match fast_one(socket, m.address, iov, flags, cancellable, error, style) {
+                        Fast::Sent(bytes) => {
+                            m.bytes_sent = bytes as c_uint;
+                            return 1;
+                        }
+                        Fast::Failed => return -1,
+                        Fast::General => {}
                     }
                 }
             }
@@ -646,11 +677,15 @@ unsafe fn message_impl(
         let (vectors, nv) = if nv == 0 { (&one as *const gio::GOutputVector, 1) } else { (vectors, nv) };
         if nm == 0 {
             if let Ok((iov, _)) = message::vectors_of(vectors, nv) {
-                if let Some(bytes) = fast_one(socket, address, iov, flags, cancellable) {
-                    if !bytes_written.is_null() {
-                        *bytes_written = bytes;
+                match fast_one(socket, address, iov, flags, cancellable, error, style) {
+                    Fast::Sent(bytes) => {
+                        if !bytes_written.is_null() {
+                            *bytes_written = bytes;
+                        }
+                        return gio::G_POLLABLE_RETURN_OK;
                     }
-                    return gio::G_POLLABLE_RETURN_OK;
+                    Fast::Failed => return FAILED,
+                    Fast::General => {}
                 }
             }
         }
@@ -815,8 +850,10 @@ unsafe fn data_impl(
         }
         let v = [libc::iovec { iov_base: buffer as *mut libc::c_void, iov_len: size }];
         if size <= isize::MAX as usize {
-            if let Some(bytes) = fast_one(socket, std::ptr::null_mut(), &v, 0, cancellable) {
-                return bytes as isize;
+            match fast_one(socket, std::ptr::null_mut(), &v, 0, cancellable, error, DATA) {
+                Fast::Sent(bytes) => return bytes as isize,
+                Fast::Failed => return -1,
+                Fast::General => {}
             }
         }
         let mut written = 0usize;
