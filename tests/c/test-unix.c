@@ -2,6 +2,7 @@
  * cancellation, closed sockets, flags (rules 2-7, 11). */
 #include "common.h"
 #include <signal.h>
+#include <pthread.h>
 
 #define DGRAM 4096
 #define N 20
@@ -326,6 +327,172 @@ static void
 test_rule02_timeout_minus1_blocks_on_nonblocking_socket (void)
 {
   blocking_completes (TRUE);
+}
+
+
+/* rule 2: EINTR is retried. Signals (with a handler installed without
+ * SA_RESTART) hit the thread blocked in the send; it still sends all. */
+static volatile gint sigusr1_count;
+
+static void
+on_sigusr1 (int sig)
+{
+  (void) sig;
+  g_atomic_int_inc (&sigusr1_count);
+}
+
+typedef struct
+{
+  pthread_t target;
+  Reader reader;
+} Interrupter;
+
+static gpointer
+interrupter_thread (gpointer data)
+{
+  Interrupter *it = data;
+  for (int i = 0; i < 5; i++)
+    {
+      g_usleep (40 * 1000);
+      pthread_kill (it->target, SIGUSR1);
+    }
+  return reader_thread (&it->reader);
+}
+
+static void
+test_rule02_eintr_retried (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  struct sigaction sa, old;
+  memset (&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigusr1;
+  sigemptyset (&sa.sa_mask);
+  sa.sa_flags = 0; /* no SA_RESTART */
+  g_assert_cmpint (sigaction (SIGUSR1, &sa, &old), ==, 0);
+  sigusr1_count = 0;
+
+  guint filled = fill_queue (a, DGRAM);
+  enum { M = 30 };
+  static gchar buf[DGRAM];
+  memset (buf, 'e', sizeof buf);
+  GOutputMessage m[M];
+  GOutputVector v[M];
+  fill_messages (m, v, M, buf, DGRAM, NULL, SENTINEL);
+  Interrupter it = { pthread_self (), { b, filled + M, 0, 0, 'e' } };
+  GThread *t = g_thread_new ("interrupter", interrupter_thread, &it);
+  gint r = gsend_socket_send_messages (a, m, M, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, M);
+  g_thread_join (t);
+  g_assert_cmpint (g_atomic_int_get (&sigusr1_count), ==, 5);
+  g_assert_cmpuint (it.reader.got, ==, filled + M);
+  g_assert_cmpuint (it.reader.payload_ok, ==, M);
+
+  /* The same for a single-message twin and a positive timeout. */
+  filled = fill_queue (a, DGRAM);
+  sigusr1_count = 0;
+  Interrupter it2 = { pthread_self (), { b, filled + 1, 0, 0, 'e' } };
+  t = g_thread_new ("interrupter", interrupter_thread, &it2);
+  gsize written = 0;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, 60 * G_USEC_PER_SEC, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_OK);
+  g_assert_no_error (error);
+  g_assert_cmpuint (written, ==, DGRAM);
+  g_thread_join (t);
+  g_assert_cmpint (g_atomic_int_get (&sigusr1_count), ==, 5);
+  g_assert_cmpuint (it2.reader.got, ==, filled + 1);
+
+  g_assert_cmpint (sigaction (SIGUSR1, &old, NULL), ==, 0);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 16: several threads sending on one socket at once; every datagram
+ * arrives, each thread's in its own order. */
+typedef struct
+{
+  GSocket *sock;
+  guint8 tag;
+  gint result;
+} Sender;
+
+enum { PER_THREAD = 600, THREADS = 4 };
+
+static gpointer
+sender_thread (gpointer data)
+{
+  Sender *s = data;
+  static GOutputMessage m[THREADS][PER_THREAD];
+  static GOutputVector v[THREADS][PER_THREAD];
+  static guint8 payload[THREADS][PER_THREAD][8];
+  for (guint32 i = 0; i < PER_THREAD; i++)
+    {
+      payload[s->tag][i][0] = s->tag;
+      memcpy (&payload[s->tag][i][1], &i, 4);
+      v[s->tag][i].buffer = payload[s->tag][i];
+      v[s->tag][i].size = 8;
+      memset (&m[s->tag][i], 0, sizeof m[s->tag][i]);
+      m[s->tag][i].vectors = &v[s->tag][i];
+      m[s->tag][i].num_vectors = 1;
+    }
+  GError *error = NULL;
+  /* In slices, so that the threads interleave. */
+  s->result = 0;
+  for (guint off = 0; off < PER_THREAD; off += 50)
+    {
+      gint r = gsend_socket_send_messages (s->sock, &m[s->tag][off], 50, 0, NULL, &error);
+      g_assert_no_error (error);
+      s->result += r;
+    }
+  return NULL;
+}
+
+static void
+test_rule16_threads_same_socket (void)
+{
+  GSocket *a, *b;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  Sender s[THREADS];
+  GThread *t[THREADS];
+  for (int i = 0; i < THREADS; i++)
+    {
+      s[i].sock = a;
+      s[i].tag = i;
+      t[i] = g_thread_new ("sender", sender_thread, &s[i]);
+    }
+  guint32 next[THREADS] = { 0 };
+  guint got = 0, bad = 0;
+  gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  int fd = g_socket_get_fd (b);
+  while (got < THREADS * PER_THREAD && g_get_monotonic_time () < end)
+    {
+      if (!g_socket_condition_timed_wait (b, G_IO_IN, 200 * 1000, NULL, NULL))
+        continue;
+      guint8 buf[16];
+      ssize_t n;
+      while ((n = recv (fd, buf, sizeof buf, MSG_DONTWAIT)) >= 0)
+        {
+          guint32 seq;
+          memcpy (&seq, &buf[1], 4);
+          if (n != 8 || buf[0] >= THREADS || seq != next[buf[0]])
+            bad++;
+          else
+            next[buf[0]]++;
+          got++;
+        }
+    }
+  for (int i = 0; i < THREADS; i++)
+    {
+      g_thread_join (t[i]);
+      g_assert_cmpint (s[i].result, ==, PER_THREAD);
+      g_assert_cmpuint (next[i], ==, PER_THREAD);
+    }
+  g_assert_cmpuint (bad, ==, 0);
+  g_assert_cmpuint (got, ==, THREADS * PER_THREAD);
+  g_object_unref (a);
+  g_object_unref (b);
 }
 
 /* rule 6: cancelled from another thread while blocked → CANCELLED. */
@@ -741,6 +908,8 @@ main (int argc, char **argv)
   g_test_add_func ("/rule02/unix/socket-timeout", test_rule02_socket_timeout);
   g_test_add_func ("/rule02/unix/blocking-completes-when-drained", test_rule02_blocking_completes_when_drained);
   g_test_add_func ("/rule02/unix/timeout-minus1-blocks-on-nonblocking-socket", test_rule02_timeout_minus1_blocks_on_nonblocking_socket);
+  g_test_add_func ("/rule02/unix/eintr-retried", test_rule02_eintr_retried);
+  g_test_add_func ("/rule16/unix/threads-same-socket", test_rule16_threads_same_socket);
   g_test_add_func ("/rule06/unix/cancel-while-blocked", test_rule06_cancel_while_blocked);
   g_test_add_func ("/rule06/unix/cancel-after-partial", test_rule06_cancel_after_partial);
   g_test_add_func ("/rule06/unix/already-cancelled", test_rule06_already_cancelled);
