@@ -1122,6 +1122,87 @@ test_segment_above_mtu (void)
   g_object_unref (tx);
 }
 
+/* Per-socket switch: off, on again; the environment's GSEND_GSO=0 wins
+ * over turning it on (gsend.h). */
+static void
+test_set_gso_toggle (void)
+{
+  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
+  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocketAddress *dests[2];
+  MsgSpec *spec = specs_equal (20, 500);
+  MsgSet *s;
+  int fd = g_socket_get_fd (tx);
+  gboolean settings[] = { FALSE, TRUE, FALSE, TRUE };
+  guint k;
+
+  dests[0] = dests[1] = local_addr (rx);
+  s = msgset_new (spec, 20, dests, AF_INET, 17);
+  for (k = 0; k < G_N_ELEMENTS (settings); k++)
+    {
+      GPtrArray *got, *want;
+      gboolean expect = settings[k] && !gso_env_off;
+      gsend_socket_set_gso (tx, settings[k]);
+      g_assert_cmpint (gsend_socket_get_gso (tx), ==, expect);
+      set_bytes_sent (s, SENTINEL);
+      rec_start ();
+      send_all (tx, s);
+      g_assert_cmpuint (rec_count_segmented (fd), ==, expect ? 1 : 0);
+      got = recv_datagrams (rx, 20);
+      want = expected_for (s, 0, 20);
+      assert_same_datagrams (got, want, "toggle");
+      g_ptr_array_unref (got);
+      g_ptr_array_unref (want);
+    }
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (dests[0]);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
+/* Not UDP: an AF_UNIX datagram socket never gets UDP_SEGMENT, however
+ * equal its messages. */
+static void
+test_not_udp (void)
+{
+  GError *error = NULL;
+  int fds[2], i;
+  GSocket *a, *b;
+  GSocketAddress *dests[2] = { NULL, NULL };
+  MsgSpec *spec = specs_equal (64, 100);
+  MsgSet *s;
+  GArray *taken;
+  GPtrArray *got, *want;
+
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM, 0, fds), ==, 0);
+  a = g_socket_new_from_fd (fds[0], &error);
+  g_assert_no_error (error);
+  b = g_socket_new_from_fd (fds[1], &error);
+  g_assert_no_error (error);
+  g_assert_false (gsend_socket_get_gso (a));
+  gsend_socket_set_gso (a, TRUE);
+  g_assert_false (gsend_socket_get_gso (a));
+  s = msgset_new (spec, 64, dests, AF_UNIX, 19);
+  rec_start ();
+  send_all (a, s);
+  g_assert_cmpuint (rec_count_segmented (fds[0]), ==, 0);
+  taken = rec_taken (fds[0]);
+  g_assert_cmpuint (taken->len, ==, 64);
+  g_array_unref (taken);
+  got = recv_datagrams (b, 64);
+  want = expected_for (s, 0, 64);
+  assert_same_datagrams (got, want, "AF_UNIX");
+  g_ptr_array_unref (got);
+  g_ptr_array_unref (want);
+  for (i = 0; i < 64; i++)
+    g_assert_cmpuint (s->msgs[i].bytes_sent, ==, 100);
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1148,5 +1229,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gso/rule8/connected-peer", test_connected_peer);
   g_test_add_func ("/gso/sec5/datagram-based", test_datagram_based);
   g_test_add_func ("/gso/sec5/segment-above-mtu", test_segment_above_mtu);
+  g_test_add_func ("/gso/sec5/set-gso-toggle", test_set_gso_toggle);
+  g_test_add_func ("/gso/sec5/not-udp", test_not_udp);
   return g_test_run ();
 }
