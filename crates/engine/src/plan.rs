@@ -391,6 +391,53 @@ impl Scratch {
         k
     }
 
+    /// [`Scratch::extend_run`] for messages of one vector each, the usual
+    /// shape: `peek(k)` gives the `k`th following message's only vector, or
+    /// `None` to stop (a message of another shape is left to
+    /// [`Scratch::push`], which still joins it to the run if it can).
+    #[inline(always)]
+    pub fn extend_run_single<'a>(&mut self, mut peek: impl FnMut(usize) -> Option<&'a libc::iovec>) -> usize {
+        let gso = self.gso;
+        let room = self.limit.saturating_sub(self.n_msgs);
+        let Some(e) = self.entries.last_mut() else { return 0 };
+        if !gso.enabled || room == 0 || e.closed || e.control.is_some() || e.seg == 0 {
+            return 0;
+        }
+        let seg = e.seg;
+        let most = room.min(gso.max_segments.saturating_sub(e.count)).min(CHUNK.saturating_sub(e.iov_len as usize));
+        let start_budget = gso.max_bytes.saturating_sub(e.total);
+        let mut budget = start_budget;
+        self.iov.reserve(most);
+        let base = self.iov.len();
+        let spare = &mut self.iov.spare_capacity_mut()[..most];
+        let mut k = 0;
+        let mut closed = false;
+        while k < spare.len() {
+            let Some(v) = peek(k) else { break };
+            let len = v.iov_len;
+            // `len` in 1..=seg, within the byte limit.
+            if len.wrapping_sub(1) >= seg || len > budget {
+                break;
+            }
+            spare[k].write(*v);
+            budget -= len;
+            k += 1;
+            if len < seg {
+                closed = true;
+                break;
+            }
+        }
+        // SAFETY: the first `k` elements of the spare capacity were just
+        // initialized above.
+        unsafe { self.iov.set_len(base + k) };
+        e.count += k;
+        e.total += start_budget - budget;
+        e.iov_len += k as u32;
+        e.closed = closed;
+        self.n_msgs += k;
+        k
+    }
+
     /// Whether messages may be coalesced in this chunk.
     pub fn coalescing(&self) -> bool {
         self.gso.enabled

@@ -243,20 +243,15 @@ pub unsafe fn describe_run(
         && unsafe { (*msgs.add(i + 1)).address } == head.address
     {
         let address = head.address;
-        s.extend_run(|k| {
-            // SAFETY: extend_run asks for no more messages than there is room
-            // for, which the caller guarantees exist.
+        s.extend_run_single(|k| {
+            // SAFETY: extend_run_single asks for no more messages than there
+            // is room for, which the caller guarantees exist.
             let m = unsafe { &*msgs.add(i + 1 + k) };
-            if m.address != address || m.num_control_messages != 0 {
+            if m.address != address || m.num_control_messages != 0 || m.num_vectors != 1 || m.vectors.is_null() {
                 return None;
             }
-            if m.num_vectors == 1 && !m.vectors.is_null() {
-                // SAFETY: one readable vector, with iovec's layout.
-                let v = unsafe { &*m.vectors.cast::<libc::iovec>() };
-                return Some((v.iov_len, std::slice::from_ref(v)));
-            }
-            // SAFETY: per the contract; errors are left to `describe`.
-            unsafe { vectors_of(m.vectors, m.num_vectors as usize) }.ok().map(|(iov, len)| (len, iov))
+            // SAFETY: one readable vector, with iovec's layout.
+            Some(unsafe { &*m.vectors.cast::<libc::iovec>() })
         });
     }
     Ok(())
