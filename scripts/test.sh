@@ -31,6 +31,9 @@ builddir=${GSEND_BUILDDIR:-$root/_build}
 if [ -f meson.build ]; then
   if [ ! -f "$builddir/build.ninja" ]; then
     step "meson setup" meson setup "$builddir" --buildtype=release
+  else
+    # Test directories are found at configure time: look again.
+    step "meson setup" meson setup --reconfigure "$builddir"
   fi
   step "meson compile" meson compile -C "$builddir"
   step "meson test" meson test -C "$builddir" --print-errorlogs --num-processes 2
