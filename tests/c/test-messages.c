@@ -560,6 +560,144 @@ test_rule09_custom_and_several (void)
   g_object_unref (b);
 }
 
+
+/* ---- a custom control message at the IP level: IP_TOS ---- */
+
+typedef struct
+{
+  GSocketControlMessage parent;
+  int tos;
+} TestTosMsg;
+typedef struct
+{
+  GSocketControlMessageClass parent_class;
+} TestTosMsgClass;
+
+GType test_tos_msg_get_type (void);
+G_DEFINE_TYPE (TestTosMsg, test_tos_msg, G_TYPE_SOCKET_CONTROL_MESSAGE)
+
+static gsize
+test_tos_msg_get_size (GSocketControlMessage *m)
+{
+  (void) m;
+  return sizeof (int);
+}
+
+static int
+test_tos_msg_get_level (GSocketControlMessage *m)
+{
+  (void) m;
+  return IPPROTO_IP;
+}
+
+static int
+test_tos_msg_get_msg_type (GSocketControlMessage *m)
+{
+  (void) m;
+  return IP_TOS;
+}
+
+static void
+test_tos_msg_serialize (GSocketControlMessage *m, gpointer data)
+{
+  memcpy (data, &((TestTosMsg *) m)->tos, sizeof (int));
+}
+
+static void
+test_tos_msg_class_init (TestTosMsgClass *klass)
+{
+  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
+  c->get_size = test_tos_msg_get_size;
+  c->get_level = test_tos_msg_get_level;
+  c->get_type = test_tos_msg_get_msg_type;
+  c->serialize = test_tos_msg_serialize;
+}
+
+static void
+test_tos_msg_init (TestTosMsg *self)
+{
+  (void) self;
+}
+
+/* Receives one datagram and its IP_TOS (-1 if none). */
+static gssize
+recv_tos (GSocket *s, gchar *buf, gsize size, int *tos)
+{
+  if (!g_socket_condition_timed_wait (s, G_IO_IN, 5 * G_USEC_PER_SEC, NULL, NULL))
+    return -1;
+  struct iovec iov = { buf, size };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int)) * 4];
+    struct cmsghdr align;
+  } control;
+  struct msghdr msg = { 0 };
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control.buf;
+  msg.msg_controllen = sizeof control.buf;
+  ssize_t n = recvmsg (g_socket_get_fd (s), &msg, MSG_DONTWAIT);
+  *tos = -1;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (&msg); c; c = CMSG_NXTHDR (&msg, c))
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TOS)
+      *tos = *(unsigned char *) CMSG_DATA (c);
+  return n;
+}
+
+/* rule 9 on UDP: equal-size datagrams to one destination, each with its own
+ * custom control message (IP_TOS): every datagram arrives with its own TOS
+ * (control messages are never merged into a coalesced send, §5). */
+static void
+test_rule09_custom_ip_level_udp (void)
+{
+  GError *error = NULL;
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = local_addr (rx);
+  g_assert_true (g_socket_set_option (rx, IPPROTO_IP, IP_RECVTOS, 1, &error));
+  g_assert_no_error (error);
+  enum { M = 8 };
+  static gchar data[M][100];
+  GOutputMessage m[M];
+  GOutputVector v[M];
+  GSocketControlMessage *tos[M];
+  memset (m, 0, sizeof m);
+  for (int i = 0; i < M; i++)
+    {
+      memset (data[i], 'a' + i, 100);
+      v[i].buffer = data[i];
+      v[i].size = 100;
+      m[i].address = ra;
+      m[i].vectors = &v[i];
+      m[i].num_vectors = 1;
+      tos[i] = g_object_new (test_tos_msg_get_type (), NULL);
+      ((TestTosMsg *) tos[i])->tos = (i - 3) << 2; /* 0x04 ... 0x10 for 4..7 */
+      /* Messages 0-3 form a plain run; 4-7 are the same size and
+       * destination but each carries its own TOS. */
+      if (i >= 4)
+        {
+          m[i].control_messages = &tos[i];
+          m[i].num_control_messages = 1;
+        }
+    }
+  g_assert_cmpint (gsend_socket_send_messages (tx, m, M, 0, NULL, &error), ==, M);
+  g_assert_no_error (error);
+  for (int i = 0; i < M; i++)
+    {
+      gchar buf[200];
+      int got_tos;
+      gssize n = recv_tos (rx, buf, sizeof buf, &got_tos);
+      g_assert_cmpmem (buf, n, data[i], 100);
+      g_assert_cmpuint (m[i].bytes_sent, ==, 100);
+      g_assert_cmpint (got_tos, ==, i >= 4 ? ((TestTosMsg *) tos[i])->tos : 0);
+    }
+  g_assert_true (nothing_pending (rx));
+  for (int i = 0; i < M; i++)
+    g_object_unref (tos[i]);
+  g_object_unref (ra);
+  g_object_unref (tx);
+  g_object_unref (rx);
+}
+
 /* ---- rule 10 ---- */
 
 static void
@@ -771,6 +909,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule09/unix-fd-message", test_rule09_unix_fd_message);
   g_test_add_func ("/rule09/credentials-message", test_rule09_credentials_message);
   g_test_add_func ("/rule09/custom-and-several", test_rule09_custom_and_several);
+  g_test_add_func ("/rule09/custom-ip-level-udp", test_rule09_custom_ip_level_udp);
   g_test_add_func ("/rule10/zero-length-vectors", test_rule10_zero_length_vectors);
   g_test_add_func ("/rule10/many-vectors", test_rule10_many_vectors);
   g_test_add_func ("/rule10/null-terminated-vectors", test_rule10_null_terminated_vectors);
