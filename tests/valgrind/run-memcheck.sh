@@ -4,6 +4,7 @@
 #
 #   run-memcheck.sh SUPPRESSIONS EXECUTABLE [ARGS...]
 #
+# SUPPRESSIONS: one file or several separated by commas.
 # EXECUTABLE missing → exit 77 (skipped). Workloads of the stress tests are
 # scaled down (GSEND_STRESS_SCALE, default 0.05) and their watchdogs scaled
 # up. LD_PRELOAD in the environment is passed through to the program (used
@@ -24,6 +25,14 @@ if ! command -v valgrind >/dev/null 2>&1; then
   exit 77
 fi
 
+supp_args=
+old_ifs=$IFS
+IFS=,
+for f in $supp; do
+  supp_args="$supp_args --suppressions=$f"
+done
+IFS=$old_ifs
+
 log=$(mktemp "${TMPDIR:-/tmp}/memcheck.XXXXXX.log")
 trap 'rm -f "$log"' EXIT
 
@@ -38,7 +47,7 @@ valgrind --tool=memcheck \
   --errors-for-leak-kinds=definite \
   --show-leak-kinds=definite \
   --num-callers=40 \
-  --suppressions="$supp" \
+  $supp_args \
   --log-file="$log" \
   "$exe" "$@"
 rc=$?
