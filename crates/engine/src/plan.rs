@@ -183,6 +183,9 @@ fn same_addr(addrs: &[SockAddr], cache: &AddrCache, a: u32, b: u32) -> bool {
     x.len == y.len && x.head() == y.head() && x.bytes() == y.bytes()
 }
 
+/// Largest GSO segment: `UDP_SEGMENT` takes a 16-bit size.
+const MAX_SEGMENT: usize = u16::MAX as usize;
+
 /// Adds a message (`len` bytes, `iov_len` vectors, no control data, to
 /// `dest`) to entry `e` if it may join it as a GSO segment.
 #[inline(always)]
@@ -195,6 +198,7 @@ fn join(
     dest: u32,
 ) -> bool {
     if !gso.enabled
+        || e.seg > MAX_SEGMENT
         || e.closed
         || e.control.is_some()
         || len == 0
@@ -343,7 +347,7 @@ impl Scratch {
         let gso = self.gso;
         let room = self.limit.saturating_sub(self.n_msgs);
         let Some(e) = self.entries.last_mut() else { return 0 };
-        if !gso.enabled || room == 0 || e.closed || e.control.is_some() || e.seg == 0 {
+        if !gso.enabled || room == 0 || e.closed || e.control.is_some() || e.seg == 0 || e.seg > MAX_SEGMENT {
             return 0;
         }
         let seg = e.seg;
@@ -400,7 +404,7 @@ impl Scratch {
         let gso = self.gso;
         let room = self.limit.saturating_sub(self.n_msgs);
         let Some(e) = self.entries.last_mut() else { return 0 };
-        if !gso.enabled || room == 0 || e.closed || e.control.is_some() || e.seg == 0 {
+        if !gso.enabled || room == 0 || e.closed || e.control.is_some() || e.seg == 0 || e.seg > MAX_SEGMENT {
             return 0;
         }
         let seg = e.seg;
@@ -452,11 +456,17 @@ impl Scratch {
     /// run's vectors are cut where each message's bytes are complete (a
     /// zero-length vector at a cut may go to either side: it sends nothing).
     fn split_from(&mut self, k: usize) {
+        self.split_range(k, usize::MAX);
+    }
+
+    /// Splits the GSO entries `k..end` (entries after `end` are kept as
+    /// they are).
+    fn split_range(&mut self, k: usize, end: usize) {
         let mut runs = std::mem::take(&mut self.spare);
         runs.clear();
         runs.extend(self.entries.drain(k..));
-        for &e in &runs {
-            if e.count == 1 {
+        for (idx, &e) in runs.iter().enumerate() {
+            if e.count == 1 || k + idx >= end {
                 self.entries.push(e);
                 continue;
             }
@@ -571,6 +581,13 @@ impl Scratch {
             self.add_segment_control(0);
         }
         self.link(0);
+    }
+
+    /// Re-plans entry `k` alone without GSO (the kernel could not take that
+    /// run, e.g. `EMSGSIZE` over a path MTU); later runs keep theirs.
+    pub(crate) fn replan_entry_plain(&mut self, k: usize) {
+        self.split_range(k, k + 1);
+        self.link(k);
     }
 
     /// Re-plans entries from `k` on without GSO (the kernel refused it).

@@ -190,11 +190,14 @@ pub fn send<E>(
                         }
                     }
                 }
-                Err(errno) if s.entries[k].is_gso() && (refuses_gso(errno) || errno == libc::EMSGSIZE) => {
-                    if errno != libc::EMSGSIZE {
-                        out.gso_refused = true;
-                        gso = GsoPolicy::OFF;
-                    }
+                Err(libc::EMSGSIZE) if s.entries[k].is_gso() => {
+                    // Too big as a whole for the path (its MTU): send this
+                    // run's datagrams one by one; GSO stays on.
+                    s.replan_entry_plain(k);
+                }
+                Err(errno) if s.entries[k].is_gso() && refuses_gso(errno) => {
+                    out.gso_refused = true;
+                    gso = GsoPolicy::OFF;
                     s.replan_plain(k);
                 }
                 Err(errno) => {

@@ -831,14 +831,10 @@ fn send_delivers_exactly_the_planned_datagrams() {
     assert!(refused > 0 || cases < 20, "SO_NO_CHECK never made the kernel refuse GSO");
 }
 
-/// A policy whose byte limit exceeds 65535 lets a run start with a message
-/// larger than a 16-bit segment size, and the planner truncates the size
-/// (66788 → 1252) in the `UDP_SEGMENT` block and in `HeaderView::segment`.
-/// Not reachable through the C API (it only uses `GsoPolicy::UDP`, whose
-/// 65507-byte limit keeps every segment below 65536), so it is reported,
-/// not fixed; run with `--ignored` to see it.
+/// A policy whose byte limit exceeds 65535 must not let a run start with a
+/// message larger than a 16-bit segment size (the planner once truncated
+/// 66788 to 1252 in the `UDP_SEGMENT` block; such a message now goes alone).
 #[test]
-#[ignore = "BUG (latent): segment size truncated to 16 bits with a custom GsoPolicy above 65535 bytes"]
 fn segment_size_beyond_16_bits() {
     let arena = vec![1u8; 70_000];
     let mut s = Scratch::default();
