@@ -209,6 +209,96 @@ test_rule04_timeout_partial (void)
   g_object_unref (b);
 }
 
+
+/* rule 4: one deadline from the start of the call. A reader makes room
+ * part-way through (enough for poll to report the socket writable again:
+ * an AF_UNIX datagram socket is writable only when at most a quarter of its
+ * send buffer is in use); the call sends what fits and then waits only for
+ * what is left of the original timeout, not for a fresh one. */
+typedef struct
+{
+  GSocket *sock;
+  gulong delay_us;
+  guint count;
+} DrainLater;
+
+static gpointer
+drain_later (gpointer data)
+{
+  DrainLater *d = data;
+  g_usleep (d->delay_us);
+  gchar buf[DGRAM];
+  for (guint i = 0; i < d->count; i++)
+    g_assert_cmpint (recv (g_socket_get_fd (d->sock), buf, sizeof buf, 0), ==, DGRAM);
+  return NULL;
+}
+
+static void
+test_rule04_one_deadline (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  static gchar buf[DGRAM];
+  guint n = filled * 3;
+  GOutputMessage *m = g_new (GOutputMessage, n);
+  GOutputVector *v = g_new (GOutputVector, n);
+  fill_messages (m, v, n, buf, DGRAM, NULL, SENTINEL);
+  const gint64 timeout = 2 * G_USEC_PER_SEC;
+  DrainLater d = { b, 1500 * 1000, filled - filled / 8 };
+  GThread *t = g_thread_new ("drain-later", drain_later, &d);
+  gint64 t0 = g_get_monotonic_time ();
+  gint r = gsend_socket_send_messages_with_timeout (a, m, n, 0, timeout, NULL, &error);
+  gint64 elapsed = g_get_monotonic_time () - t0;
+  g_thread_join (t);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, >=, 1);
+  g_assert_cmpint (r, <, (gint) n);
+  g_assert_cmpint (elapsed, >=, timeout);
+  /* A timer restarted after the progress at 1.5 s would end at 3.5 s. */
+  g_assert_cmpint (elapsed, <, timeout + 1300 * 1000);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, i < (guint) r ? DGRAM : SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled - d.count + r);
+  g_free (m);
+  g_free (v);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 7: on a stream socket the kernel may take part of a message: its
+ * bytes_sent says how much, and it counts as sent. */
+static void
+test_rule07_stream_partial_bytes_sent (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_STREAM, &a, &b);
+  const gsize big = 8 * 1024 * 1024;
+  gchar *data = g_malloc0 (big);
+  GOutputMessage m[2];
+  GOutputVector v[2];
+  fill_messages (m, v, 2, data, big, NULL, SENTINEL);
+  gint r = gsend_socket_send_messages_with_timeout (a, m, 2, 0, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, 1);
+  g_assert_cmpuint (m[0].bytes_sent, >, 0);
+  g_assert_cmpuint (m[0].bytes_sent, <, big);
+  g_assert_cmpuint (m[1].bytes_sent, ==, SENTINEL);
+  /* The receiver has exactly that many bytes. */
+  gsize total = 0;
+  gchar *rb = g_malloc (65536);
+  ssize_t n;
+  while ((n = recv (g_socket_get_fd (b), rb, 65536, MSG_DONTWAIT)) > 0)
+    total += n;
+  g_assert_cmpuint (total, ==, m[0].bytes_sent);
+  g_free (rb);
+  g_free (data);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
 /* rule 2: a socket timeout (g_socket_set_timeout) bounds blocking sends. */
 static void
 test_rule02_socket_timeout (void)
@@ -514,7 +604,7 @@ test_rule06_cancel_while_blocked (void)
       GCancellable *c = g_cancellable_new ();
       CancelLater cl = { c, 200 * 1000 };
       GThread *t = g_thread_new ("cancel", cancel_later_thread, &cl);
-      gint64 r;
+      gint64 r, t0 = g_get_monotonic_time ();
       switch (variant)
         {
         case 0:
@@ -530,9 +620,14 @@ test_rule06_cancel_while_blocked (void)
           r = gsend_socket_send (a, buf, DGRAM, c, &error);
           break;
         }
+      gint64 elapsed = g_get_monotonic_time () - t0;
       g_thread_join (t);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       g_assert_cmpint (r, ==, -1);
+      /* Woken by the cancellation (at 0.2 s), not by anything else; the
+       * bound is generous for a loaded machine. */
+      g_assert_cmpint (elapsed, >=, cl.delay_us);
+      g_assert_cmpint (elapsed, <, 10 * G_USEC_PER_SEC);
       g_clear_error (&error);
       g_object_unref (c);
     }
@@ -905,6 +1000,8 @@ main (int argc, char **argv)
   g_test_add_func ("/rule02/unix/nonblocking-socket", test_rule02_nonblocking_socket);
   g_test_add_func ("/rule04/unix/timeout-expires", test_rule04_timeout_expires);
   g_test_add_func ("/rule04/unix/timeout-partial", test_rule04_timeout_partial);
+  g_test_add_func ("/rule04/unix/one-deadline", test_rule04_one_deadline);
+  g_test_add_func ("/rule07/unix/stream-partial-bytes-sent", test_rule07_stream_partial_bytes_sent);
   g_test_add_func ("/rule02/unix/socket-timeout", test_rule02_socket_timeout);
   g_test_add_func ("/rule02/unix/blocking-completes-when-drained", test_rule02_blocking_completes_when_drained);
   g_test_add_func ("/rule02/unix/timeout-minus1-blocks-on-nonblocking-socket", test_rule02_timeout_minus1_blocks_on_nonblocking_socket);
