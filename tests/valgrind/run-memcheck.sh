@@ -41,7 +41,12 @@ export G_DEBUG=gc-friendly${G_DEBUG_EXTRA:+,$G_DEBUG_EXTRA}
 export GSEND_STRESS_SCALE=${GSEND_STRESS_SCALE:-0.05}
 export GSEND_STRESS_WATCHDOG_FACTOR=${GSEND_STRESS_WATCHDOG_FACTOR:-10}
 
-valgrind --tool=memcheck \
+verbose=
+if [ -n "${LD_PRELOAD:-}" ]; then
+  verbose=-v # to see which shared objects were loaded
+fi
+
+valgrind $verbose --tool=memcheck \
   --error-exitcode=1 \
   --leak-check=full \
   --errors-for-leak-kinds=definite \
@@ -54,6 +59,16 @@ rc=$?
 
 echo "== memcheck: $(basename "$exe") $* (exit $rc)"
 grep -E "ERROR SUMMARY|LEAK SUMMARY|definitely lost|indirectly lost|possibly lost|still reachable|suppressed:" "$log" | sed 's/^==[0-9]*== *//'
+if [ -n "${LD_PRELOAD:-}" ]; then
+  for lib in $LD_PRELOAD; do
+    if grep -q "Reading syms from $lib\$" "$log"; then
+      echo "preloaded: $lib"
+    else
+      echo "FAIL: $lib was not loaded into the program"
+      rc=1
+    fi
+  done
+fi
 if [ $rc -ne 0 ]; then
   echo "== full valgrind log:"
   cat "$log"
