@@ -325,6 +325,100 @@ test_rule07_runs_two_dest (void)
   send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), TRUE, FALSE);
 }
 
+/* rule 8: many distinct address objects (more than any cache would keep),
+ * created fresh and dropped, in batches crossing the 1024 chunk: every
+ * datagram goes to the address its own message names. */
+static void
+test_rule08_address_churn (void)
+{
+  GError *error = NULL;
+  enum { R = 3, M = 1500 };
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *rx[R];
+  guint16 port[R];
+  for (int i = 0; i < R; i++)
+    {
+      rx[i] = udp_bound (G_SOCKET_FAMILY_IPV4);
+      big_rcvbuf (rx[i]);
+      GSocketAddress *a = local_addr (rx[i]);
+      port[i] = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a));
+      g_object_unref (a);
+    }
+  static guint32 payload[M];
+  static GOutputVector v[M];
+  static GOutputMessage m[M];
+  for (int round = 0; round < 3; round++)
+    {
+      memset (m, 0, sizeof m);
+      for (guint32 i = 0; i < M; i++)
+        {
+          payload[i] = i;
+          v[i].buffer = &payload[i];
+          v[i].size = 4;
+          /* Round 0: receivers in turn; 1: in runs of 7; 2: pseudo-random. */
+          guint which = round == 0 ? i % R : round == 1 ? (i / 7) % R : (i * 2654435761u >> 7) % R;
+          m[i].address = g_inet_socket_address_new_from_string ("127.0.0.1", port[which]);
+          m[i].vectors = &v[i];
+          m[i].num_vectors = 1;
+        }
+      gint r = gsend_socket_send_messages (tx, m, M, 0, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (r, ==, M);
+      for (guint32 i = 0; i < M; i++)
+        {
+          guint which = round == 0 ? i % R : round == 1 ? (i / 7) % R : (i * 2654435761u >> 7) % R;
+          guint32 got = G_MAXUINT32;
+          g_assert_cmpint (recv_bounded (rx[which], (gchar *) &got, sizeof got), ==, 4);
+          g_assert_cmpuint (got, ==, i);
+          g_object_unref (m[i].address);
+        }
+      for (int k = 0; k < R; k++)
+        g_assert_true (nothing_pending (rx[k]));
+    }
+  for (int i = 0; i < R; i++)
+    g_object_unref (rx[i]);
+  g_object_unref (tx);
+}
+
+/* rule 8: the same address object reused across calls while a different
+ * object with another value is swapped in between: no stale destination. */
+static void
+test_rule08_address_reuse_across_calls (void)
+{
+  GError *error = NULL;
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *rx1 = udp_bound (G_SOCKET_FAMILY_IPV4), *rx2 = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *a1 = local_addr (rx1);
+  GSocketAddress *a2 = local_addr (rx2);
+  guint16 p2 = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a2));
+  g_object_unref (a2);
+  gchar x[] = "x";
+  GOutputVector v = { x, 1 };
+  for (int i = 0; i < 200; i++)
+    {
+      /* A fresh object each time (its memory may be reused by the next one). */
+      GSocketAddress *fresh = g_inet_socket_address_new_from_string ("127.0.0.1", p2);
+      GOutputMessage m[2] = { { a1, &v, 1, 0, NULL, 0 }, { fresh, &v, 1, 0, NULL, 0 } };
+      if (i % 2)
+        {
+          m[0].address = fresh;
+          m[1].address = a1;
+        }
+      g_assert_cmpint (gsend_socket_send_messages (tx, m, 2, 0, NULL, &error), ==, 2);
+      g_assert_no_error (error);
+      g_object_unref (fresh);
+      gchar buf[4];
+      g_assert_cmpint (recv_bounded (rx1, buf, sizeof buf), ==, 1);
+      g_assert_cmpint (recv_bounded (rx2, buf, sizeof buf), ==, 1);
+      g_assert_true (nothing_pending (rx1));
+      g_assert_true (nothing_pending (rx2));
+    }
+  g_object_unref (a1);
+  g_object_unref (tx);
+  g_object_unref (rx1);
+  g_object_unref (rx2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -337,5 +431,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gso/set-get", test_gso_set_get);
   g_test_add_func ("/rule07/udp/runs-one-destination", test_rule07_runs_one_dest);
   g_test_add_func ("/rule07/udp/runs-two-destinations", test_rule07_runs_two_dest);
+  g_test_add_func ("/rule08/udp/address-churn", test_rule08_address_churn);
+  g_test_add_func ("/rule08/udp/address-reuse-across-calls", test_rule08_address_reuse_across_calls);
   return g_test_run ();
 }
