@@ -249,6 +249,20 @@ test_rule08_address_subclasses (void)
   g_assert_cmpmem (buf, n, "custom", 6);
   g_assert_true (nothing_pending (rx));
 
+  /* A subclass is asked for its native form every time: pointing the same
+   * object elsewhere takes effect at the next send. */
+  GSocket *rx2 = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra2 = local_addr (rx2);
+  g_assert_true (g_socket_address_to_native (ra2, &custom->sin, sizeof custom->sin, NULL));
+  m[0].bytes_sent = 0;
+  g_assert_cmpint (gsend_socket_send_messages (tx, m, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  n = recv_bounded (rx2, buf, sizeof buf);
+  g_assert_cmpmem (buf, n, "custom", 6);
+  g_assert_true (nothing_pending (rx));
+  g_object_unref (ra2);
+  g_object_unref (rx2);
+
   g_object_unref (proxy);
   g_object_unref (custom);
   g_object_unref (ra);
@@ -560,6 +574,128 @@ test_rule09_custom_and_several (void)
   g_object_unref (b);
 }
 
+
+
+/* Large control data: one GUnixFDMessage with 200 descriptors; ten control
+ * messages on one message; 600 messages of one batch each with its own
+ * descriptor (the control space of a whole chunk). */
+static void
+test_rule09_large_control (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  int p[2];
+  g_assert_cmpint (pipe (p), ==, 0);
+
+  /* 200 descriptors in one message. */
+  GSocketControlMessage *many = g_unix_fd_message_new ();
+  for (int i = 0; i < 200; i++)
+    {
+      g_assert_true (g_unix_fd_message_append_fd (G_UNIX_FD_MESSAGE (many), p[0], &error));
+      g_assert_no_error (error);
+    }
+  gchar pay[] = "many";
+  GOutputVector v = { pay, 4 };
+  GOutputMessage m;
+  memset (&m, 0, sizeof m);
+  m.vectors = &v; m.num_vectors = 1;
+  m.control_messages = &many; m.num_control_messages = 1;
+  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  {
+    gchar buf[16];
+    GSocketControlMessage **c = NULL;
+    gint nc = 0;
+    gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
+    g_assert_cmpmem (buf, n, "many", 4);
+    int fds[256];
+    g_assert_cmpint (steal_fds (c, nc, fds, 256), ==, 200);
+    assert_pipe_works (p[1], fds[199], "last-of-200");
+    for (int i = 0; i < 200; i++)
+      close (fds[i]);
+    free_cmsgs (c, nc);
+  }
+  g_object_unref (many);
+
+  /* Ten control messages on one message. */
+  GSocketControlMessage *ten[10];
+  for (int i = 0; i < 10; i++)
+    ten[i] = test_fd_msg_new (p[0]);
+  m.control_messages = ten;
+  m.num_control_messages = 10;
+  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  {
+    gchar buf[16];
+    GSocketControlMessage **c = NULL;
+    gint nc = 0;
+    recv_with_control (b, buf, sizeof buf, &c, &nc);
+    int fds[16];
+    g_assert_cmpint (steal_fds (c, nc, fds, 16), ==, 10);
+    assert_pipe_works (p[1], fds[9], "tenth");
+    for (int i = 0; i < 10; i++)
+      close (fds[i]);
+    free_cmsgs (c, nc);
+  }
+  for (int i = 0; i < 10; i++)
+    g_object_unref (ten[i]);
+
+  /* 600 messages, each with one descriptor; a reader drains as they come. */
+  enum { M = 600 };
+  GOutputMessage *bm = g_new0 (GOutputMessage, M);
+  GOutputVector *bv = g_new0 (GOutputVector, M);
+  guint32 *seq = g_new (guint32, M);
+  GSocketControlMessage *one = g_unix_fd_message_new ();
+  g_assert_true (g_unix_fd_message_append_fd (G_UNIX_FD_MESSAGE (one), p[0], &error));
+  for (guint32 i = 0; i < M; i++)
+    {
+      seq[i] = i;
+      bv[i].buffer = &seq[i];
+      bv[i].size = 4;
+      bm[i].vectors = &bv[i];
+      bm[i].num_vectors = 1;
+      bm[i].control_messages = &one;
+      bm[i].num_control_messages = 1;
+    }
+  /* Room for everything: the socket is non-blocking and the call may
+   * stop early; resend the rest after draining. */
+  guint32 received = 0;
+  guint sent = 0;
+  while (sent < M)
+    {
+      gint r = gsend_socket_send_messages_with_timeout (a, bm + sent, M - sent, 0, 0, NULL, &error);
+      if (r < 0)
+        {
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+          g_clear_error (&error);
+        }
+      else
+        sent += r;
+      while (g_socket_condition_check (b, G_IO_IN) & G_IO_IN)
+        {
+          guint32 got = G_MAXUINT32;
+          GSocketControlMessage **c = NULL;
+          gint nc = 0;
+          g_assert_cmpint (recv_with_control (b, (gchar *) &got, 4, &c, &nc), ==, 4);
+          g_assert_cmpuint (got, ==, received);
+          int fds[4];
+          g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 1);
+          close (fds[0]);
+          free_cmsgs (c, nc);
+          received++;
+        }
+    }
+  g_assert_cmpuint (received, ==, M);
+  g_object_unref (one);
+  g_free (bm);
+  g_free (bv);
+  g_free (seq);
+  close (p[0]);
+  close (p[1]);
+  g_object_unref (a);
+  g_object_unref (b);
+}
 
 /* ---- a custom control message at the IP level: IP_TOS ---- */
 
@@ -909,6 +1045,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule09/unix-fd-message", test_rule09_unix_fd_message);
   g_test_add_func ("/rule09/credentials-message", test_rule09_credentials_message);
   g_test_add_func ("/rule09/custom-and-several", test_rule09_custom_and_several);
+  g_test_add_func ("/rule09/large-control", test_rule09_large_control);
   g_test_add_func ("/rule09/custom-ip-level-udp", test_rule09_custom_ip_level_udp);
   g_test_add_func ("/rule10/zero-length-vectors", test_rule10_zero_length_vectors);
   g_test_add_func ("/rule10/many-vectors", test_rule10_many_vectors);
