@@ -343,12 +343,118 @@ check_batch_result (GOutputMessage *msgs, guint k, gint r)
     g_assert_cmpuint (msgs[i].bytes_sent, ==, 0xdeadbeef);
 }
 
+
+/* ---- the send functions under test, behind one shape ------------------- */
+
+/* Send msgs[0..n) (single-message twins send msgs[0] only) with blocking
+ * semantics and the cancellable; returns the count or -1 with error set,
+ * and fills bytes_sent of what was sent. */
+typedef gint (*SendFn) (GSocket *s, GOutputMessage *m, guint n, gint64 timeout_us,
+                        GCancellable *c, GError **e);
+
+static gint
+tw_send_messages (GSocket *s, GOutputMessage *m, guint n, gint64 t, GCancellable *c, GError **e)
+{
+  (void) t;
+  return gsend_socket_send_messages (s, m, n, 0, c, e);
+}
+
+static gint
+tw_with_timeout (GSocket *s, GOutputMessage *m, guint n, gint64 t, GCancellable *c, GError **e)
+{
+  return gsend_socket_send_messages_with_timeout (s, m, n, 0, t, c, e);
+}
+
+static gint
+tw_datagram_based (GSocket *s, GOutputMessage *m, guint n, gint64 t, GCancellable *c, GError **e)
+{
+  return gsend_datagram_based_send_messages (G_DATAGRAM_BASED (s), m, n, 0, t, c, e);
+}
+
+static gint
+single_result (GOutputMessage *m, gssize r)
+{
+  if (r < 0)
+    return -1;
+  g_assert_cmpint (r, ==, (gssize) m->vectors[0].size);
+  m->bytes_sent = (guint) r;
+  return 1;
+}
+
+static gint
+tw_send_message (GSocket *s, GOutputMessage *m, guint n, gint64 t, GCancellable *c, GError **e)
+{
+  (void) n;
+  (void) t;
+  return single_result (m, gsend_socket_send_message (s, NULL, m->vectors, (gint) m->num_vectors,
+                                                      NULL, 0, 0, c, e));
+}
+
+static gint
+tw_send_message_with_timeout (GSocket *s, GOutputMessage *m, guint n, gint64 t, GCancellable *c,
+                              GError **e)
+{
+  gsize written = 0;
+  (void) n;
+  GPollableReturn pr = gsend_socket_send_message_with_timeout (s, NULL, m->vectors,
+                                                               (gint) m->num_vectors, NULL, 0, 0,
+                                                               t, &written, c, e);
+  if (pr == G_POLLABLE_RETURN_FAILED)
+    return -1;
+  g_assert_cmpint (pr, ==, G_POLLABLE_RETURN_OK);
+  return single_result (m, (gssize) written);
+}
+
+static gint
+tw_send (GSocket *s, GOutputMessage *m, guint n, gint64 t, GCancellable *c, GError **e)
+{
+  (void) n;
+  (void) t;
+  return single_result (m, gsend_socket_send (s, m->vectors[0].buffer, m->vectors[0].size, c, e));
+}
+
+static gint
+tw_send_to (GSocket *s, GOutputMessage *m, guint n, gint64 t, GCancellable *c, GError **e)
+{
+  (void) n;
+  (void) t;
+  return single_result (m, gsend_socket_send_to (s, NULL, m->vectors[0].buffer,
+                                                 m->vectors[0].size, c, e));
+}
+
+static gint
+tw_send_with_blocking (GSocket *s, GOutputMessage *m, guint n, gint64 t, GCancellable *c, GError **e)
+{
+  (void) n;
+  (void) t;
+  return single_result (m, gsend_socket_send_with_blocking (s, m->vectors[0].buffer,
+                                                            m->vectors[0].size, TRUE, c, e));
+}
+
+typedef struct
+{
+  const char *name;
+  SendFn fn;
+} TwinDesc;
+
+static const TwinDesc twins[] = {
+  { "socket-send-messages", tw_send_messages },
+  { "socket-send-messages-with-timeout", tw_with_timeout },
+  { "datagram-based-send-messages", tw_datagram_based },
+  { "socket-send-message", tw_send_message },
+  { "socket-send-message-with-timeout", tw_send_message_with_timeout },
+  { "socket-send", tw_send },
+  { "socket-send-to", tw_send_to },
+  { "socket-send-with-blocking", tw_send_with_blocking },
+};
+
 /* Rule 6 + 1: a sender blocked on a full AF_UNIX pair (slowly drained) is
  * cancelled from another thread, 1000 times. Each call returns CANCELLED or
  * a count; the receiver must see exactly the datagrams counted. */
 static void
-test_cancel_blocked_many (void)
+test_cancel_blocked_many (gconstpointer data)
 {
+  const TwinDesc *tw = data;
   enum { K = 6 };
   guint iters = scaled (1000, 50);
   int rfd;
@@ -381,7 +487,7 @@ test_cancel_blocked_many (void)
       g_mutex_unlock (&c.lock);
 
       GError *error = NULL;
-      gint r = gsend_socket_send_messages (s, msgs, K, 0, canc, &error);
+      gint r = tw->fn (s, msgs, K, -1, canc, &error);
 
       g_mutex_lock (&c.lock);
       while (!c.done)
@@ -412,7 +518,7 @@ test_cancel_blocked_many (void)
       if (it % 100 == 0)
         {
           build_batch (msgs, vecs, bufs, K, 0, seq, varied_len);
-          gint r2 = gsend_socket_send_messages (s, msgs, K, 0, canc, &error);
+          gint r2 = tw->fn (s, msgs, K, -1, canc, &error);
           g_assert_cmpint (r2, ==, -1);
           g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
           g_clear_error (&error);
@@ -433,11 +539,11 @@ test_cancel_blocked_many (void)
   guint64 missing, beyond;
   guint32 counts[1] = { seq };
   tracker_check (&rx.t, counts, &missing, &beyond);
-  figure ("cancel-while-blocked: %u calls cancelled from another thread: %u CANCELLED, "
-          "%u partial counts, %u complete; %u pre-cancelled calls; %u datagrams counted, %"
+  figure ("cancel-while-blocked (%s): %u calls cancelled from another thread: %u CANCELLED, "
+          "%u returned a count (%u of them the whole batch); %u pre-cancelled calls; %u datagrams counted, %"
           G_GUINT64_FORMAT " received (+%" G_GUINT64_FORMAT " fillers of %u); dups %"
           G_GUINT64_FORMAT ", beyond %" G_GUINT64_FORMAT,
-          iters, n_cancelled, n_partial, n_full, pre_cancelled, seq, rx.t.total,
+          tw->name, iters, n_cancelled, n_partial + n_full, n_full, pre_cancelled, seq, rx.t.total,
           rx.t.fillers, fillers, rx.t.dups, beyond);
   g_assert_cmpuint (rx.t.bad, ==, 0);
   g_assert_cmpuint (rx.t.dups, ==, 0);
@@ -487,7 +593,7 @@ typedef struct
   guint32 max_seq;
   guint32 sent;
   guint calls;
-  gint64 timeout_us; /* < 0: gsend_socket_send_messages; else _with_timeout */
+  SendFn fn;
 } SigSender;
 
 static gpointer
@@ -506,7 +612,7 @@ sig_sender_thread (gpointer data)
     {
       GError *error = NULL;
       build_batch (msgs, vecs, bufs, K, 0, seq, varied_len);
-      gint r = gsend_socket_send_messages (s->sock, msgs, K, 0, NULL, &error);
+      gint r = s->fn (s->sock, msgs, K, -1, NULL, &error);
       s->calls++;
       if (r < 0)
         g_error ("send interrupted by a signal failed: %s", error->message);
@@ -520,15 +626,15 @@ sig_sender_thread (gpointer data)
 }
 
 static void
-run_signals (gboolean blocked)
+run_signals (const TwinDesc *tw, gboolean blocked, double seconds)
 {
   guint32 max_seq = 4 * 1024 * 1024;
   int rfd;
   GSocket *s = unix_pair (&rfd);
   guint fillers = blocked ? fill_socket (g_socket_get_fd (s), 64) : 0;
   Receiver rx = { .fd = rfd, .slow_us = blocked ? 200 : 0 };
-  SigSender ss = { .sock = s, .max_seq = max_seq };
-  gint64 duration = (gint64) (2 * G_USEC_PER_SEC * stress_scale ());
+  SigSender ss = { .sock = s, .max_seq = max_seq, .fn = tw->fn };
+  gint64 duration = (gint64) (seconds * G_USEC_PER_SEC * stress_scale ());
   if (duration < 200000)
     duration = 200000;
 
@@ -557,11 +663,11 @@ run_signals (gboolean blocked)
   guint64 missing, beyond;
   guint32 counts[1] = { ss.sent };
   tracker_check (&rx.t, counts, &missing, &beyond);
-  figure ("signals at a %s sender for %.1f s: %u SIGUSR1 fired, %d handled; %u send calls, "
+  figure ("%s: signals at a %s sender for %.1f s: %u SIGUSR1 fired, %d handled; %u send calls, "
           "%u datagrams counted, %" G_GUINT64_FORMAT " received (%" G_GUINT64_FORMAT
           " bytes, byte-exact), %" G_GUINT64_FORMAT " fillers of %u; dups %" G_GUINT64_FORMAT
           ", missing %" G_GUINT64_FORMAT ", beyond %" G_GUINT64_FORMAT,
-          blocked ? "blocked" : "busy", duration / 1e6, fired,
+          tw->name, blocked ? "blocked" : "busy", duration / 1e6, fired,
           g_atomic_int_get (&signals_caught), ss.calls, ss.sent, rx.t.total, rx.t.bytes,
           rx.t.fillers, fillers, rx.t.dups, missing, beyond);
   g_assert_cmpuint (rx.t.bad, ==, 0);
@@ -582,15 +688,17 @@ run_signals (gboolean blocked)
 
 /* Rule 2: EINTR is retried; a blocked sender hit by signals loses nothing. */
 static void
-test_signals_blocked (void)
+test_signals_blocked (gconstpointer data)
 {
-  run_signals (TRUE);
+  const TwinDesc *tw = data;
+  run_signals (tw, TRUE, tw == &twins[0] ? 2.0 : 0.5);
 }
 
 static void
-test_signals_busy (void)
+test_signals_busy (gconstpointer data)
 {
-  run_signals (FALSE);
+  const TwinDesc *tw = data;
+  run_signals (tw, FALSE, tw == &twins[0] ? 2.0 : 0.5);
 }
 
 /* ---- timeouts: never TIMED_OUT before the deadline ---------------------- */
@@ -598,6 +706,7 @@ test_signals_busy (void)
 typedef struct
 {
   GSocket *sock;
+  SendFn fn;
   pthread_t tid;
   gint started;
   gint done;
@@ -626,7 +735,7 @@ timeout_thread (gpointer data)
         GOutputMessage m = { NULL, &v, 1, 0xdeadbeef, NULL, 0 };
         GError *error = NULL;
         gint64 t0 = g_get_monotonic_time ();
-        gint r = gsend_socket_send_messages_with_timeout (tr->sock, &m, 1, 0, timeout, NULL, &error);
+        gint r = tr->fn (tr->sock, &m, 1, timeout, NULL, &error);
         gint64 el = g_get_monotonic_time () - t0;
         g_assert_cmpint (r, ==, -1);
         g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
@@ -645,11 +754,11 @@ timeout_thread (gpointer data)
 }
 
 static void
-run_timeouts (gboolean with_signals)
+run_timeouts (const TwinDesc *tw, gboolean with_signals)
 {
   int rfd;
   GSocket *s = unix_pair (&rfd);
-  TimeoutRun tr = { .sock = s };
+  TimeoutRun tr = { .sock = s, .fn = tw->fn };
   guint fired = 0;
 
   watchdog (60);
@@ -667,9 +776,9 @@ run_timeouts (gboolean with_signals)
       g_usleep (100);
     }
   g_thread_join (t);
-  figure ("timeouts 1..50 ms%s: %u calls TIMED_OUT, none early; elapsed - timeout in "
+  figure ("%s: timeouts 1..50 ms%s: %u calls TIMED_OUT, none early; elapsed - timeout in "
           "[%" G_GINT64_FORMAT ", %" G_GINT64_FORMAT "] us; %u signals fired, %d handled",
-          with_signals ? " under SIGUSR1 every 100 us" : "", tr.checks, tr.worst_early,
+          tw->name, with_signals ? " under SIGUSR1 every 100 us" : "", tr.checks, tr.worst_early,
           tr.worst_late, fired, g_atomic_int_get (&signals_caught));
   g_assert_cmpint (tr.worst_early, >=, 0);
   if (with_signals)
@@ -681,16 +790,16 @@ run_timeouts (gboolean with_signals)
 
 /* Rule 4: one deadline from the start; never TIMED_OUT early. */
 static void
-test_timeouts (void)
+test_timeouts (gconstpointer data)
 {
-  run_timeouts (FALSE);
+  run_timeouts (data, FALSE);
 }
 
 /* Rules 4 + 2: EINTR neither extends nor shortens the deadline. */
 static void
-test_timeouts_signals (void)
+test_timeouts_signals (gconstpointer data)
 {
-  run_timeouts (TRUE);
+  run_timeouts (data, TRUE);
 }
 
 int
@@ -702,11 +811,33 @@ main (int argc, char **argv)
   g_test_add_func ("/rule16/unix-8-threads-exactly-once", test_unix_many_threads);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-plain", test_udp_many_threads_plain);
-  g_test_add_func ("/rule06/cancel-blocked-1000-times", test_cancel_blocked_many);
-  g_test_add_func ("/rule02/eintr-blocked-sender-exact", test_signals_blocked);
-  g_test_add_func ("/rule02/eintr-busy-sender-exact", test_signals_busy);
-  g_test_add_func ("/rule04/timeouts-never-early", test_timeouts);
-  g_test_add_func ("/rule04/timeouts-never-early-under-signals", test_timeouts_signals);
+  for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
+    {
+      char *p = g_strdup_printf ("/rule06/cancel-blocked-1000-times/%s", twins[i].name);
+      g_test_add_data_func (p, &twins[i], test_cancel_blocked_many);
+      g_free (p);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
+    {
+      char *p = g_strdup_printf ("/rule02/eintr-blocked-sender-exact/%s", twins[i].name);
+      g_test_add_data_func (p, &twins[i], test_signals_blocked);
+      g_free (p);
+      p = g_strdup_printf ("/rule02/eintr-busy-sender-exact/%s", twins[i].name);
+      g_test_add_data_func (p, &twins[i], test_signals_busy);
+      g_free (p);
+    }
+  /* The twins with a timeout argument. */
+  static const guint timed[] = { 1, 2, 4 };
+  for (guint i = 0; i < G_N_ELEMENTS (timed); i++)
+    {
+      const TwinDesc *tw = &twins[timed[i]];
+      char *p = g_strdup_printf ("/rule04/timeouts-never-early/%s", tw->name);
+      g_test_add_data_func (p, tw, test_timeouts);
+      g_free (p);
+      p = g_strdup_printf ("/rule04/timeouts-never-early-under-signals/%s", tw->name);
+      g_test_add_data_func (p, tw, test_timeouts_signals);
+      g_free (p);
+    }
 
   return g_test_run ();
 }
