@@ -263,4 +263,17 @@ drain_into (int fd, Tracker *t, int wait_ms)
   return got;
 }
 
+/* Number of open descriptors of this process. */
+static inline guint
+count_fds (void)
+{
+  GDir *d = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+  g_assert_nonnull (d);
+  while (g_dir_read_name (d))
+    n++;
+  g_dir_close (d);
+  return n - 1; /* the directory's own descriptor */
+}
+
 #endif

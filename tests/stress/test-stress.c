@@ -12,6 +12,8 @@
 #include "stress-common.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
+#include <gio/gunixfdmessage.h>
 
 /* Figures printed to the test log. */
 static void
@@ -459,6 +461,8 @@ test_cancel_blocked_many (gconstpointer data)
   guint iters = scaled (1000, 50);
   int rfd;
   GSocket *s = unix_pair (&rfd);
+  g_object_unref (g_cancellable_new ()); /* warm-up */
+  guint fds_before = count_fds () - 2;   /* the pair is closed at the end */
   guint fillers = fill_socket (g_socket_get_fd (s), 64);
   Receiver rx = { .fd = rfd, .slow_us = 100 };
   Canceller c = { 0 };
@@ -559,6 +563,8 @@ test_cancel_blocked_many (gconstpointer data)
   g_cond_clear (&c.cond);
   g_object_unref (s);
   close (rfd);
+  /* 1000 cancellables waited on: no descriptor left behind. */
+  g_assert_cmpuint (count_fds (), ==, fds_before);
   alarm (0);
 }
 
@@ -802,6 +808,192 @@ test_timeouts_signals (gconstpointer data)
   run_timeouts (data, TRUE);
 }
 
+/* ---- descriptors passed by many threads at once ------------------------- */
+
+typedef struct
+{
+  GSocket *sock;
+  guint32 id;
+  guint32 n;
+  int fd;          /* the descriptor this thread passes with every datagram */
+  guint32 sent;
+} FdSender;
+
+static gpointer
+fd_sender_thread (gpointer data)
+{
+  enum { K = 8 };
+  FdSender *fs = data;
+  GOutputMessage msgs[K];
+  GOutputVector vecs[K];
+  guint8 bufs[K][64];
+  GError *error = NULL;
+  GSocketControlMessage *cm = g_unix_fd_message_new ();
+  g_assert_true (g_unix_fd_message_append_fd (G_UNIX_FD_MESSAGE (cm), fs->fd, &error));
+  g_assert_no_error (error);
+  GSocketControlMessage *cms[1] = { cm };
+  guint32 seq = 0;
+  while (seq < fs->n)
+    {
+      guint k = MIN (K, fs->n - seq);
+      for (guint i = 0; i < k; i++)
+        {
+          make_payload (bufs[i], fs->id, seq + i, 48);
+          vecs[i] = (GOutputVector) { bufs[i], 48 };
+          msgs[i] = (GOutputMessage) { NULL, &vecs[i], 1, 0xdeadbeef, cms, 1 };
+        }
+      gint r = gsend_socket_send_messages (fs->sock, msgs, k, 0, NULL, &error);
+      if (r < 0)
+        g_error ("fd sender %u: %s", fs->id, error->message);
+      g_assert_cmpint (r, >=, 1);
+      check_batch_result (msgs, k, r);
+      seq += (guint32) r;
+    }
+  fs->sent = seq;
+  g_object_unref (cm);
+  return NULL;
+}
+
+typedef struct
+{
+  int fd;
+  Tracker t;
+  guint64 want;
+  ino_t inodes[8];
+  guint64 fds_ok, fds_wrong, fds_missing;
+} FdReceiver;
+
+static gpointer
+fd_receiver_thread (gpointer data)
+{
+  FdReceiver *r = data;
+  gint64 deadline = g_get_monotonic_time () + 60 * G_USEC_PER_SEC;
+  while (r->t.total + r->t.bad + r->t.dups < r->want && g_get_monotonic_time () < deadline)
+    {
+      guint8 buf[256];
+      union { char b[CMSG_SPACE (4 * sizeof (int))]; struct cmsghdr align; } ctl;
+      struct iovec iov = { buf, sizeof buf };
+      struct msghdr mh = { 0 };
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+      mh.msg_control = ctl.b;
+      mh.msg_controllen = sizeof ctl.b;
+      struct pollfd p = { r->fd, POLLIN, 0 };
+      if (poll (&p, 1, 100) <= 0)
+        continue;
+      ssize_t n = recvmsg (r->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+      if (n < 0)
+        continue;
+      g_assert_false (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC));
+      int nfds = 0;
+      int got = -1;
+      for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+          {
+            int cnt = (int) ((c->cmsg_len - CMSG_LEN (0)) / sizeof (int));
+            for (int i = 0; i < cnt; i++)
+              {
+                int f;
+                memcpy (&f, CMSG_DATA (c) + i * sizeof (int), sizeof f);
+                if (nfds++ == 0)
+                  got = f;
+                else
+                  close (f);
+              }
+          }
+      StressHdr h;
+      memcpy (&h, buf, sizeof h);
+      tracker_note (&r->t, buf, (gsize) n);
+      if (nfds != 1)
+        r->fds_missing++;
+      else
+        {
+          struct stat st;
+          g_assert_cmpint (fstat (got, &st), ==, 0);
+          if (h.id < 8 && st.st_ino == r->inodes[h.id])
+            r->fds_ok++;
+          else
+            r->fds_wrong++;
+        }
+      if (got >= 0)
+        close (got);
+    }
+  return NULL;
+}
+
+/* Rules 9 + 16: four threads pass a descriptor with every datagram on one
+ * AF_UNIX socket. Each datagram arrives once with exactly its sender's
+ * descriptor; afterwards the process has exactly the descriptors it had
+ * before (gsend keeps none, loses none). */
+static void
+test_fd_passing_threads (void)
+{
+  enum { THREADS = 4 };
+  guint32 per = scaled (5000, 100);
+  FdSender fs[THREADS];
+  GThread *th[THREADS];
+  FdReceiver rx = { 0 };
+  guint32 counts[THREADS];
+  int rfd;
+
+  watchdog (60);
+  /* Warm up GLib's lazily opened descriptors, then count. */
+  {
+    GSocket *w = unix_pair (&rfd);
+    g_object_unref (w);
+    close (rfd);
+  }
+  guint fds_before = count_fds ();
+
+  GSocket *s = unix_pair (&rfd);
+  rx.fd = rfd;
+  tracker_init (&rx.t, THREADS, per);
+  rx.want = (guint64) THREADS * per;
+  for (guint i = 0; i < THREADS; i++)
+    {
+      char path[] = "/tmp/gsend-fdpass-XXXXXX";
+      int f = g_mkstemp (path);
+      g_assert_cmpint (f, >=, 0);
+      unlink (path);
+      struct stat st;
+      fstat (f, &st);
+      rx.inodes[i] = st.st_ino;
+      fs[i] = (FdSender) { .sock = s, .id = i, .n = per, .fd = f };
+    }
+  GThread *rt = g_thread_new ("fd-rx", fd_receiver_thread, &rx);
+  for (guint i = 0; i < THREADS; i++)
+    th[i] = g_thread_new ("fd-tx", fd_sender_thread, &fs[i]);
+  for (guint i = 0; i < THREADS; i++)
+    {
+      g_thread_join (th[i]);
+      counts[i] = fs[i].sent;
+      g_assert_cmpuint (fs[i].sent, ==, per);
+    }
+  g_thread_join (rt);
+  guint64 missing, beyond;
+  tracker_check (&rx.t, counts, &missing, &beyond);
+  g_object_unref (s);
+  close (rfd);
+  for (guint i = 0; i < THREADS; i++)
+    close (fs[i].fd);
+  guint fds_after = count_fds ();
+
+  figure ("fd passing, %u threads x %u datagrams each with a descriptor: %" G_GUINT64_FORMAT
+          " received, %" G_GUINT64_FORMAT " with the right descriptor, %" G_GUINT64_FORMAT
+          " wrong, %" G_GUINT64_FORMAT " without; open fds before %u, after %u",
+          THREADS, per, rx.t.total, rx.fds_ok, rx.fds_wrong, rx.fds_missing, fds_before, fds_after);
+  g_assert_cmpuint (rx.t.bad, ==, 0);
+  g_assert_cmpuint (rx.t.dups, ==, 0);
+  g_assert_cmpuint (missing, ==, 0);
+  g_assert_cmpuint (beyond, ==, 0);
+  g_assert_cmpuint (rx.fds_ok, ==, (guint64) THREADS * per);
+  g_assert_cmpuint (rx.fds_wrong, ==, 0);
+  g_assert_cmpuint (rx.fds_missing, ==, 0);
+  g_assert_cmpuint (fds_after, ==, fds_before);
+  tracker_clear (&rx.t);
+  alarm (0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -811,6 +1003,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule16/unix-8-threads-exactly-once", test_unix_many_threads);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-plain", test_udp_many_threads_plain);
+  g_test_add_func ("/rule09/fd-passing-4-threads-exact-no-fd-leak", test_fd_passing_threads);
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
     {
       char *p = g_strdup_printf ("/rule06/cancel-blocked-1000-times/%s", twins[i].name);
