@@ -445,6 +445,46 @@ test_tiny_sndbuf_unix (void)
   run_tiny_sndbuf (FALSE, 1400, TRUE);
 }
 
+/* Rules 14 + 5: the peer of an AF_UNIX datagram pair closed. Whatever errno
+ * the kernel gives a plain send() on an identical pair, gsend reports its
+ * mapping (EPIPE → CLOSED in the *_send_messages functions, rule 5), twice
+ * in a row, nothing counted. */
+static void
+test_unix_peer_closed (void)
+{
+  int ref[2];
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, ref), ==, 0);
+  close (ref[1]);
+  int rfd;
+  GSocket *s = unix_pair (&rfd);
+  close (rfd);
+
+  for (guint round = 0; round < 2; round++)
+    {
+      errno = 0;
+      ssize_t rr = send (ref[0], "x", 1, MSG_NOSIGNAL);
+      int kerr = errno;
+      g_assert_cmpint (rr, ==, -1);
+
+      guint8 buf[64];
+      GOutputVector v;
+      GOutputMessage m;
+      set_msg (&m, &v, buf, NULL, 0, 0, 32);
+      GError *error = NULL;
+      gint r = gsend_socket_send_messages (s, &m, 1, 0, NULL, &error);
+      gint want = kerr == EPIPE ? G_IO_ERROR_CLOSED : (gint) g_io_error_from_errno (kerr);
+      g_test_message ("round %u: kernel says %s; gsend: %d %s", round, g_strerror (kerr), r,
+                      error ? error->message : "(no error)");
+      g_assert_cmpint (r, ==, -1);
+      g_assert_error (error, G_IO_ERROR, want);
+      assert_error_names (error, 0, kerr);
+      g_assert_cmpuint (m.bytes_sent, ==, 0xdeadbeef);
+      g_clear_error (&error);
+    }
+  close (ref[0]);
+  g_object_unref (s);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -455,6 +495,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule14/fd-closed-behind-back-ebadf-plain", test_fd_closed_plain);
   g_test_add_func ("/rule14/peer-gone-connection-refused-gso", test_peer_gone_gso);
   g_test_add_func ("/rule14/peer-gone-connection-refused-plain", test_peer_gone_plain);
+  g_test_add_func ("/rule14/unix-peer-closed-errno-mapping", test_unix_peer_closed);
   g_test_add_func ("/rule01/emsgsize-mid-batch-count-then-error-gso", test_emsgsize_mid_gso);
   g_test_add_func ("/rule01/emsgsize-mid-batch-count-then-error-plain", test_emsgsize_mid_plain);
   g_test_add_func ("/rule14/emsgsize-first-message", test_emsgsize_first);
