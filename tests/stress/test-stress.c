@@ -464,7 +464,7 @@ test_cancel_blocked_many (gconstpointer data)
   g_object_unref (g_cancellable_new ()); /* warm-up */
   guint fds_before = count_fds () - 2;   /* the pair is closed at the end */
   guint fillers = fill_socket (g_socket_get_fd (s), 64);
-  Receiver rx = { .fd = rfd, .slow_us = 100 };
+  Receiver rx = { .fd = rfd, .slow_us = 1000 }; /* one datagram per ms */
   Canceller c = { 0 };
   GOutputMessage msgs[K];
   GOutputVector vecs[K];
