@@ -3,6 +3,10 @@
 # error or definite leak.
 #
 #   run-memcheck.sh SUPPRESSIONS EXECUTABLE [ARGS...]
+#   run-memcheck.sh SUPPRESSIONS DIRECTORY
+#
+# With a DIRECTORY, every executable file directly in it is checked in
+# turn (new test programs of other suites are picked up by themselves).
 #
 # SUPPRESSIONS: one file or several separated by commas.
 # EXECUTABLE missing → exit 77 (skipped). Workloads of the stress tests are
@@ -15,6 +19,22 @@ set -u
 supp=$1
 exe=$2
 shift 2
+
+if [ -d "$exe" ]; then
+  found=0
+  failed=0
+  for f in "$exe"/*; do
+    [ -f "$f" ] && [ -x "$f" ] || continue
+    case "$f" in *.so|*.so.*|*.sh|*.py) continue ;; esac
+    found=1
+    "$0" "$supp" "$f" || failed=1
+  done
+  if [ $found = 0 ]; then
+    echo "SKIP: no test programs in $exe"
+    exit 77
+  fi
+  exit $failed
+fi
 
 if [ ! -x "$exe" ]; then
   echo "SKIP: $exe not built"
