@@ -343,6 +343,73 @@ test_rule02_socket_timeout (void)
   g_object_unref (b);
 }
 
+
+/* rule 2 (as GIO): the socket timeout bounds every wait, also in the
+ * functions with a timeout argument when that is -1 or longer. A watchdog
+ * cancels after 8 s so that a wait that ignores it fails (CANCELLED)
+ * instead of hanging. */
+static void
+test_rule02_socket_timeout_bounds_all_waits (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  g_socket_set_timeout (a, 1);
+  static gchar buf[DGRAM];
+  GOutputMessage m[N];
+  GOutputVector v[N];
+  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  GBytes *d = g_bytes_new_static (buf, DGRAM);
+
+  for (int variant = 0; variant < 6; variant++)
+    {
+      GCancellable *c = g_cancellable_new ();
+      CancelLater cl = { c, 8 * G_USEC_PER_SEC };
+      GThread *t = g_thread_new ("watchdog", cancel_later_thread, &cl);
+      gint64 t0 = g_get_monotonic_time ();
+      gint64 r;
+      gsize written;
+      switch (variant)
+        {
+        case 0:
+          r = gsend_socket_send_messages_with_timeout (a, m, N, 0, -1, c, &error);
+          break;
+        case 1:
+          r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 30 * G_USEC_PER_SEC, c, &error);
+          break;
+        case 2:
+          r = gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, -1, &written, c, &error)
+              == G_POLLABLE_RETURN_FAILED ? -1 : 0;
+          break;
+        case 3:
+          r = gsend_socket_send_with_blocking (a, buf, DGRAM, TRUE, c, &error);
+          break;
+        case 4:
+          r = gsend_socket_send_to (a, NULL, buf, DGRAM, c, &error);
+          break;
+        default:
+          r = gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, c, &error);
+          break;
+        }
+      gint64 elapsed = g_get_monotonic_time () - t0;
+      g_cancellable_cancel (c);
+      g_thread_join (t);
+      g_test_message ("variant %d: %" G_GINT64_FORMAT " us, %s", variant, elapsed, error ? error->message : "no error");
+      g_assert_cmpint (r, ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&error);
+      g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
+      g_object_unref (c);
+    }
+  for (int i = 0; i < N; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled);
+  g_bytes_unref (d);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
 /* A reader that drains @expect datagrams, slowly at first. */
 typedef struct
 {
@@ -1003,6 +1070,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule04/unix/one-deadline", test_rule04_one_deadline);
   g_test_add_func ("/rule07/unix/stream-partial-bytes-sent", test_rule07_stream_partial_bytes_sent);
   g_test_add_func ("/rule02/unix/socket-timeout", test_rule02_socket_timeout);
+  g_test_add_func ("/rule02/unix/socket-timeout-bounds-all-waits", test_rule02_socket_timeout_bounds_all_waits);
   g_test_add_func ("/rule02/unix/blocking-completes-when-drained", test_rule02_blocking_completes_when_drained);
   g_test_add_func ("/rule02/unix/timeout-minus1-blocks-on-nonblocking-socket", test_rule02_timeout_minus1_blocks_on_nonblocking_socket);
   g_test_add_func ("/rule02/unix/eintr-retried", test_rule02_eintr_retried);
