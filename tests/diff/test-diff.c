@@ -20,12 +20,16 @@
  *                     compared, and gsend's *_send_messages text must name
  *                     the failing message index for errno errors.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
+#include <poll.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
 #include <fcntl.h>
 
 #include <gio/gio.h>
@@ -131,11 +135,13 @@ unix_pair (Env *env, int type)
   env->dest[0] = NULL;
 }
 
+static GSocketProtocol udp_protocol = G_SOCKET_PROTOCOL_UDP;
+
 static GSocket *
 udp_bound (GSocketFamily family)
 {
   GError *error = NULL;
-  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, udp_protocol, &error);
   g_assert_no_error (error);
   GInetAddress *lo = g_inet_address_new_loopback (family);
   GSocketAddress *a = g_inet_socket_address_new (lo, 0);
@@ -170,6 +176,14 @@ udp_setup (Env *env, GSocketFamily family, guint n_rx, gboolean connect)
 }
 
 static void setup_udp4 (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE); }
+/* g_socket_new (..., G_SOCKET_PROTOCOL_DEFAULT): still a UDP socket */
+static void
+setup_udp4_default_protocol (Env *env)
+{
+  udp_protocol = G_SOCKET_PROTOCOL_DEFAULT;
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  udp_protocol = G_SOCKET_PROTOCOL_UDP;
+}
 static void setup_udp4_multi (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 3, FALSE); }
 static void setup_udp4_connected (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, TRUE); }
 static void setup_udp6 (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV6, 1, FALSE); }
@@ -184,6 +198,54 @@ setup_udp4_sock_timeout (Env *env)
 
 static void setup_unix (Env *env) { unix_pair (env, SOCK_DGRAM); }
 static void setup_unix_seqpacket (Env *env) { unix_pair (env, SOCK_SEQPACKET); }
+
+static void
+setup_udp4_ipctl (Env *env)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_assert_true (g_socket_set_option (env->rx[0], IPPROTO_IP, IP_RECVTOS, 1, NULL));
+  g_assert_true (g_socket_set_option (env->rx[0], IPPROTO_IP, IP_RECVTTL, 1, NULL));
+}
+
+static void
+setup_udp6_ipctl (Env *env)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV6, 1, FALSE);
+  g_assert_true (g_socket_set_option (env->rx[0], IPPROTO_IPV6, IPV6_RECVTCLASS, 1, NULL));
+  g_assert_true (g_socket_set_option (env->rx[0], IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, NULL));
+}
+
+/* Unbound AF_UNIX datagram sender; receivers bound to abstract names,
+ * addressed with GUnixSocketAddress. */
+static void
+setup_unix_addressed (Env *env)
+{
+  GError *error = NULL;
+  static guint seq;
+  env->tx = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, 0, &error);
+  g_assert_no_error (error);
+  env->n_rx = 2;
+  for (guint i = 0; i < 2; i++)
+    {
+      env->rx[i] = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, 0, &error);
+      g_assert_no_error (error);
+      gchar *name = g_strdup_printf ("gsend-diff-%d-%u-%u", (int) getpid (), seq++, i);
+      env->dest[i] = g_unix_socket_address_new_with_type (name, -1, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
+      g_free (name);
+      g_socket_bind (env->rx[i], env->dest[i], FALSE, &error);
+      g_assert_no_error (error);
+    }
+}
+
+/* Stream pair whose reading end is gone: EPIPE on the next send. */
+static void
+setup_unix_stream_peer_closed (Env *env)
+{
+  unix_pair (env, SOCK_STREAM);
+  env->stream = TRUE;
+  g_clear_object (&env->rx[0]);
+  env->n_rx = 0;
+}
 
 static void
 setup_unix_stream (Env *env)
@@ -568,6 +630,13 @@ build_creds (Env *env, Msgs *m)
   GOutputMessage *om = add_msg (m, env->dest[0], &sz, 1);
   GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 2);
   GCredentials *c = g_credentials_new ();
+  if (geteuid () == 0)
+    {
+      /* root may claim other ids: makes the explicit credentials
+       * distinguishable from the ones SO_PASSCRED adds by itself */
+      struct ucred u = { getpid (), 65534, 65534 };
+      g_credentials_set_native (c, G_CREDENTIALS_TYPE_LINUX_UCRED, &u);
+    }
   ctl[0] = g_unix_credentials_message_new_with_credentials (c);
   g_object_unref (c);
   g_ptr_array_add (m->objs, ctl[0]);
@@ -575,6 +644,167 @@ build_creds (Env *env, Msgs *m)
   om->control_messages = ctl;
   om->num_control_messages = 1;
 }
+
+/* Two GUnixFDMessage in one message, then a message with three fds. */
+static void
+build_two_fd_messages (Env *env, Msgs *m)
+{
+  gsize sz = 7;
+  GOutputMessage *om = add_msg (m, env->dest[0], &sz, 1);
+  GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 3);
+  for (int k = 0; k < 2; k++)
+    {
+      GUnixFDList *list = g_unix_fd_list_new ();
+      g_unix_fd_list_append (list, k == 0 ? shared_fd : 0, NULL);
+      ctl[k] = g_unix_fd_message_new_with_fd_list (list);
+      g_object_unref (list);
+      g_ptr_array_add (m->objs, ctl[k]);
+    }
+  g_ptr_array_add (m->owned, ctl);
+  om->control_messages = ctl;
+  om->num_control_messages = 2;
+  om = add_msg (m, env->dest[0], &sz, 1);
+  ctl = g_new0 (GSocketControlMessage *, 2);
+  GUnixFDList *list = g_unix_fd_list_new ();
+  for (int k = 0; k < 3; k++)
+    g_unix_fd_list_append (list, shared_fd, NULL);
+  ctl[0] = g_unix_fd_message_new_with_fd_list (list);
+  g_object_unref (list);
+  g_ptr_array_add (m->objs, ctl[0]);
+  g_ptr_array_add (m->owned, ctl);
+  om->control_messages = ctl;
+  om->num_control_messages = 1;
+}
+
+/* A GSocketControlMessage subclass of our own (rule 9: custom subclasses):
+ * carries any level/type/int payload, e.g. IP_TOS or IP_TTL. */
+typedef struct {
+  GSocketControlMessage parent;
+  int level, type, value;
+} TestCmsg;
+typedef struct {
+  GSocketControlMessageClass parent_class;
+} TestCmsgClass;
+GType test_cmsg_get_type (void);
+G_DEFINE_TYPE (TestCmsg, test_cmsg, G_TYPE_SOCKET_CONTROL_MESSAGE)
+
+static gsize tc_get_size (GSocketControlMessage *m) { (void) m; return sizeof (int); }
+static int tc_get_level (GSocketControlMessage *m) { return ((TestCmsg *) m)->level; }
+static int tc_get_type (GSocketControlMessage *m) { return ((TestCmsg *) m)->type; }
+static void tc_serialize (GSocketControlMessage *m, gpointer data) { memcpy (data, &((TestCmsg *) m)->value, sizeof (int)); }
+static GSocketControlMessage *
+tc_deserialize (int level, int type, gsize size, gpointer data)
+{
+  (void) level; (void) type; (void) size; (void) data;
+  return NULL;
+}
+static void test_cmsg_init (TestCmsg *self) { (void) self; }
+static void
+test_cmsg_class_init (TestCmsgClass *klass)
+{
+  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
+  c->get_size = tc_get_size;
+  c->get_level = tc_get_level;
+  c->get_type = tc_get_type;
+  c->serialize = tc_serialize;
+  c->deserialize = tc_deserialize;
+}
+
+static GSocketControlMessage *
+test_cmsg_new (int level, int type, int value)
+{
+  TestCmsg *t = g_object_new (test_cmsg_get_type (), NULL);
+  t->level = level;
+  t->type = type;
+  t->value = value;
+  return G_SOCKET_CONTROL_MESSAGE (t);
+}
+
+static void
+set_ip_controls (Msgs *m, GOutputMessage *om, gboolean v6, int tos, int ttl)
+{
+  GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 3);
+  guint n = 0;
+  if (tos >= 0)
+    ctl[n++] = v6 ? test_cmsg_new (IPPROTO_IPV6, IPV6_TCLASS, tos) : test_cmsg_new (IPPROTO_IP, IP_TOS, tos);
+  if (ttl >= 0)
+    ctl[n++] = v6 ? test_cmsg_new (IPPROTO_IPV6, IPV6_HOPLIMIT, ttl) : test_cmsg_new (IPPROTO_IP, IP_TTL, ttl);
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (m->objs, ctl[i]);
+  g_ptr_array_add (m->owned, ctl);
+  om->control_messages = ctl;
+  om->num_control_messages = n;
+}
+
+/* Same-size runs where some messages carry IP-level control messages (TOS /
+ * traffic class, TTL / hop limit): a segmented send must not carry them to
+ * other datagrams nor drop them. */
+static void
+build_ip_controls (Env *env, Msgs *m, gboolean v6)
+{
+  for (guint i = 0; i < 12; i++)
+    {
+      GOutputMessage *om = add_simple (m, env->dest[0], 300);
+      if (i == 3)
+        set_ip_controls (m, om, v6, 0x20, -1);
+      else if (i == 7)
+        set_ip_controls (m, om, v6, 0x48, 9);
+      else if (i == 8)
+        set_ip_controls (m, om, v6, -1, 17);
+    }
+  for (guint i = 0; i < 4; i++)   /* a whole run with the same controls */
+    set_ip_controls (m, add_simple (m, env->dest[0], 300), v6, 0x10, 33);
+  for (guint i = 0; i < 4; i++)
+    add_simple (m, env->dest[0], 300);
+}
+static void build_ip4_controls (Env *env, Msgs *m) { build_ip_controls (env, m, FALSE); }
+static void build_ip6_controls (Env *env, Msgs *m) { build_ip_controls (env, m, TRUE); }
+
+/* Rule 8: address objects of other classes and equal-but-distinct ones. */
+static void
+build_address_kinds (Env *env, Msgs *m)
+{
+  GInetSocketAddress *d = G_INET_SOCKET_ADDRESS (env->dest[0]);
+  GInetAddress *ia = g_inet_socket_address_get_address (d);
+  guint16 port = g_inet_socket_address_get_port (d);
+  for (guint i = 0; i < 6; i++)
+    {
+      /* a new, equal address object for every message */
+      GSocketAddress *a = g_inet_socket_address_new (ia, port);
+      g_ptr_array_add (m->objs, a);
+      add_simple (m, a, 200);
+    }
+  for (guint i = 0; i < 4; i++)
+    {
+      /* GProxyAddress: a GInetSocketAddress subclass */
+      GSocketAddress *a = g_proxy_address_new (ia, port, "socks5", "example.invalid", 80, NULL, NULL);
+      g_ptr_array_add (m->objs, a);
+      add_simple (m, a, 200);
+    }
+  /* from a string, the scope/flowinfo fields left as they are */
+  gchar *str = g_inet_address_to_string (ia);
+  GSocketAddress *a = g_inet_socket_address_new_from_string (str, port);
+  g_free (str);
+  g_ptr_array_add (m->objs, a);
+  add_simple (m, a, 200);
+  add_simple (m, env->dest[0], 200);
+}
+
+/* An address of the other family at index k (k = 0 or 3). */
+static void
+wrong_family_at (Env *env, Msgs *m, guint k)
+{
+  GSocketFamily other = g_socket_address_get_family (env->dest[0]) == G_SOCKET_FAMILY_IPV4
+                            ? G_SOCKET_FAMILY_IPV6 : G_SOCKET_FAMILY_IPV4;
+  GInetAddress *lo = g_inet_address_new_loopback (other);
+  GSocketAddress *bad = g_inet_socket_address_new (lo, 9);
+  g_object_unref (lo);
+  g_ptr_array_add (m->objs, bad);
+  for (guint i = 0; i < 5; i++)
+    add_simple (m, i == k ? bad : env->dest[0], 50);
+}
+static void build_wrong_family_0 (Env *env, Msgs *m) { wrong_family_at (env, m, 0); }
+static void build_wrong_family_3 (Env *env, Msgs *m) { wrong_family_at (env, m, 3); }
 
 /* fds and credentials in the same message */
 static void
@@ -625,40 +855,41 @@ result_clear (Result *r)
   memset (r, 0, sizeof *r);
 }
 
+/* Describe the raw control data of one received datagram: every cmsg's
+ * level and type, passed fds by device:inode (then closed), credentials by
+ * pid/uid/gid, anything else as hex bytes. */
 static gchar *
-describe_controls (GSocketControlMessage **cm, gint n)
+describe_cmsgs (struct msghdr *mh)
 {
   GString *s = g_string_new ("");
-  for (gint i = 0; i < n; i++)
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (mh); c; c = CMSG_NXTHDR (mh, c))
     {
-      if (G_IS_UNIX_FD_MESSAGE (cm[i]))
+      gsize len = c->cmsg_len - CMSG_LEN (0);
+      g_string_append_printf (s, "[%d/%d:", c->cmsg_level, c->cmsg_type);
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
         {
-          gint nfds = 0;
-          gint *fds = g_unix_fd_message_steal_fds (G_UNIX_FD_MESSAGE (cm[i]), &nfds);
-          g_string_append_printf (s, "fds[%d]", nfds);
-          for (gint j = 0; j < nfds; j++)
+          int fds[64];
+          gsize nfds = MIN (len / sizeof (int), G_N_ELEMENTS (fds));
+          memcpy (fds, CMSG_DATA (c), nfds * sizeof (int));
+          for (gsize j = 0; j < nfds; j++)
             {
               struct stat st;
               g_assert_cmpint (fstat (fds[j], &st), ==, 0);
-              g_string_append_printf (s, " %lu:%lu%s", (gulong) st.st_dev, (gulong) st.st_ino,
-                                      fds[j] == shared_fd ? "(same-number)" : "");
+              g_string_append_printf (s, " fd %lu:%lu", (gulong) st.st_dev, (gulong) st.st_ino);
               close (fds[j]);
             }
-          g_free (fds);
         }
-      else if (G_IS_UNIX_CREDENTIALS_MESSAGE (cm[i]))
+      else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
         {
-          GCredentials *c = g_unix_credentials_message_get_credentials (G_UNIX_CREDENTIALS_MESSAGE (cm[i]));
-          g_string_append_printf (s, "creds pid=%d uid=%u",
-                                  (int) g_credentials_get_unix_pid (c, NULL),
-                                  (guint) g_credentials_get_unix_user (c, NULL));
+          struct ucred u;
+          memcpy (&u, CMSG_DATA (c), sizeof u);
+          g_string_append_printf (s, " pid %d uid %u gid %u", (int) u.pid, (guint) u.uid, (guint) u.gid);
         }
       else
-        g_string_append (s, G_OBJECT_TYPE_NAME (cm[i]));
-      g_string_append (s, ";");
-      g_object_unref (cm[i]);
+        for (gsize j = 0; j < len; j++)
+          g_string_append_printf (s, "%02x", CMSG_DATA (c)[j]);
+      g_string_append (s, "]");
     }
-  g_free (cm);
   return g_string_free (s, FALSE);
 }
 
@@ -672,37 +903,44 @@ result_arrays (Result *r)
     }
 }
 
-/* Receive one datagram from receiver i into r. FALSE when there is nothing
- * (WOULD_BLOCK / TIMED_OUT) or a stream reached its end. */
+/* Receive one datagram from receiver i into r, waiting at most timeout_ms
+ * for it. FALSE when nothing came or a stream reached its end. Raw
+ * recvmsg(2), so every control message the kernel delivers is seen. */
 static gboolean
-recv_one (Env *env, guint i, Result *r)
+recv_one (Env *env, guint i, Result *r, int timeout_ms)
 {
   static guint8 buf[256 * 1024];
-  GSocket *rx = env->rx[i];
-  GError *error = NULL;
-  GInputVector iv = { buf, sizeof buf };
-  GSocketControlMessage **cm = NULL;
-  gint ncm = 0;
-  gint flags = 0;
-  gssize n = g_socket_receive_message (rx, NULL, &iv, 1,
-                                       g_socket_get_family (rx) == G_SOCKET_FAMILY_UNIX ? &cm : NULL,
-                                       &ncm, &flags, NULL, &error);
-  if (n < 0 && (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ||
-                g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT)))
-    {
-      g_error_free (error);
-      return FALSE;
-    }
-  g_assert_no_error (error);
+  static union { struct cmsghdr align; char b[8192]; } cbuf;
+  int fd = g_socket_get_fd (env->rx[i]);
+  struct pollfd pfd = { fd, POLLIN, 0 };
+  int pr;
+  do
+    pr = poll (&pfd, 1, timeout_ms);
+  while (pr < 0 && errno == EINTR);
+  g_assert_cmpint (pr, >=, 0);
+  if (pr == 0)
+    return FALSE;
+  struct iovec iov = { buf, sizeof buf };
+  struct msghdr mh = { 0 };
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = cbuf.b;
+  mh.msg_controllen = sizeof cbuf.b;
+  ssize_t n = recvmsg (fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+    return FALSE;
+  if (n < 0)
+    g_error ("recvmsg: %s", g_strerror (errno));
   if (env->stream && n == 0)
     return FALSE;
   GByteArray *ba = g_byte_array_new ();
   gchar tag[16];
-  g_snprintf (tag, sizeof tag, "rx%u:%s", i, (flags & MSG_TRUNC) ? "T:" : "");
+  g_snprintf (tag, sizeof tag, "rx%u:%s%s", i, (mh.msg_flags & MSG_TRUNC) ? "T:" : "",
+              (mh.msg_flags & MSG_CTRUNC) ? "C:" : "");
   g_byte_array_append (ba, (guint8 *) tag, strlen (tag));
   g_byte_array_append (ba, buf, n);
   g_ptr_array_add (r->received, g_byte_array_free_to_bytes (ba));
-  g_ptr_array_add (r->controls, describe_controls (cm, ncm));
+  g_ptr_array_add (r->controls, describe_cmsgs (&mh));
   return TRUE;
 }
 
@@ -713,23 +951,12 @@ drain (Env *env, Result *r, gssize min_expected)
 {
   result_arrays (r);
   for (guint i = 0; i < env->n_rx; i++)
-    {
-      GSocket *rx = env->rx[i];
-      g_socket_set_blocking (rx, FALSE);
-      g_socket_set_timeout (rx, 0);
-      for (;;)
-        {
-          gint64 wait_us = ((gssize) r->received->len < min_expected) ? 2 * G_USEC_PER_SEC : 20000;
-          if (!g_socket_condition_timed_wait (rx, G_IO_IN, wait_us, NULL, NULL))
-            break;
-          if (!recv_one (env, i, r))
-            break;
-        }
-    }
+    while (recv_one (env, i, r, ((gssize) r->received->len < min_expected) ? 2000 : 20))
+      ;
 }
 
 /* A reader that starts late: after 50 ms it receives `count` datagrams from
- * receiver 0 (blocking, 5 s socket timeout), which unblocks a sender waiting
+ * receiver 0 (each waited for at most 5 s), which unblocks a sender waiting
  * on a full AF_UNIX pair. */
 typedef struct {
   Env *env;
@@ -742,10 +969,8 @@ reader_thread (gpointer data)
 {
   Reader *rd = data;
   g_usleep (50000);
-  g_socket_set_blocking (rd->env->rx[0], TRUE);
-  g_socket_set_timeout (rd->env->rx[0], 5);
   for (guint i = 0; i < rd->count; i++)
-    if (!recv_one (rd->env, 0, rd->r))
+    if (!recv_one (rd->env, 0, rd->r, 5000))
       break;
   return NULL;
 }
@@ -776,6 +1001,7 @@ typedef enum {
 
 #define ANY_RET G_MINSSIZE
 #define NO_ERROR (-1)
+#define ANY_CODE (-2)
 
 typedef struct {
   const char *name;
@@ -795,6 +1021,9 @@ typedef struct {
   gint gio_code;                      /* NO_ERROR, or a GIOErrorEnum */
   guint cancel_after_ms;              /* cancel from another thread while blocked */
   guint reader_extra;                 /* late reader: fill_count + this many */
+  void (*after) (Env *env, Result *r); /* run after the call, before draining */
+  const char *bug_gso;                /* known gsend bug with GSO on: skipped
+                                       * unless GSEND_DIFF_RUN_BUGS=1 */
 } Scenario;
 
 typedef struct {
@@ -915,6 +1144,8 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
     g_test_assert_expected_messages ();
   if (thread)
     g_thread_join (thread);
+  if (sc->after)
+    sc->after (&env, r);
 
   if (error)
     {
@@ -952,6 +1183,18 @@ dump (const char *what, const Result *r)
                   what, r->ret, r->err_set ? "set" : "unset",
                   r->err_set ? g_quark_to_string (r->domain) : "-", r->code,
                   r->message ? r->message : "", r->received->len, r->bytes_written);
+  GString *sizes = g_string_new ("");
+  for (guint i = 0; i < r->received->len && i < 24; i++)
+    g_string_append_printf (sizes, " %" G_GSIZE_FORMAT, g_bytes_get_size (r->received->pdata[i]) - 4);
+  g_test_message ("  %s sizes:%s%s", what, sizes->str, r->received->len > 24 ? " ..." : "");
+  g_string_free (sizes, TRUE);
+  guint shown = 0;
+  for (guint i = 0; i < r->controls->len && shown < 3; i++)
+    if (*(const char *) r->controls->pdata[i])
+      {
+        g_test_message ("  %s datagram %u control: %s", what, i, (const char *) r->controls->pdata[i]);
+        shown++;
+      }
 }
 
 static void
@@ -981,6 +1224,12 @@ test_scenario (gconstpointer data)
     diff = DIFF_NONE;
 
   g_test_message ("rule %s; %s via %s", sc->rule, sc->name, kind_names[tc->kind]);
+  if (sc->bug_gso && is_batch (tc->kind) && g_strcmp0 (g_getenv ("GSEND_GSO"), "0") != 0 &&
+      g_strcmp0 (g_getenv ("GSEND_DIFF_RUN_BUGS"), "1") != 0)
+    {
+      g_test_skip (sc->bug_gso);
+      return;
+    }
 
   Result g = { 0 }, s = { 0 };
   run_one (&gio_impl, tc, &g, diff == DIFF_NOTSUP);
@@ -995,7 +1244,7 @@ test_scenario (gconstpointer data)
         g_assert_cmpint (g.ret, ==, sc->gio_ret);
       if (sc->gio_code == NO_ERROR)
         g_assert_false (g.err_set);
-      if (sc->gio_code != NO_ERROR && diff != DIFF_EPIPE)
+      if (sc->gio_code >= 0 && diff != DIFF_EPIPE)
         {
           g_assert_true (g.err_set);
           g_assert_cmpint (g.domain, ==, G_IO_ERROR);
@@ -1112,60 +1361,96 @@ test_scenario (gconstpointer data)
 
 #define UDP_KINDS (K_ALL)
 
+/* Uncork: one plain datagram with sendto(2) after a MSG_MORE call, so that
+ * whatever the call left pending is delivered (and compared). */
+static void
+after_uncork (Env *env, Result *r)
+{
+  GSocketAddress *a = env->dest[0];
+  struct sockaddr_storage ss;
+  g_assert_true (g_socket_address_to_native (a, &ss, sizeof ss, NULL));
+  ssize_t n = sendto (g_socket_get_fd (env->tx), "END", 3, 0, (struct sockaddr *) &ss,
+                      g_socket_address_get_native_size (a));
+  /* the uncorking send's own outcome is part of what is compared */
+  gchar *what = g_strdup_printf ("uncork: %zd %s", n, n < 0 ? g_strerror (errno) : "");
+  g_ptr_array_add (r->received, g_bytes_new_take (what, strlen (what)));
+  g_ptr_array_add (r->controls, g_strdup (""));
+}
+
 static const Scenario scenarios[] = {
   /* name, rule, setup, build, kinds, blocking, timeout, flags, cancelled, nv, diff, gio_ret, gio_code */
-  { "udp4-batch", "1,7,8,10", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
-  { "udp4-batch-nonblocking", "1,2,7", setup_udp4, build_batch, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
-  { "udp6-batch", "1,7,8", setup_udp6, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
-  { "udp4-distinct-addresses", "7,8", setup_udp4_multi, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0 },
-  { "udp4-connected-null-address", "8", setup_udp4_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0 },
-  { "udp6-connected-null-address", "8", setup_udp6_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0 },
-  { "udp4-unconnected-null-address", "8,14", setup_udp4, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EDESTADDRREQ */, 0, 0 },
-  { "udp4-zero-length", "10", setup_udp4, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0 },
-  { "unix-zero-length", "10", setup_unix, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0 },
-  { "udp4-many-vectors", "10", setup_udp4, build_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0 },
-  { "udp4-too-many-vectors", "10,14", setup_udp4, build_too_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE /* EMSGSIZE */, 0, 0 },
-  { "udp4-null-terminated-vectors", "10", setup_udp4, build_many_vectors, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0 },
-  { "udp4-70000-at-0", "1,14", setup_udp4, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE, 0, 0 },
-  { "udp4-70000-at-3", "1,7", setup_udp4, build_big_at_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0 },
-  { "unix-70000-at-0", "1,7", setup_unix, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0 },
-  { "unix-full-nonblocking", "2,3", setup_unix_full, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0 },
-  { "unix-two-free-nonblocking", "1,3,7", setup_unix_two_free, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0 },
-  { "unix-two-free-timeout", "1,4,7", setup_unix_two_free, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0 },
-  { "unix-full-timeout", "4", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0 },
-  { "unix-full-timeout-0", "3", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0 },
-  { "unix-full-socket-timeout", "2", setup_unix_full_sock_timeout, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0 },
-  { "unix-full-dontwait", "11", setup_unix_full, build_five, KM (K_SEND_MESSAGES) | KM (K_DGB) | K_SINGLE_MSG, FALSE, 0, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0 },
-  { "udp4-dontwait", "11", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
-  { "udp4-msg-oob", "11,14", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_OOB, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_NOT_SUPPORTED, 0, 0 },
-  { "unix-closed", "5", setup_unix_closed, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0 },
-  { "udp4-closed", "5", setup_udp4_closed, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0 },
-  { "unix-shutdown-write", "5", setup_unix_shutdown, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE, 0, 0 },
-  { "udp4-cancelled", "6", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0 },
-  { "unix-full-cancelled", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0 },
-  { "unix-fd-message", "9", setup_unix, build_fd, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0 },
-  { "unix-credentials", "9", setup_unix_passcred, build_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0 },
-  { "unix-fd-and-credentials", "9", setup_unix_passcred, build_fd_and_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR, 0, 0 },
-  { "unix-seqpacket", "1,7", setup_unix_seqpacket, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0 },
-  { "udp4-1024", "1,7", setup_udp4, build_1024, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1024, NO_ERROR, 0, 0 },
-  { "udp4-1500-same-size-no-cap", "§3,§5", setup_udp4, build_1500_same, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0 },
-  { "udp4-gso-runs", "7,10,§5", setup_udp4, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0 },
-  { "udp6-gso-runs", "7,10,§5", setup_udp6, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0 },
-  { "udp4-gso-runs-nonblocking", "3,7,§5", setup_udp4, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0 },
-  { "udp4-gso-two-dests", "7,8,§5", setup_udp4_multi, build_gso_two_dests, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 80, NO_ERROR, 0, 0 },
-  { "udp4-run-then-70000", "1,7,§5", setup_udp4, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0 },
-  { "udp6-run-then-70000", "1,7,§5", setup_udp6, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0 },
-  { "udp4-run-over-64k", "7,§5", setup_udp4, build_big_run, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0 },
-  { "unix-full-cancel-while-blocked", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0 },
-  { "unix-full-cancel-while-waiting", "4,6", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0 },
-  { "unix-full-late-reader", "2,7", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5 },
-  { "unix-full-late-reader-timeout", "4,7", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5 },
-  { "unix-null-buffer", "14", setup_unix, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0 },
-  { "udp4-null-buffer", "14", setup_udp4, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0 },
-  { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0 },
-  { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0 },
-  { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0 },
-  { "unix-stream", "2", setup_unix_stream, build_five, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0 },
+  { "udp4-batch", "1,7,8,10", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-batch-nonblocking", "1,2,7", setup_udp4, build_batch, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp6-batch", "1,7,8", setup_udp6, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-distinct-addresses", "7,8", setup_udp4_multi, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-connected-null-address", "8", setup_udp4_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp6-connected-null-address", "8", setup_udp6_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-unconnected-null-address", "8,14", setup_udp4, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EDESTADDRREQ */, 0, 0, NULL, NULL },
+  { "udp4-zero-length", "10", setup_udp4, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-zero-length", "10", setup_unix, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-many-vectors", "10", setup_udp4, build_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-too-many-vectors", "10,14", setup_udp4, build_too_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE /* EMSGSIZE */, 0, 0, NULL, NULL },
+  { "udp4-null-terminated-vectors", "10", setup_udp4, build_many_vectors, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-70000-at-0", "1,14", setup_udp4, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE, 0, 0, NULL, NULL },
+  { "udp4-70000-at-3", "1,7", setup_udp4, build_big_at_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-70000-at-0", "1,7", setup_unix, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-full-nonblocking", "2,3", setup_unix_full, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL },
+  { "unix-two-free-nonblocking", "1,3,7", setup_unix_two_free, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-two-free-timeout", "1,4,7", setup_unix_two_free, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-full-timeout", "4", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0, NULL, NULL },
+  { "unix-full-timeout-0", "3", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL },
+  { "unix-full-socket-timeout", "2", setup_unix_full_sock_timeout, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0, NULL, NULL },
+  { "unix-full-dontwait", "11", setup_unix_full, build_five, KM (K_SEND_MESSAGES) | KM (K_DGB) | K_SINGLE_MSG, FALSE, 0, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL },
+  { "udp4-dontwait", "11", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-msg-oob", "11,14", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_OOB, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_NOT_SUPPORTED, 0, 0, NULL, NULL },
+  { "unix-closed", "5", setup_unix_closed, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0, NULL, NULL },
+  { "udp4-closed", "5", setup_udp4_closed, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0, NULL, NULL },
+  { "unix-shutdown-write", "5", setup_unix_shutdown, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE, 0, 0, NULL, NULL },
+  { "udp4-cancelled", "6", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0, NULL, NULL },
+  { "unix-full-cancelled", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0, NULL, NULL },
+  { "unix-fd-message", "9", setup_unix, build_fd, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-credentials", "9", setup_unix_passcred, build_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-fd-and-credentials", "9", setup_unix_passcred, build_fd_and_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-seqpacket", "1,7", setup_unix_seqpacket, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-1024", "1,7", setup_udp4, build_1024, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1024, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-1500-same-size-no-cap", "§3,§5", setup_udp4, build_1500_same, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-gso-runs", "7,10,§5", setup_udp4, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp6-gso-runs", "7,10,§5", setup_udp6, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-gso-runs-nonblocking", "3,7,§5", setup_udp4, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-gso-two-dests", "7,8,§5", setup_udp4_multi, build_gso_two_dests, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 80, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-run-then-70000", "1,7,§5", setup_udp4, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp6-run-then-70000", "1,7,§5", setup_udp6, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-run-over-64k", "7,§5", setup_udp4, build_big_run, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-full-cancel-while-blocked", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0, NULL, NULL },
+  { "unix-full-cancel-while-waiting", "4,6", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0, NULL, NULL },
+  { "unix-full-late-reader", "2,7", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5, NULL, NULL },
+  { "unix-full-late-reader-timeout", "4,7", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5, NULL, NULL },
+  { "unix-null-buffer", "14", setup_unix, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0, NULL, NULL },
+  { "udp4-null-buffer", "14", setup_udp4, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0, NULL, NULL },
+  { "unix-two-fd-messages", "9", setup_unix, build_two_fd_messages, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-custom-control-tos-ttl", "9,§5", setup_udp4_ipctl, build_ip4_controls, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp6-custom-control-tclass-hoplimit", "9,§5", setup_udp6_ipctl, build_ip6_controls, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-address-kinds", "8", setup_udp4, build_address_kinds, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 12, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp6-address-kinds", "8", setup_udp6, build_address_kinds, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 12, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-abstract-addresses", "8", setup_unix_addressed, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-abstract-address-single", "8", setup_unix_addressed, build_five, K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-wrong-family-at-0", "1,14", setup_udp4, build_wrong_family_0, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL },
+  { "udp4-wrong-family-at-3", "1,7", setup_udp4, build_wrong_family_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp6-wrong-family-at-0", "1,14", setup_udp6, build_wrong_family_0, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL },
+  { "udp6-wrong-family-at-3", "1,7", setup_udp6, build_wrong_family_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
+  { "unix-stream-send-messages", "10", setup_unix_stream, build_batch, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-stream-peer-closed", "5,11", setup_unix_stream_peer_closed, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE, 0, 0, NULL, NULL },
+  { "udp4-default-protocol-gso-runs", "7,§5", setup_udp4_default_protocol, build_gso_runs, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-default-protocol-msg-more", "11", setup_udp4_default_protocol, build_batch, K_BATCH, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork, NULL },
+  { "udp4-msg-more", "11,§5", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
+    "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
+  { "udp4-msg-more-same-size", "11,§5", setup_udp4, build_1024, K_BATCH, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
+    "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
+  { "udp4-dontroute-confirm", "11", setup_udp4, build_gso_runs, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTROUTE | MSG_CONFIRM, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL },
+  { "unix-stream", "2", setup_unix_stream, build_five, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL },
 };
 
 /* ------------------------------------------------------------------------ */
