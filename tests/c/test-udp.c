@@ -3,6 +3,19 @@
 
 #define SENTINEL_UDP 8888888
 
+static gboolean
+have_ipv6 (void)
+{
+  GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
+  GSocketAddress *a = g_inet_socket_address_new (lo6, 0);
+  gboolean ok = probe && g_socket_bind (probe, a, FALSE, NULL);
+  g_object_unref (a);
+  g_object_unref (lo6);
+  g_clear_object (&probe);
+  return ok;
+}
+
 static void
 batch_per_message_addresses (GSocketFamily family)
 {
@@ -252,12 +265,14 @@ test_gso_set_get (void)
 /* Runs that may be coalesced (rule 7, §5): the receiver sees exactly the
  * datagrams sent, in order, and every bytes_sent is its own size. Sizes:
  * [count, size] runs, alternating between two destinations when asked. */
+static GSocketFamily runs_family = G_SOCKET_FAMILY_IPV4;
+
 static void
 send_runs (const guint (*runs)[2], guint n_runs, gboolean two_dest, gboolean gso)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocket *rx1 = udp_bound (G_SOCKET_FAMILY_IPV4), *rx2 = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = udp_bound (runs_family);
+  GSocket *rx1 = udp_bound (runs_family), *rx2 = udp_bound (runs_family);
   big_rcvbuf (rx1);
   big_rcvbuf (rx2);
   gsend_socket_set_gso (tx, gso);
@@ -323,6 +338,25 @@ test_rule07_runs_two_dest (void)
   send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), TRUE, TRUE);
   send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), FALSE, TRUE);
   send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), TRUE, FALSE);
+}
+
+/* The same over IPv6 (other header sizes and limits). */
+static const guint runs_v6[][2] = { { 64, 1200 }, { 40, 1600 }, { 2, 65507 }, { 1, 65527 }, { 3, 7 } };
+
+static void
+test_rule07_runs_ipv6 (void)
+{
+  if (!have_ipv6 ())
+    {
+      g_test_skip ("no IPv6 loopback here");
+      return;
+    }
+  runs_family = G_SOCKET_FAMILY_IPV6;
+  send_runs (runs_one_dest, G_N_ELEMENTS (runs_one_dest), FALSE, TRUE);
+  send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), TRUE, TRUE);
+  send_runs (runs_v6, G_N_ELEMENTS (runs_v6), FALSE, TRUE);
+  send_runs (runs_v6, G_N_ELEMENTS (runs_v6), TRUE, FALSE);
+  runs_family = G_SOCKET_FAMILY_IPV4;
 }
 
 /* rule 8: many distinct address objects (more than any cache would keep),
@@ -431,6 +465,7 @@ main (int argc, char **argv)
   g_test_add_func ("/gso/set-get", test_gso_set_get);
   g_test_add_func ("/rule07/udp/runs-one-destination", test_rule07_runs_one_dest);
   g_test_add_func ("/rule07/udp/runs-two-destinations", test_rule07_runs_two_dest);
+  g_test_add_func ("/rule07/udp/runs-ipv6", test_rule07_runs_ipv6);
   g_test_add_func ("/rule08/udp/address-churn", test_rule08_address_churn);
   g_test_add_func ("/rule08/udp/address-reuse-across-calls", test_rule08_address_reuse_across_calls);
   return g_test_run ();
