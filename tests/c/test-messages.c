@@ -142,6 +142,7 @@ typedef struct
   GSocketAddress parent;
   struct sockaddr_in sin;
   guint to_native_calls;
+  gboolean fail;
 } TestAddr;
 typedef struct
 {
@@ -169,6 +170,11 @@ static gboolean
 test_addr_to_native (GSocketAddress *a, gpointer dest, gsize destlen, GError **error)
 {
   TestAddr *self = (TestAddr *) a;
+  if (self->fail)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE, "test address refuses");
+      return FALSE;
+    }
   if (destlen < sizeof self->sin)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "too small");
@@ -834,6 +840,115 @@ test_rule09_custom_ip_level_udp (void)
   g_object_unref (rx);
 }
 
+
+/* A custom address that cannot be converted, at index 2: -1 with its own
+ * error, and (as in GIO, which converts the whole batch first) nothing of
+ * the batch is sent. */
+static void
+test_rule14_address_conversion_error (void)
+{
+  GError *error = NULL;
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = local_addr (rx);
+  TestAddr *bad = test_addr_new_from (ra);
+  bad->fail = TRUE;
+  gchar p[] = "conv";
+  GOutputMessage m[4];
+  GOutputVector v[4];
+  fill_messages (m, v, 4, p, 4, ra, SENTINEL);
+  m[2].address = G_SOCKET_ADDRESS (bad);
+  g_assert_cmpint (gsend_socket_send_messages (tx, m, 4, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  for (int i = 0; i < 4; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  g_assert_true (nothing_pending (rx));
+  g_assert_cmpint (gsend_socket_send_to (tx, G_SOCKET_ADDRESS (bad), p, 4, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE);
+  g_clear_error (&error);
+  g_assert_true (nothing_pending (rx));
+  g_object_unref (bad);
+  g_object_unref (ra);
+  g_object_unref (tx);
+  g_object_unref (rx);
+}
+
+/* A custom control message claiming an absurd size: an error, nothing
+ * sent, no crash and no attempt to allocate it. */
+typedef struct
+{
+  GSocketControlMessage parent;
+  gsize size;
+} TestHugeMsg;
+typedef struct
+{
+  GSocketControlMessageClass parent_class;
+} TestHugeMsgClass;
+
+GType test_huge_msg_get_type (void);
+G_DEFINE_TYPE (TestHugeMsg, test_huge_msg, G_TYPE_SOCKET_CONTROL_MESSAGE)
+
+static gsize
+test_huge_msg_get_size (GSocketControlMessage *m)
+{
+  return ((TestHugeMsg *) m)->size;
+}
+
+static void
+test_huge_msg_serialize (GSocketControlMessage *m, gpointer data)
+{
+  (void) m;
+  (void) data;
+  g_assert_not_reached ();
+}
+
+static void
+test_huge_msg_class_init (TestHugeMsgClass *klass)
+{
+  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
+  c->get_size = test_huge_msg_get_size;
+  c->get_level = test_fd_msg_get_level;
+  c->get_type = test_fd_msg_get_msg_type;
+  c->serialize = test_huge_msg_serialize;
+}
+
+static void
+test_huge_msg_init (TestHugeMsg *self)
+{
+  (void) self;
+}
+
+static void
+test_rule13_control_size_overflow (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  gsize sizes[] = { G_MAXSIZE, G_MAXSIZE - 3, G_MAXSSIZE, (gsize) 1 << 40 };
+  gchar p[] = "x";
+  GOutputVector v = { p, 1 };
+  for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
+    {
+      TestHugeMsg *h = g_object_new (test_huge_msg_get_type (), NULL);
+      h->size = sizes[i];
+      GSocketControlMessage *c = G_SOCKET_CONTROL_MESSAGE (h);
+      GOutputMessage m[2] = { { NULL, &v, 1, SENTINEL, NULL, 0 }, { NULL, &v, 1, SENTINEL, &c, 1 } };
+      g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+      g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
+      g_assert_cmpint (gsend_socket_send_message (a, NULL, &v, 1, &c, 1, 0, NULL, &error), ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+      g_clear_error (&error);
+      g_object_unref (h);
+    }
+  g_assert_true (nothing_pending (b));
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
 /* ---- rule 10 ---- */
 
 static void
@@ -1052,5 +1167,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule10/null-terminated-vectors", test_rule10_null_terminated_vectors);
   g_test_add_func ("/rule10/no-vectors", test_rule10_no_vectors);
   g_test_add_func ("/rule13/size-overflow", test_rule13_size_overflow);
+  g_test_add_func ("/rule13/control-size-overflow", test_rule13_control_size_overflow);
+  g_test_add_func ("/rule14/address-conversion-error", test_rule14_address_conversion_error);
   return g_test_run ();
 }
