@@ -994,6 +994,139 @@ test_fd_passing_threads (void)
   alarm (0);
 }
 
+/* ---- fresh address objects, reused memory: right destination ------------ */
+
+typedef struct
+{
+  GSocket *sock;
+  guint16 *ports;
+  guint n_rx;
+  guint32 id_base;
+  guint iters;
+  guint32 *sent;   /* per destination id */
+  GHashTable *ptrs;
+  guint reused;
+} AddrWorker;
+
+static gpointer
+addr_worker (gpointer data)
+{
+  AddrWorker *w = data;
+  guint8 bufs[2][64];
+  GOutputVector vecs[2];
+  GOutputMessage msgs[2];
+  GError *error = NULL;
+  w->ptrs = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < w->iters; i++)
+    {
+      guint j = (i * 7u + w->id_base) % w->n_rx;
+      GSocketAddress *a = g_inet_socket_address_new_from_string ("127.0.0.1", w->ports[j]);
+      if (!g_hash_table_add (w->ptrs, a))
+        w->reused++;
+      guint32 id = w->id_base * w->n_rx + j;
+      if (i % 3 == 0)
+        {
+          /* single-message twin */
+          make_payload (bufs[0], id, w->sent[j], 40);
+          gssize r = gsend_socket_send_to (w->sock, a, (const gchar *) bufs[0], 40, NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (r, ==, 40);
+          w->sent[j]++;
+        }
+      else
+        {
+          for (guint k = 0; k < 2; k++)
+            {
+              make_payload (bufs[k], id, w->sent[j] + k, 40);
+              vecs[k] = (GOutputVector) { bufs[k], 40 };
+              msgs[k] = (GOutputMessage) { a, &vecs[k], 1, 0, NULL, 0 };
+            }
+          gint r = gsend_socket_send_messages (w->sock, msgs, 2, 0, NULL, &error);
+          g_assert_no_error (error);
+          g_assert_cmpint (r, ==, 2);
+          w->sent[j] += 2;
+        }
+      g_object_unref (a);
+    }
+  return NULL;
+}
+
+/* Rules 8 + 16: a fresh GInetSocketAddress per send, freed right after, so
+ * new objects reuse freed memory (gsend caches native addresses): every
+ * datagram still reaches the destination its own address object named.
+ * Four threads on one socket, four receivers. */
+static void
+test_address_reuse (void)
+{
+  enum { RX = 4, THREADS = 4 };
+  guint iters = scaled (4000, 200);
+  int fds[RX];
+  guint16 ports[RX];
+  Tracker t[RX];
+  GError *error = NULL;
+
+  watchdog (60);
+  for (guint j = 0; j < RX; j++)
+    {
+      GInetSocketAddress *ia;
+      fds[j] = udp_receiver (&ia);
+      ports[j] = g_inet_socket_address_get_port (ia);
+      g_object_unref (ia);
+      tracker_init (&t[j], THREADS * RX, iters * 2);
+    }
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                             G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  AddrWorker w[THREADS];
+  guint32 sent[THREADS][RX];
+  GThread *th[THREADS];
+  memset (sent, 0, sizeof sent);
+  for (guint i = 0; i < THREADS; i++)
+    {
+      w[i] = (AddrWorker) { .sock = s, .ports = ports, .n_rx = RX, .id_base = i,
+                            .iters = iters, .sent = sent[i] };
+      th[i] = g_thread_new ("addr", addr_worker, &w[i]);
+    }
+  guint reused = 0;
+  for (guint i = 0; i < THREADS; i++)
+    {
+      g_thread_join (th[i]);
+      reused += w[i].reused;
+      g_hash_table_unref (w[i].ptrs);
+    }
+  guint64 total = 0, wrong = 0, missing_all = 0, dups = 0, bad = 0;
+  for (guint j = 0; j < RX; j++)
+    {
+      drain_into (fds[j], &t[j], 200);
+      /* Receiver j must hold exactly ids (thread * RX + j), seq < sent. */
+      guint32 counts[THREADS * RX];
+      for (guint i = 0; i < THREADS; i++)
+        for (guint k = 0; k < RX; k++)
+          counts[i * RX + k] = k == j ? sent[i][k] : 0;
+      guint64 missing, beyond;
+      tracker_check (&t[j], counts, &missing, &beyond);
+      total += t[j].total;
+      wrong += beyond;
+      missing_all += missing;
+      dups += t[j].dups;
+      bad += t[j].bad;
+      tracker_clear (&t[j]);
+      close (fds[j]);
+    }
+  figure ("fresh address per send, %u threads x %u sends to %u receivers: %" G_GUINT64_FORMAT
+          " datagrams received, %" G_GUINT64_FORMAT " at a wrong receiver, %" G_GUINT64_FORMAT
+          " missing, %" G_GUINT64_FORMAT " dups; %u address objects at a reused pointer",
+          THREADS, iters, RX, total, wrong, missing_all, dups, reused);
+  g_assert_cmpuint (bad, ==, 0);
+  g_assert_cmpuint (wrong, ==, 0);
+  g_assert_cmpuint (missing_all, ==, 0);
+  g_assert_cmpuint (dups, ==, 0);
+  /* The scenario must really have reused memory. */
+  g_assert_cmpuint (reused, >, 0);
+  g_object_unref (s);
+  alarm (0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1004,6 +1137,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-plain", test_udp_many_threads_plain);
   g_test_add_func ("/rule09/fd-passing-4-threads-exact-no-fd-leak", test_fd_passing_threads);
+  g_test_add_func ("/rule08/fresh-address-objects-reused-memory-right-destination", test_address_reuse);
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
     {
       char *p = g_strdup_printf ("/rule06/cancel-blocked-1000-times/%s", twins[i].name);
