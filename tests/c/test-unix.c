@@ -666,7 +666,8 @@ test_rule06_cancel_while_blocked (void)
   GOutputVector v[N];
   fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
 
-  for (int variant = 0; variant < 4; variant++)
+  GBytes *d = g_bytes_new_static (buf, DGRAM);
+  for (int variant = 0; variant < 6; variant++)
     {
       GCancellable *c = g_cancellable_new ();
       CancelLater cl = { c, 200 * 1000 };
@@ -683,6 +684,12 @@ test_rule06_cancel_while_blocked (void)
         case 2:
           r = gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, c, &error);
           break;
+        case 3:
+          r = gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, N, 0, -1, c, &error);
+          break;
+        case 4:
+          r = gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, c, &error);
+          break;
         default:
           r = gsend_socket_send (a, buf, DGRAM, c, &error);
           break;
@@ -698,8 +705,59 @@ test_rule06_cancel_while_blocked (void)
       g_clear_error (&error);
       g_object_unref (c);
     }
+  g_bytes_unref (d);
   for (int i = 0; i < N; i++)
     g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  g_assert_cmpuint (drain (b), ==, filled);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* rule 6: waiting with a cancellable leaves no descriptor behind (the
+ * cancellable's poll fd is released every time). */
+static int
+count_fds (void)
+{
+  GDir *d = g_dir_open ("/proc/self/fd", 0, NULL);
+  g_assert_nonnull (d);
+  int n = 0;
+  while (g_dir_read_name (d))
+    n++;
+  g_dir_close (d);
+  return n;
+}
+
+static void
+test_rule06_no_fd_leak (void)
+{
+  GSocket *a, *b;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = fill_queue (a, DGRAM);
+  static gchar buf[DGRAM];
+  GOutputMessage m[2];
+  GOutputVector v[2];
+  fill_messages (m, v, 2, buf, DGRAM, NULL, SENTINEL);
+  GCancellable *kept = g_cancellable_new ();
+  int before = count_fds ();
+  for (int i = 0; i < 200; i++)
+    {
+      GError *error = NULL;
+      GCancellable *c = g_cancellable_new ();
+      g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, 1000, kept, &error), ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&error);
+      g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, 1000, c, &error), ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&error);
+      gsize w;
+      g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, 1000, &w, c, &error),
+                       ==, G_POLLABLE_RETURN_FAILED);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&error);
+      g_object_unref (c);
+    }
+  g_assert_cmpint (count_fds (), ==, before);
+  g_object_unref (kept);
   g_assert_cmpuint (drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
@@ -1077,6 +1135,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule16/unix/threads-same-socket", test_rule16_threads_same_socket);
   g_test_add_func ("/rule06/unix/cancel-while-blocked", test_rule06_cancel_while_blocked);
   g_test_add_func ("/rule06/unix/cancel-after-partial", test_rule06_cancel_after_partial);
+  g_test_add_func ("/rule06/unix/no-fd-leak", test_rule06_no_fd_leak);
   g_test_add_func ("/rule06/unix/already-cancelled", test_rule06_already_cancelled);
   g_test_add_func ("/rule05/unix/closed-socket", test_rule05_closed_socket);
   g_test_add_func ("/rule05/unix/shutdown-dgram", test_rule05_shutdown_dgram);
