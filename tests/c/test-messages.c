@@ -1102,6 +1102,23 @@ test_rule10_no_vectors (void)
   g_assert_cmpuint (written, ==, 1);
   g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 1);
   g_assert_true (nothing_pending (b));
+
+  /* The buffer twins with size 0: an empty datagram (one empty vector). */
+  g_assert_cmpint (gsend_socket_send (a, x, 0, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  g_assert_cmpint (gsend_socket_send_to (a, NULL, x, 0, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  g_assert_cmpint (gsend_socket_send_with_blocking (a, x, 0, FALSE, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  /* One empty vector is not "no vectors": nothing is added. */
+  GOutputVector empty = { x, 0 };
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, &empty, 1, NULL, 0, 0, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  g_assert_true (nothing_pending (b));
   g_object_unref (a);
   g_object_unref (b);
 }

@@ -486,6 +486,35 @@ test_rule02_timeout_minus1_blocks_on_nonblocking_socket (void)
   blocking_completes (TRUE);
 }
 
+/* rule 2: gsend_socket_send_with_blocking (TRUE) waits on a non-blocking
+ * socket until a reader makes room. */
+static void
+test_rule02_send_with_blocking_waits (void)
+{
+  GSocket *a, *b;
+  GError *error = NULL;
+  unix_pair (SOCK_DGRAM, &a, &b);
+  g_socket_set_blocking (a, FALSE);
+  guint filled = fill_queue (a, DGRAM);
+  static gchar buf[DGRAM];
+  memset (buf, 'w', sizeof buf);
+  Reader rd = { b, filled + 2, 0, 0, 'w' };
+  GThread *t = g_thread_new ("reader", reader_thread, &rd);
+  g_assert_cmpint (gsend_socket_send_with_blocking (a, buf, DGRAM, TRUE, NULL, &error), ==, DGRAM);
+  g_assert_no_error (error);
+  GOutputVector v = { buf, DGRAM };
+  gsize written = 0;
+  g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, &v, 1, NULL, 0, 0, -1, &written, NULL, &error),
+                   ==, G_POLLABLE_RETURN_OK);
+  g_assert_no_error (error);
+  g_assert_cmpuint (written, ==, DGRAM);
+  g_thread_join (t);
+  g_assert_cmpuint (rd.got, ==, filled + 2);
+  g_assert_cmpuint (rd.payload_ok, ==, 2);
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
 
 /* rule 2: EINTR is retried. Signals (with a handler installed without
  * SA_RESTART) hit the thread blocked in the send; it still sends all. */
@@ -1133,6 +1162,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule02/unix/timeout-minus1-blocks-on-nonblocking-socket", test_rule02_timeout_minus1_blocks_on_nonblocking_socket);
   g_test_add_func ("/rule02/unix/eintr-retried", test_rule02_eintr_retried);
   g_test_add_func ("/rule16/unix/threads-same-socket", test_rule16_threads_same_socket);
+  g_test_add_func ("/rule02/unix/send-with-blocking-waits", test_rule02_send_with_blocking_waits);
   g_test_add_func ("/rule06/unix/cancel-while-blocked", test_rule06_cancel_while_blocked);
   g_test_add_func ("/rule06/unix/cancel-after-partial", test_rule06_cancel_after_partial);
   g_test_add_func ("/rule06/unix/no-fd-leak", test_rule06_no_fd_leak);
