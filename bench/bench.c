@@ -3,7 +3,7 @@
  * loopback UDP, in one process, with a receiver thread that checks that
  * every datagram arrived.
  *
- *   gsend-bench [--rounds R] [--bursts B] [--quick] [--spread]
+ *   gsend-bench [--rounds R] [--bursts B] [--quick] [--spread] [--concurrent]
  *       the table (median over R interleaved rounds of datagrams per
  *       CPU-second of the sending thread)
  *   gsend-bench --callgrind CASE VARIANT N
@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,6 +97,14 @@ typedef struct {
   guint64 dups, strays, bad_len;
   gsize expect_len; /* expected datagram size in this run */
   _Atomic guint64 received; /* distinct datagrams of the current run */
+
+  /* Alternating mode: the sender posts `go` after each burst (with
+   * `target` = datagrams sent so far in the run), the receiver drains and
+   * posts `done`. */
+  gboolean alternate;
+  sem_t go, done;
+  _Atomic guint64 target;
+  _Atomic int stop;
 } Receiver;
 
 static Receiver rx;
@@ -136,6 +145,68 @@ receiver_open (gboolean big_buffers)
   rx.stop_fd = eventfd (0, EFD_CLOEXEC);
   if (rx.stop_fd < 0)
     die ("eventfd");
+  sem_init (&rx.go, 0, 0);
+  sem_init (&rx.done, 0, 0);
+}
+
+/* Reads everything queued on receiver socket @i and checks it. */
+static void
+receiver_drain_fd (int i)
+{
+  enum { VLEN = 64 };
+  static guint8 bufs[VLEN][2048];
+  struct mmsghdr mm[VLEN];
+  struct iovec iov[VLEN];
+
+  for (;;)
+    {
+      for (int k = 0; k < VLEN; k++)
+        {
+          iov[k] = (struct iovec){ bufs[k], sizeof bufs[k] };
+          memset (&mm[k], 0, sizeof mm[k]);
+          mm[k].msg_hdr.msg_iov = &iov[k];
+          mm[k].msg_hdr.msg_iovlen = 1;
+        }
+      int n = recvmmsg (rx.fds[i], mm, VLEN, MSG_DONTWAIT, NULL);
+      if (n < 0)
+        {
+          if (errno == EAGAIN || errno == EINTR)
+            return;
+          die ("recvmmsg");
+        }
+      pthread_mutex_lock (&rx.lock);
+      guint64 got = 0;
+      for (int k = 0; k < n; k++)
+        {
+          guint64 seq;
+          if (mm[k].msg_len < sizeof seq)
+            {
+              rx.strays++;
+              continue;
+            }
+          memcpy (&seq, bufs[k], sizeof seq);
+          if (seq < rx.base || seq >= rx.base + rx.len)
+            {
+              rx.strays++;
+              continue;
+            }
+          if (mm[k].msg_len != rx.expect_len)
+            rx.bad_len++;
+          guint64 idx = seq - rx.base;
+          if (rx.seen[idx])
+            rx.dups++;
+          else
+            {
+              rx.seen[idx] = 1;
+              got++;
+            }
+        }
+      if (got)
+        atomic_fetch_add_explicit (&rx.received, got, memory_order_release);
+      pthread_mutex_unlock (&rx.lock);
+      if (n < VLEN)
+        return;
+    }
 }
 
 static void *
@@ -143,15 +214,43 @@ receiver_main (void *data)
 {
   (void) data;
   struct pollfd pfd[MAX_DESTS + 1];
-  enum { VLEN = 64 };
-  static guint8 bufs[VLEN][2048];
-  struct mmsghdr mm[VLEN];
-  struct iovec iov[VLEN];
 
   for (int i = 0; i < MAX_DESTS; i++)
     pfd[i] = (struct pollfd){ .fd = rx.fds[i], .events = POLLIN };
   pfd[MAX_DESTS] = (struct pollfd){ .fd = rx.stop_fd, .events = POLLIN };
 
+  if (rx.alternate)
+    {
+      /* Drains only while the sender is not sending: woken by `go` after a
+       * burst, reads until it has `target` datagrams of the run (or nothing
+       * came for 200 ms), then posts `done`. */
+      for (;;)
+        {
+          while (sem_wait (&rx.go) < 0)
+            ;
+          if (atomic_load (&rx.stop))
+            return NULL;
+          guint64 target = atomic_load (&rx.target);
+          while (atomic_load_explicit (&rx.received, memory_order_acquire) < target)
+            {
+              int r = poll (pfd, MAX_DESTS, 200);
+              if (r < 0)
+                {
+                  if (errno == EINTR)
+                    continue;
+                  die ("poll");
+                }
+              if (r == 0)
+                break; /* quiet for 200 ms: the rest is lost */
+              for (int i = 0; i < MAX_DESTS; i++)
+                if (pfd[i].revents & POLLIN)
+                  receiver_drain_fd (i);
+            }
+          sem_post (&rx.done);
+        }
+    }
+
+  /* Concurrent: drains whenever anything arrives. */
   for (;;)
     {
       int r = poll (pfd, MAX_DESTS + 1, -1);
@@ -164,59 +263,8 @@ receiver_main (void *data)
       if (pfd[MAX_DESTS].revents)
         return NULL;
       for (int i = 0; i < MAX_DESTS; i++)
-        {
-          if (!(pfd[i].revents & POLLIN))
-            continue;
-          for (;;)
-            {
-              for (int k = 0; k < VLEN; k++)
-                {
-                  iov[k] = (struct iovec){ bufs[k], sizeof bufs[k] };
-                  memset (&mm[k], 0, sizeof mm[k]);
-                  mm[k].msg_hdr.msg_iov = &iov[k];
-                  mm[k].msg_hdr.msg_iovlen = 1;
-                }
-              int n = recvmmsg (rx.fds[i], mm, VLEN, MSG_DONTWAIT, NULL);
-              if (n < 0)
-                {
-                  if (errno == EAGAIN || errno == EINTR)
-                    break;
-                  die ("recvmmsg");
-                }
-              pthread_mutex_lock (&rx.lock);
-              guint64 got = 0;
-              for (int k = 0; k < n; k++)
-                {
-                  guint64 seq;
-                  if (mm[k].msg_len < sizeof seq)
-                    {
-                      rx.strays++;
-                      continue;
-                    }
-                  memcpy (&seq, bufs[k], sizeof seq);
-                  if (seq < rx.base || seq >= rx.base + rx.len)
-                    {
-                      rx.strays++;
-                      continue;
-                    }
-                  if (mm[k].msg_len != rx.expect_len)
-                    rx.bad_len++;
-                  guint64 idx = seq - rx.base;
-                  if (rx.seen[idx])
-                    rx.dups++;
-                  else
-                    {
-                      rx.seen[idx] = 1;
-                      got++;
-                    }
-                }
-              if (got)
-                atomic_fetch_add_explicit (&rx.received, got, memory_order_release);
-              pthread_mutex_unlock (&rx.lock);
-              if (n < VLEN)
-                break;
-            }
-        }
+        if (pfd[i].revents & POLLIN)
+          receiver_drain_fd (i);
     }
 }
 
@@ -234,6 +282,8 @@ receiver_stop (void)
   if (rx.running)
     {
       guint64 one = 1;
+      atomic_store (&rx.stop, 1);
+      sem_post (&rx.go);
       if (write (rx.stop_fd, &one, sizeof one) != sizeof one)
         die ("write eventfd");
       pthread_join (rx.thread, NULL);
@@ -577,11 +627,13 @@ run_one (Senders *s, Variant v, Batch *b, guint bursts)
   receiver_begin_run (base, total, c->size);
   double cpu = 0;
   guint64 sent = 0;
+  guint64 got = 0;
   for (guint k = 0; k < bursts; k++)
     {
       /* Pace: the receiver has everything sent so far before the next
        * burst, so its buffers never overflow. Not timed. */
-      receiver_wait (sent, 200 * 1000);
+      if (!rx.alternate)
+        receiver_wait (sent, 200 * 1000);
       batch_set_seq (b, 0, dgrams_per_burst, base + sent);
       double t0 = thread_cpu_ns ();
       for (guint call = 0; call < calls_per_burst; call++)
@@ -589,8 +641,18 @@ run_one (Senders *s, Variant v, Batch *b, guint bursts)
       double t1 = thread_cpu_ns ();
       cpu += t1 - t0;
       sent += dgrams_per_burst;
+      if (rx.alternate)
+        {
+          /* The receiver drains now, while the sender waits. */
+          atomic_store (&rx.target, sent);
+          sem_post (&rx.go);
+          while (sem_wait (&rx.done) < 0)
+            ;
+          got = atomic_load_explicit (&rx.received, memory_order_acquire);
+        }
     }
-  guint64 got = receiver_wait (total, 500 * 1000);
+  if (!rx.alternate)
+    got = receiver_wait (total, 500 * 1000);
   next_seq += total;
   pthread_mutex_lock (&rx.lock);
   res.dups = rx.dups;
@@ -616,10 +678,11 @@ median (double *v, guint n)
 }
 
 static int
-run_table (guint rounds, guint bursts, gboolean spread)
+run_table (guint rounds, guint bursts, gboolean spread, gboolean concurrent)
 {
   Senders s;
   receiver_open (TRUE);
+  rx.alternate = !concurrent;
   receiver_start ();
   senders_open (&s);
   if (!gsend_socket_get_gso (s.gsend))
@@ -658,8 +721,10 @@ run_table (guint rounds, guint bursts, gboolean spread)
   printf ("Datagrams per CPU-second of the sending thread (millions), median of %u "
           "rounds, %u datagrams per run; lost = datagrams not received "
           "(GIO/gsend/GSO off/raw, over all rounds);\nratios are medians of the "
-          "per-round ratios\n\n",
-          rounds, bursts * BURST_DGRAMS);
+          "per-round ratios; receiver %s\n\n",
+          rounds, bursts * BURST_DGRAMS,
+          concurrent ? "draining concurrently with the sends (--concurrent)"
+                     : "draining between bursts of 64 datagrams");
   printf ("| case | GIO | gsend | gsend GSO off | raw | gsend/GIO | gsend/raw | lost |\n");
   printf ("|---|---:|---:|---:|---:|---:|---:|---|\n");
   guint64 any_problem = 0;
@@ -814,7 +879,7 @@ int
 main (int argc, char **argv)
 {
   guint rounds = 10, bursts = 300;
-  gboolean spread = FALSE;
+  gboolean spread = FALSE, concurrent = FALSE;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--callgrind") == 0 && i + 3 < argc)
@@ -826,6 +891,8 @@ main (int argc, char **argv)
         }
       else if (strcmp (argv[i], "--spread") == 0)
         spread = TRUE;
+      else if (strcmp (argv[i], "--concurrent") == 0)
+        concurrent = TRUE;
       else if (strcmp (argv[i], "--rounds") == 0 && i + 1 < argc)
         rounds = MAX (1, atoi (argv[++i]));
       else if (strcmp (argv[i], "--bursts") == 0 && i + 1 < argc)
@@ -833,7 +900,7 @@ main (int argc, char **argv)
       else
         {
           fprintf (stderr,
-                   "usage: %s [--rounds R] [--bursts B] [--quick] [--spread]\n"
+                   "usage: %s [--rounds R] [--bursts B] [--quick] [--spread] [--concurrent]\n"
                    "       %s --callgrind CASE VARIANT N\n"
                    "CASE: one-1200 one-100 many-1200 single-1200\n"
                    "VARIANT: gio gsend gsend-nogso raw\n",
@@ -841,7 +908,7 @@ main (int argc, char **argv)
           return 2;
         }
     }
-  return run_table (rounds, bursts, spread);
+  return run_table (rounds, bursts, spread, concurrent);
 }
 
 #else /* GSEND_BENCH_ALLOC_CHECK */
