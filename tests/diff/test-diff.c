@@ -30,6 +30,7 @@
 #include <poll.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <fcntl.h>
 
 #include <gio/gio.h>
@@ -176,6 +177,60 @@ udp_setup (Env *env, GSocketFamily family, guint n_rx, gboolean connect)
 }
 
 static void setup_udp4 (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE); }
+/* UDP_CORK set on the sending socket: everything stays pending until the
+ * after-hook clears it. */
+static void
+setup_udp4_corked (Env *env)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_assert_true (g_socket_set_option (env->tx, IPPROTO_UDP, UDP_CORK, 1, NULL));
+}
+
+/* The user's own UDP_SEGMENT socket option (segment size 50): the kernel
+ * segments every send on this socket. */
+static void
+setup_udp4_user_gso (Env *env)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_assert_true (g_socket_set_option (env->tx, IPPROTO_UDP, UDP_SEGMENT, 50, NULL));
+}
+
+/* A small send buffer (the kernel doubles it; 4608 is its minimum). */
+static void
+setup_udp4_small_sndbuf (Env *env)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_assert_true (g_socket_set_option (env->tx, SOL_SOCKET, SO_SNDBUF, 4096, NULL));
+}
+
+/* Connected to a port nobody listens on (a bound, then closed socket). */
+static void
+setup_udp4_refused (Env *env)
+{
+  GError *error = NULL;
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_socket_connect (env->tx, env->dest[0], NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&env->rx[0]);
+  env->n_rx = 0;
+}
+
+/* An IPv6 sender (dual stack, unbound) to an IPv4 receiver through the
+ * v4-mapped address ::ffff:127.0.0.1. */
+static void
+setup_udp6_to_v4mapped (Env *env)
+{
+  GError *error = NULL;
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_clear_object (&env->tx);
+  env->tx = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (env->dest[0]));
+  g_object_unref (env->dest[0]);
+  env->dest[0] = g_inet_socket_address_new_from_string ("::ffff:127.0.0.1", port);
+  g_assert_nonnull (env->dest[0]);
+}
+
 /* g_socket_new (..., G_SOCKET_PROTOCOL_DEFAULT): still a UDP socket */
 static void
 setup_udp4_default_protocol (Env *env)
@@ -1096,7 +1151,7 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
   guint8 *flat = NULL;
   if (m0 && m0->num_vectors == 1 && m0->vectors[0].buffer == NULL)
     flen = m0->vectors[0].size; /* a NULL buffer with a size, as given */
-  else if (m0)
+  else if (m0 && (K_BUFFER & KM (tc->kind)))
     flat = flatten (m0, &flen);
   r->bytes_written = SENTINEL;
 
@@ -1377,6 +1432,49 @@ after_uncork (Env *env, Result *r)
   g_ptr_array_add (r->controls, g_strdup (""));
 }
 
+static void
+after_uncork_option (Env *env, Result *r)
+{
+  gboolean ok = g_socket_set_option (env->tx, IPPROTO_UDP, UDP_CORK, 0, NULL);
+  gchar *what = g_strdup_printf ("uncork option: %d", ok);
+  g_ptr_array_add (r->received, g_bytes_new_take (what, strlen (what)));
+  g_ptr_array_add (r->controls, g_strdup (""));
+}
+
+/* Rule 13: sizes whose sum overflows a gsize, and sums far beyond what a
+ * datagram can hold (the buffers are small: the kernel must refuse on the
+ * size before reading). */
+static void
+build_size_overflow (Env *env, Msgs *m)
+{
+  GOutputMessage *om = add_simple (m, env->dest[0], 8);
+  GOutputVector *v = g_new0 (GOutputVector, 3);
+  g_ptr_array_add (m->owned, v);
+  v[0].buffer = om->vectors[0].buffer;
+  v[0].size = G_MAXSIZE / 2 + 1;
+  v[1].buffer = om->vectors[0].buffer;
+  v[1].size = G_MAXSIZE / 2 + 1;
+  om->vectors = v;
+  om->num_vectors = 2;
+  add_simple (m, env->dest[0], 8);
+}
+
+static void
+build_size_huge (Env *env, Msgs *m)
+{
+  GOutputMessage *om = add_simple (m, env->dest[0], 8);
+  GOutputVector *v = g_new0 (GOutputVector, 4);
+  g_ptr_array_add (m->owned, v);
+  for (int i = 0; i < 3; i++)
+    {
+      v[i].buffer = om->vectors[0].buffer;
+      v[i].size = (gsize) 1 << 30;
+    }
+  om->vectors = v;
+  om->num_vectors = 3;
+  add_simple (m, env->dest[0], 8);
+}
+
 static const Scenario scenarios[] = {
   /* name, rule, setup, build, kinds, blocking, timeout, flags, cancelled, nv, diff, gio_ret, gio_code */
   { "udp4-batch", "1,7,8,10", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
@@ -1443,6 +1541,17 @@ static const Scenario scenarios[] = {
   { "udp4-default-protocol-gso-runs", "7,§5", setup_udp4_default_protocol, build_gso_runs, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
   { "udp4-default-protocol-msg-more", "11", setup_udp4_default_protocol, build_batch, K_BATCH, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
     "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
+  { "udp4-udp-cork-option", "11,§5", setup_udp4_corked, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, after_uncork_option,
+    "BUG: UDP_CORK on the socket with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
+  { "udp4-user-udp-segment-option", "11,§5", setup_udp4_user_gso, build_gso_runs, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL,
+    "BUG: the socket's own UDP_SEGMENT option is overridden by gsend's GSO: datagrams arrive unsegmented (GSEND_DIFF_RUN_BUGS=1 to run)" },
+  { "udp4-small-sndbuf-nonblocking", "3,7,§5", setup_udp4_small_sndbuf, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
+  { "udp4-small-sndbuf-blocking", "2,7,§5", setup_udp4_small_sndbuf, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
+  { "udp4-connection-refused", "1,14", setup_udp4_refused, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
+  { "udp6-to-v4-mapped", "8,§5", setup_udp6_to_v4mapped, build_gso_runs, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
+  { "udp4-size-overflow", "13", setup_udp4, build_size_overflow, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_INVALID_ARGUMENT, 0, 0, NULL, NULL },
+  { "unix-size-overflow", "13", setup_unix, build_size_overflow, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_INVALID_ARGUMENT, 0, 0, NULL, NULL },
+  { "udp4-size-3GiB", "13,14", setup_udp4, build_size_huge, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL },
   { "udp4-msg-more", "11,§5", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
     "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
   { "udp4-msg-more-same-size", "11,§5", setup_udp4, build_1024, K_BATCH, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
