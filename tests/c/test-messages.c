@@ -1006,6 +1006,23 @@ test_rule10_many_vectors (void)
   g_assert_cmpmem (buf, n, data, 64);
   n = recv_bounded (b, buf, sizeof buf);
   g_assert_cmpmem (buf, n, data, 1024);
+  /* One more than the kernel takes: its error, for message 0. */
+  static GOutputVector v1025[1025];
+  for (int i = 0; i < 1025; i++)
+    v1025[i] = v[i % 1024];
+  m[0].vectors = v1025;
+  m[0].num_vectors = 1025;
+  m[0].bytes_sent = SENTINEL;
+  gint emsgsize = g_io_error_from_errno (EMSGSIZE);
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 1, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, emsgsize);
+  g_assert_nonnull (strstr (error->message, "message 0"));
+  g_clear_error (&error);
+  g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
+  g_assert_cmpint (gsend_socket_send_message (a, NULL, v1025, 1025, NULL, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, emsgsize);
+  g_clear_error (&error);
+  g_assert_true (nothing_pending (b));
   /* And over UDP, where runs of equal sizes may be coalesced. */
   GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *ra = local_addr (rx);
