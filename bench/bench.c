@@ -894,9 +894,15 @@ main (int argc, char **argv)
       else if (strcmp (argv[i], "--concurrent") == 0)
         concurrent = TRUE;
       else if (strcmp (argv[i], "--rounds") == 0 && i + 1 < argc)
-        rounds = MAX (1, atoi (argv[++i]));
+        {
+          int x = atoi (argv[++i]);
+          rounds = MAX (1, x);
+        }
       else if (strcmp (argv[i], "--bursts") == 0 && i + 1 < argc)
-        bursts = MAX (1, atoi (argv[++i]));
+        {
+          int x = atoi (argv[++i]);
+          bursts = MAX (1, x);
+        }
       else
         {
           fprintf (stderr,
