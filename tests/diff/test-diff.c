@@ -1688,6 +1688,201 @@ test_progerr (gconstpointer data)
   g_unsetenv ("GSEND_DIFF_IMPL");
 }
 
+/* ------------------------------------------------------------------------ */
+/* §2: a GDatagramBased that is not a GSocket goes through its own vfunc,
+ * with GIO's checks before and after. A fake implementation returns what
+ * the mode says; both calls must pass it the same arguments and turn its
+ * result into the same return value, error and criticals (compared by the
+ * failed assertion's expression text, since the function names differ). */
+
+typedef enum {
+  FM_OK3,               /* returns 3, bytes_sent set for 3 messages */
+  FM_ZERO,              /* returns 0, no error */
+  FM_TIMED_OUT,         /* -1, G_IO_ERROR_TIMED_OUT */
+  FM_WOULD_BLOCK,       /* -1, G_IO_ERROR_WOULD_BLOCK */
+  FM_FAILED,            /* -1, G_IO_ERROR_FAILED */
+  FM_NEG_NO_ERROR,      /* -1 without an error */
+  FM_POS_WITH_ERROR,    /* 2 with an error */
+  FM_TOO_MANY,          /* num_messages + 1 */
+  FM_N
+} FakeMode;
+
+static const char *fm_names[FM_N] = {
+  "ok3", "zero", "timed-out", "would-block", "failed", "neg-no-error",
+  "pos-with-error", "too-many",
+};
+
+typedef struct {
+  GObject parent;
+  FakeMode mode;
+  GString *seen;   /* the arguments the vfunc got */
+} FakeDgb;
+typedef struct {
+  GObjectClass parent_class;
+} FakeDgbClass;
+
+static void fake_dgb_iface_init (GDatagramBasedInterface *iface);
+GType fake_dgb_get_type (void);
+G_DEFINE_TYPE_WITH_CODE (FakeDgb, fake_dgb, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_DATAGRAM_BASED, fake_dgb_iface_init))
+
+static void fake_dgb_init (FakeDgb *self) { self->seen = g_string_new (""); }
+static void
+fake_dgb_finalize (GObject *o)
+{
+  g_string_free (((FakeDgb *) o)->seen, TRUE);
+  G_OBJECT_CLASS (fake_dgb_parent_class)->finalize (o);
+}
+static void fake_dgb_class_init (FakeDgbClass *k) { G_OBJECT_CLASS (k)->finalize = fake_dgb_finalize; }
+
+static gint
+fake_send_messages (GDatagramBased *db, GOutputMessage *messages, guint num_messages,
+                    gint flags, gint64 timeout, GCancellable *cancellable, GError **error)
+{
+  FakeDgb *f = (FakeDgb *) db;
+  g_string_append_printf (f->seen, "messages=%p n=%u flags=%d timeout=%" G_GINT64_FORMAT
+                          " cancellable=%p error=%s",
+                          (void *) messages, num_messages, flags, timeout, (void *) cancellable,
+                          error == NULL ? "NULL" : (*error == NULL ? "empty" : "SET"));
+  switch (f->mode)
+    {
+    case FM_OK3:
+      for (guint i = 0; i < 3 && i < num_messages; i++)
+        messages[i].bytes_sent = 10 + i;
+      return MIN (3, (gint) num_messages);
+    case FM_ZERO:
+      return 0;
+    case FM_TIMED_OUT:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "fake timed out");
+      return -1;
+    case FM_WOULD_BLOCK:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK, "fake would block");
+      return -1;
+    case FM_FAILED:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "fake failed");
+      return -1;
+    case FM_NEG_NO_ERROR:
+      return -1;
+    case FM_POS_WITH_ERROR:
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "fake failed");
+      return 2;
+    case FM_TOO_MANY:
+      return (gint) num_messages + 1;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+fake_dgb_iface_init (GDatagramBasedInterface *iface)
+{
+  iface->send_messages = fake_send_messages;
+}
+
+/* Captured criticals/warnings from GIO and gsend (their expression text). */
+static gboolean capturing;
+static GString *captured;
+
+static gboolean
+capture_fatal (const gchar *d, GLogLevelFlags l, const gchar *m, gpointer u)
+{
+  (void) d; (void) l; (void) m; (void) u;
+  return !capturing;
+}
+
+static void
+capture_log (const gchar *d, GLogLevelFlags l, const gchar *m, gpointer u)
+{
+  (void) u;
+  if (!capturing)
+    {
+      g_log_default_handler (d, l, m, NULL);
+      return;
+    }
+  const char *expr = strstr (m, "assertion '");
+  g_string_append_printf (captured, "[%s %s]", (l & G_LOG_LEVEL_CRITICAL) ? "critical" : "other",
+                          expr ? expr : m);
+}
+
+typedef struct {
+  gint ret;
+  gboolean err_set;
+  GQuark domain;
+  gint code;
+  gchar *seen;
+  gchar *logs;
+  guint bytes_sent[5];
+} FakeResult;
+
+static void
+fake_run (const Impl *impl, FakeMode mode, gint64 timeout, guint n, FakeResult *r)
+{
+  FakeDgb *f = g_object_new (fake_dgb_get_type (), NULL);
+  f->mode = mode;
+  static GOutputMessage msgs[5];   /* same address in both runs */
+  memset (msgs, 0, sizeof msgs);
+  for (guint i = 0; i < G_N_ELEMENTS (msgs); i++)
+    msgs[i].bytes_sent = SENTINEL;
+  static GCancellable *c;
+  if (!c)
+    c = g_cancellable_new ();
+  GError *error = NULL;
+
+  g_string_truncate (captured, 0);
+  capturing = TRUE;
+  r->ret = impl->dgb_send_messages (G_DATAGRAM_BASED (f), msgs, n, 0x4040, timeout, c, &error);
+  capturing = FALSE;
+  r->err_set = error != NULL;
+  if (error)
+    {
+      r->domain = error->domain;
+      r->code = error->code;
+      g_error_free (error);
+    }
+  r->seen = g_strdup (f->seen->str);
+  r->logs = g_strdup (captured->str);
+  for (guint i = 0; i < G_N_ELEMENTS (msgs); i++)
+    r->bytes_sent[i] = msgs[i].bytes_sent;
+  g_object_unref (f);
+}
+
+typedef struct {
+  FakeMode mode;
+  gint64 timeout;
+  guint n;
+} FakeCase;
+
+static void
+test_fake_dgb (gconstpointer data)
+{
+  const FakeCase *fc = data;
+  FakeResult g = { 0 }, s = { 0 };
+  if (!captured)
+    {
+      captured = g_string_new ("");
+      g_log_set_handler ("GLib-GIO", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION, capture_log, NULL);
+      g_log_set_handler ("GSend", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION, capture_log, NULL);
+    }
+  g_test_log_set_fatal_handler (capture_fatal, NULL);
+  fake_run (&gio_impl, fc->mode, fc->timeout, fc->n, &g);
+  fake_run (&gsend_impl, fc->mode, fc->timeout, fc->n, &s);
+  g_test_log_set_fatal_handler (NULL, NULL);
+  g_test_message ("GIO  : ret=%d err=%d code=%d logs=%s seen=%s", g.ret, g.err_set, g.code, g.logs, g.seen);
+  g_test_message ("gsend: ret=%d err=%d code=%d logs=%s seen=%s", s.ret, s.err_set, s.code, s.logs, s.seen);
+  g_assert_cmpint (s.ret, ==, g.ret);
+  g_assert_cmpint (s.err_set, ==, g.err_set);
+  if (g.err_set)
+    {
+      g_assert_cmpuint (s.domain, ==, g.domain);
+      g_assert_cmpint (s.code, ==, g.code);
+    }
+  g_assert_cmpstr (s.seen, ==, g.seen);
+  g_assert_cmpstr (s.logs, ==, g.logs);
+  for (guint i = 0; i < 5; i++)
+    g_assert_cmpuint (s.bytes_sent[i], ==, g.bytes_sent[i]);
+  g_free (g.seen); g_free (g.logs); g_free (s.seen); g_free (s.logs);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1709,6 +1904,21 @@ main (int argc, char **argv)
           tc->kind = k;
           gchar *path = g_strdup_printf ("/diff/%s/%s", kind_names[k], scenarios[i].name);
           g_test_add_data_func_full (path, tc, test_scenario, g_free);
+          g_free (path);
+        }
+
+  static const gint64 fake_timeouts[] = { -1, 0, 1000 };
+  for (guint mode = 0; mode < FM_N; mode++)
+    for (guint t = 0; t < G_N_ELEMENTS (fake_timeouts); t++)
+      for (guint n = 0; n <= 5; n += 5)
+        {
+          FakeCase *fc = g_new0 (FakeCase, 1);
+          fc->mode = mode;
+          fc->timeout = fake_timeouts[t];
+          fc->n = n;
+          gchar *path = g_strdup_printf ("/diff/datagram-based-vfunc/%s/timeout%" G_GINT64_FORMAT "/n%u",
+                                         fm_names[mode], fc->timeout, n);
+          g_test_add_data_func_full (path, fc, test_fake_dgb, g_free);
           g_free (path);
         }
 
