@@ -453,6 +453,117 @@ test_rule08_address_reuse_across_calls (void)
   g_object_unref (rx2);
 }
 
+/* rule 16: threads with their own sockets sharing the same address objects
+ * (more than any per-thread cache keeps), each thread exiting afterwards;
+ * every datagram reaches the receiver its address names, and the address
+ * objects are finalized once the threads are gone and the test drops them. */
+enum { SH_THREADS = 4, SH_ADDRS = 300, SH_ROUNDS = 4 };
+
+typedef struct
+{
+  GSocketAddress **addrs;
+  guint tag;
+  gint sent;
+} SharedSender;
+
+static gpointer
+shared_sender (gpointer data)
+{
+  SharedSender *s = data;
+  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  static guint8 payload[SH_THREADS][SH_ADDRS][2];
+  GOutputVector v[SH_ADDRS];
+  GOutputMessage m[SH_ADDRS];
+  memset (m, 0, sizeof m);
+  for (guint i = 0; i < SH_ADDRS; i++)
+    {
+      payload[s->tag][i][0] = s->tag;
+      payload[s->tag][i][1] = i % 3;
+      v[i].buffer = payload[s->tag][i];
+      v[i].size = 2;
+      m[i].address = s->addrs[i];
+      m[i].vectors = &v[i];
+      m[i].num_vectors = 1;
+    }
+  s->sent = 0;
+  for (int r = 0; r < SH_ROUNDS; r++)
+    {
+      GError *error = NULL;
+      gint n = gsend_socket_send_messages (tx, m, SH_ADDRS, 0, NULL, &error);
+      g_assert_no_error (error);
+      s->sent += n;
+    }
+  g_object_unref (tx);
+  return NULL;
+}
+
+static void
+test_rule16_shared_addresses_threads (void)
+{
+  GSocket *rx[3];
+  guint16 port[3];
+  for (int i = 0; i < 3; i++)
+    {
+      rx[i] = udp_bound (G_SOCKET_FAMILY_IPV4);
+      big_rcvbuf (rx[i]);
+      GSocketAddress *a = local_addr (rx[i]);
+      port[i] = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a));
+      g_object_unref (a);
+    }
+  GSocketAddress *addrs[SH_ADDRS];
+  GWeakRef weak[SH_ADDRS];
+  for (int i = 0; i < SH_ADDRS; i++)
+    {
+      addrs[i] = g_inet_socket_address_new_from_string ("127.0.0.1", port[i % 3]);
+      g_weak_ref_init (&weak[i], addrs[i]);
+    }
+  SharedSender s[SH_THREADS];
+  GThread *t[SH_THREADS];
+  for (int i = 0; i < SH_THREADS; i++)
+    {
+      s[i].addrs = addrs;
+      s[i].tag = i;
+      t[i] = g_thread_new ("shared-sender", shared_sender, &s[i]);
+    }
+  for (int i = 0; i < SH_THREADS; i++)
+    {
+      g_thread_join (t[i]);
+      g_assert_cmpint (s[i].sent, ==, SH_ADDRS * SH_ROUNDS);
+    }
+  /* Each receiver got exactly its share, each datagram marked for it. */
+  for (int k = 0; k < 3; k++)
+    {
+      guint got = 0, wrong = 0;
+      guint8 buf[8];
+      ssize_t n;
+      while ((n = recv (g_socket_get_fd (rx[k]), buf, sizeof buf, MSG_DONTWAIT)) >= 0)
+        {
+          if (n != 2 || buf[1] != k || buf[0] >= SH_THREADS)
+            wrong++;
+          got++;
+        }
+      g_assert_cmpuint (wrong, ==, 0);
+      g_assert_cmpuint (got, ==, SH_THREADS * SH_ROUNDS * (SH_ADDRS / 3));
+    }
+  /* The sending threads are gone: nothing of theirs keeps the addresses. */
+  for (int i = 0; i < SH_ADDRS; i++)
+    g_object_unref (addrs[i]);
+  guint alive = 0;
+  for (int i = 0; i < SH_ADDRS; i++)
+    {
+      GObject *o = g_weak_ref_get (&weak[i]);
+      if (o)
+        {
+          alive++;
+          g_object_unref (o);
+        }
+      g_weak_ref_clear (&weak[i]);
+    }
+  g_assert_cmpuint (alive, ==, 0);
+  for (int i = 0; i < 3; i++)
+    g_object_unref (rx[i]);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -468,5 +579,6 @@ main (int argc, char **argv)
   g_test_add_func ("/rule07/udp/runs-ipv6", test_rule07_runs_ipv6);
   g_test_add_func ("/rule08/udp/address-churn", test_rule08_address_churn);
   g_test_add_func ("/rule08/udp/address-reuse-across-calls", test_rule08_address_reuse_across_calls);
+  g_test_add_func ("/rule16/udp/shared-addresses-threads", test_rule16_shared_addresses_threads);
   return g_test_run ();
 }
