@@ -447,6 +447,11 @@ impl Scratch {
         self.gso.enabled
     }
 
+    /// Whether some planned entry coalesces several messages.
+    pub fn has_runs(&self) -> bool {
+        self.entries.len() < self.n_msgs
+    }
+
     /// Messages in the chunk.
     pub fn messages(&self) -> usize {
         self.n_msgs
@@ -576,8 +581,7 @@ impl Scratch {
                 self.merge_from(0, gso);
             }
         }
-        // Fewer entries than messages: some entry is a GSO run.
-        if self.entries.len() < self.n_msgs {
+        if self.has_runs() {
             self.add_segment_control(0);
         }
         self.link(0);

@@ -135,7 +135,12 @@ pub fn send<E>(
     mut report: impl FnMut(usize, usize),
 ) -> Outcome<E> {
     let mut out = Outcome { sent: 0, failure: None, gso_refused: false };
-    let mut gso = req.gso;
+    // MSG_MORE corks: what follows joins one datagram, which a segmented
+    // send would cut up.
+    let mut gso = if req.flags & libc::MSG_MORE != 0 { GsoPolicy::OFF } else { req.gso };
+    // The socket's UDP options are read once per call, when a run is first
+    // about to go out.
+    let mut options_checked = false;
     let flags = req.flags | libc::MSG_NOSIGNAL;
     let mut start = 0;
     while start < req.n {
@@ -153,6 +158,13 @@ pub fn send<E>(
             i = (start + s.messages()).max(i + 1);
         }
         s.plan(&gso);
+        if gso.enabled && !options_checked && s.has_runs() {
+            options_checked = true;
+            if !sys::udp_sends_as_given(req.fd) {
+                gso = GsoPolicy::OFF;
+                s.replan_plain(0);
+            }
+        }
         let mut k = 0;
         while k < s.hdrs.len() {
             let first = start + s.entries[k].first;

@@ -67,6 +67,24 @@ pub fn sendmsg(fd: RawFd, name: Option<&SockAddr>, iov: &[libc::iovec], flags: i
     }
 }
 
+/// `UDP_CORK` (linux/udp.h).
+pub const UDP_CORK: i32 = 1;
+
+/// Whether the kernel sends each of this UDP socket's datagrams as it is
+/// given: not corked (`UDP_CORK`) and without a socket-wide segment size
+/// (`UDP_SEGMENT` set by the user). A segmented send would change what the
+/// receiver gets on such a socket. An option that cannot be read counts as
+/// clear (the socket is not UDP, and GSO is not tried there).
+pub fn udp_sends_as_given(fd: RawFd) -> bool {
+    [UDP_CORK, UDP_SEGMENT].iter().all(|&opt| {
+        let mut v: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: v and len are valid out locations of the sizes given.
+        let r = unsafe { libc::getsockopt(fd, SOL_UDP, opt, (&mut v as *mut libc::c_int).cast(), &mut len) };
+        r != 0 || v == 0
+    })
+}
+
 /// What `poll(2)` reported for a writability wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollResult {
