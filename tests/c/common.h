@@ -150,3 +150,55 @@ cancel_later_thread (gpointer data)
   g_cancellable_cancel (c->cancellable);
   return NULL;
 }
+
+/* A watchdog thread that cancels @cancellable after @delay_us unless
+ * stopped first (stopping returns at once). */
+typedef struct
+{
+  GCancellable *cancellable;
+  gint64 deadline;
+  GMutex lock;
+  GCond cond;
+  gboolean stop;
+  GThread *thread;
+} Watchdog;
+
+static inline gpointer
+watchdog_thread (gpointer data)
+{
+  Watchdog *w = data;
+  g_mutex_lock (&w->lock);
+  while (!w->stop)
+    if (!g_cond_wait_until (&w->cond, &w->lock, w->deadline))
+      {
+        g_cancellable_cancel (w->cancellable);
+        break;
+      }
+  g_mutex_unlock (&w->lock);
+  return NULL;
+}
+
+static inline Watchdog *
+watchdog_start (GCancellable *cancellable, gint64 delay_us)
+{
+  Watchdog *w = g_new0 (Watchdog, 1);
+  w->cancellable = cancellable;
+  w->deadline = g_get_monotonic_time () + delay_us;
+  g_mutex_init (&w->lock);
+  g_cond_init (&w->cond);
+  w->thread = g_thread_new ("watchdog", watchdog_thread, w);
+  return w;
+}
+
+static inline void
+watchdog_stop (Watchdog *w)
+{
+  g_mutex_lock (&w->lock);
+  w->stop = TRUE;
+  g_cond_signal (&w->cond);
+  g_mutex_unlock (&w->lock);
+  g_thread_join (w->thread);
+  g_mutex_clear (&w->lock);
+  g_cond_clear (&w->cond);
+  g_free (w);
+}

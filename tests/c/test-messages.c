@@ -826,7 +826,7 @@ test_rule09_custom_ip_level_udp (void)
   for (int i = 0; i < M; i++)
     {
       gchar buf[200];
-      int got_tos;
+      int got_tos = -2;
       gssize n = recv_tos (rx, buf, sizeof buf, &got_tos);
       g_assert_cmpmem (buf, n, data[i], 100);
       g_assert_cmpuint (m[i].bytes_sent, ==, 100);

@@ -365,8 +365,7 @@ test_rule02_socket_timeout_bounds_all_waits (void)
   for (int variant = 0; variant < 6; variant++)
     {
       GCancellable *c = g_cancellable_new ();
-      CancelLater cl = { c, 8 * G_USEC_PER_SEC };
-      GThread *t = g_thread_new ("watchdog", cancel_later_thread, &cl);
+      Watchdog *w = watchdog_start (c, 8 * G_USEC_PER_SEC);
       gint64 t0 = g_get_monotonic_time ();
       gint64 r;
       gsize written;
@@ -393,8 +392,7 @@ test_rule02_socket_timeout_bounds_all_waits (void)
           break;
         }
       gint64 elapsed = g_get_monotonic_time () - t0;
-      g_cancellable_cancel (c);
-      g_thread_join (t);
+      watchdog_stop (w);
       g_test_message ("variant %d: %" G_GINT64_FORMAT " us, %s", variant, elapsed, error ? error->message : "no error");
       g_assert_cmpint (r, ==, -1);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
