@@ -98,3 +98,32 @@ pub type Expr = &'static CStr;
 pub fn c(e: Expr) -> *const c_char {
     e.as_ptr()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Rule 15: a panic inside an entry point becomes G_IO_ERROR_FAILED and
+    // the entry point's failure value; it never unwinds into C.
+    #[test]
+    fn a_panic_becomes_g_io_error_failed() {
+        let mut error: *mut glib::GError = std::ptr::null_mut();
+        // SAFETY: error is a valid, unset location.
+        let r = unsafe { guard(&mut error, -1, || -> i32 { panic!("injected") }) };
+        assert_eq!(r, -1);
+        assert!(!error.is_null());
+        // SAFETY: error was just set by guard.
+        unsafe {
+            assert_eq!((*error).domain, gio::g_io_error_quark());
+            assert_eq!((*error).code, gio::G_IO_ERROR_FAILED);
+            glib::g_error_free(error);
+        }
+        // Without an error location the failure value still comes back.
+        // SAFETY: NULL is allowed.
+        let r = unsafe { guard(std::ptr::null_mut(), 7u8, || -> u8 { panic!("injected") }) };
+        assert_eq!(r, 7);
+        // And a normal result passes through untouched.
+        // SAFETY: as above.
+        assert_eq!(unsafe { guard(std::ptr::null_mut(), 0, || 42) }, 42);
+    }
+}
