@@ -238,8 +238,28 @@ udp_receiver (GInetSocketAddress **addr_out)
 
 /* Rule 16 + 1 over UDP: paced so the receive buffer cannot overflow; any
  * datagram lost or duplicated fails (a lost one also stalls the pacing). */
+typedef struct
+{
+  GSocket *sock;
+  gint stop;
+  guint flips;
+} Toggler;
+
+static gpointer
+gso_toggler (gpointer data)
+{
+  Toggler *t = data;
+  while (!g_atomic_int_get (&t->stop))
+    {
+      gsend_socket_set_gso (t->sock, t->flips % 2 == 0);
+      t->flips++;
+      g_usleep (100);
+    }
+  return NULL;
+}
+
 static void
-run_udp_many (gboolean gso)
+run_udp_many (gboolean gso, gboolean toggle)
 {
   GError *error = NULL;
   GInetSocketAddress *addr;
@@ -252,8 +272,18 @@ run_udp_many (gboolean gso)
   Pace pace = { .window = 512 };
   g_mutex_init (&pace.lock);
   g_cond_init (&pace.cond);
+  Toggler tog = { .sock = s };
+  GThread *tt = toggle ? g_thread_new ("gso-toggle", gso_toggler, &tog) : NULL;
   run_many_senders (s, G_SOCKET_ADDRESS (addr), rfd, &pace,
-                    gso ? "UDP paced 8 threads (GSO on)" : "UDP paced 8 threads (GSO off)");
+                    toggle ? "UDP paced 8 threads (GSO flipped every 100 us)"
+                    : gso ? "UDP paced 8 threads (GSO on)" : "UDP paced 8 threads (GSO off)");
+  if (tt)
+    {
+      g_atomic_int_set (&tog.stop, 1);
+      g_thread_join (tt);
+      g_test_message ("FIGURE GSO flipped %u times during the run", tog.flips);
+      g_assert_cmpuint (tog.flips, >, 1);
+    }
   g_mutex_clear (&pace.lock);
   g_cond_clear (&pace.cond);
   g_object_unref (s);
@@ -264,13 +294,21 @@ run_udp_many (gboolean gso)
 static void
 test_udp_many_threads_gso (void)
 {
-  run_udp_many (TRUE);
+  run_udp_many (TRUE, FALSE);
 }
 
 static void
 test_udp_many_threads_plain (void)
 {
-  run_udp_many (FALSE);
+  run_udp_many (FALSE, FALSE);
+}
+
+/* Rules 16 + §5: the per-socket GSO switch flipped by another thread while
+ * eight threads send: still every datagram exactly once, byte-exact. */
+static void
+test_udp_many_threads_gso_flipping (void)
+{
+  run_udp_many (TRUE, TRUE);
 }
 
 /* ---- cancellation of a blocked sender, 1000 times ----------------------- */
@@ -1136,6 +1174,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule16/unix-8-threads-exactly-once", test_unix_many_threads);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-plain", test_udp_many_threads_plain);
+  g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso-flipping", test_udp_many_threads_gso_flipping);
   g_test_add_func ("/rule09/fd-passing-4-threads-exact-no-fd-leak", test_fd_passing_threads);
   g_test_add_func ("/rule08/fresh-address-objects-reused-memory-right-destination", test_address_reuse);
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
