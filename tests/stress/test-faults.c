@@ -485,6 +485,121 @@ test_unix_peer_closed (void)
   g_object_unref (s);
 }
 
+/* Rules 5 + 1 + 16: g_socket_close() from another thread while a thread
+ * sends batches in a loop. Every call returns a count or an error (CLOSED,
+ * or the EBADF mapping if the close landed between gsend's check and the
+ * system call); once the close is done every call says CLOSED; nothing
+ * crashes and the receiver got exactly the counted datagrams. */
+typedef struct
+{
+  GSocket *sock;
+  GSocketAddress *addr;
+  gint closed;       /* set by the closer after g_socket_close returned */
+  gint received;     /* receiver's progress, for pacing (loopback drops) */
+  guint32 sent;
+  guint calls, closed_errors, ebadf_errors, after_close_calls;
+} CloseRun;
+
+static gpointer
+close_sender (gpointer data)
+{
+  enum { K = 16 };
+  CloseRun *c = data;
+  guint8 bufs[K][256];
+  GOutputVector vecs[K];
+  GOutputMessage msgs[K];
+  guint after = 0;
+  while (after < 200)
+    {
+      while (!g_atomic_int_get (&c->closed) &&
+             c->sent > (guint32) g_atomic_int_get (&c->received) + 2000)
+        g_usleep (50);
+      gboolean was_closed = g_atomic_int_get (&c->closed);
+      for (guint i = 0; i < K; i++)
+        set_msg (&msgs[i], &vecs[i], bufs[i], c->addr, 0, c->sent + i, 100);
+      GError *error = NULL;
+      gint r = gsend_socket_send_messages (c->sock, msgs, K, 0, NULL, &error);
+      c->calls++;
+      if (r >= 0)
+        {
+          g_assert_no_error (error);
+          g_assert_false (was_closed);
+          g_assert_cmpint (r, >=, 1);
+          for (gint i = 0; i < r; i++)
+            g_assert_cmpuint (msgs[i].bytes_sent, ==, 100);
+          c->sent += (guint32) r;
+        }
+      else
+        {
+          g_assert_nonnull (error);
+          if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
+            c->closed_errors++;
+          else if (!was_closed &&
+                   g_error_matches (error, G_IO_ERROR, g_io_error_from_errno (EBADF)))
+            c->ebadf_errors++;
+          else
+            g_error ("unexpected error around g_socket_close: %s", error->message);
+          g_clear_error (&error);
+          for (guint i = 0; i < K; i++)
+            g_assert_cmpuint (msgs[i].bytes_sent, ==, 0xdeadbeef);
+        }
+      if (was_closed)
+        {
+          g_assert_cmpint (r, ==, -1);
+          after++;
+        }
+    }
+  c->after_close_calls = after;
+  return NULL;
+}
+
+static void
+test_close_from_other_thread (void)
+{
+  GError *error = NULL;
+  GSocketAddress *addr;
+  int rfd = udp_receiver (&addr);
+  GSocket *s = udp_socket ();
+  CloseRun c = { .sock = s, .addr = addr };
+
+  watchdog (60);
+  Tracker t;
+  tracker_init (&t, 1, 4 * 1024 * 1024);
+  GThread *th = g_thread_new ("sender", close_sender, &c);
+  /* Let it send for a while, draining so the receiver never overflows. */
+  gint64 end = g_get_monotonic_time () + 50000;
+  while (g_get_monotonic_time () < end)
+    {
+      receive_round (rfd, &t, 1, 64);
+      g_atomic_int_set (&c.received, (gint) t.total);
+    }
+  g_assert_true (g_socket_close (s, &error));
+  g_assert_no_error (error);
+  g_atomic_int_set (&c.closed, 1);
+  g_thread_join (th);
+  drain_into (rfd, &t, 100);
+
+  guint32 counts[1] = { c.sent };
+  guint64 missing, beyond;
+  tracker_check (&t, counts, &missing, &beyond);
+  g_test_message ("FIGURE close from another thread: %u calls, %u datagrams counted, %"
+                  G_GUINT64_FORMAT " received; %u CLOSED (%u after the close), %u EBADF; missing %"
+                  G_GUINT64_FORMAT ", dups %" G_GUINT64_FORMAT ", beyond %" G_GUINT64_FORMAT,
+                  c.calls, c.sent, t.total, c.closed_errors, c.after_close_calls, c.ebadf_errors,
+                  missing, t.dups, beyond);
+  g_assert_cmpuint (c.sent, >, 0);
+  g_assert_cmpuint (c.after_close_calls, ==, 200);
+  g_assert_cmpuint (t.bad, ==, 0);
+  g_assert_cmpuint (t.dups, ==, 0);
+  g_assert_cmpuint (missing, ==, 0);
+  g_assert_cmpuint (beyond, ==, 0);
+  tracker_clear (&t);
+  g_object_unref (s);
+  g_object_unref (addr);
+  close (rfd);
+  alarm (0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -496,6 +611,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule14/peer-gone-connection-refused-gso", test_peer_gone_gso);
   g_test_add_func ("/rule14/peer-gone-connection-refused-plain", test_peer_gone_plain);
   g_test_add_func ("/rule14/unix-peer-closed-errno-mapping", test_unix_peer_closed);
+  g_test_add_func ("/rule05/g-socket-close-from-another-thread", test_close_from_other_thread);
   g_test_add_func ("/rule01/emsgsize-mid-batch-count-then-error-gso", test_emsgsize_mid_gso);
   g_test_add_func ("/rule01/emsgsize-mid-batch-count-then-error-plain", test_emsgsize_mid_plain);
   g_test_add_func ("/rule14/emsgsize-first-message", test_emsgsize_first);
