@@ -26,6 +26,15 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 #define STRESS_MAGIC 0x67736e64u /* "gsnd" */
 #define FILLER_ID 0xffffu
 

@@ -10,15 +10,6 @@
 
 #include <gio/gunixsocketaddress.h>
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 typedef enum
 {
   TWIN_DATAGRAM_BASED,

@@ -1159,8 +1159,11 @@ test_address_reuse (void)
   g_assert_cmpuint (wrong, ==, 0);
   g_assert_cmpuint (missing_all, ==, 0);
   g_assert_cmpuint (dups, ==, 0);
-  /* The scenario must really have reused memory. */
-  g_assert_cmpuint (reused, >, 0);
+  /* The scenario must really have reused memory (memcheck holds freed
+   * blocks back to catch use after free, so not there: it checks that
+   * instead). */
+  if (!RUNNING_ON_VALGRIND)
+    g_assert_cmpuint (reused, >, 0);
   g_object_unref (s);
   alarm (0);
 }
