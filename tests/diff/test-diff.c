@@ -28,6 +28,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -360,6 +362,13 @@ setup_unix_two_free (Env *env)
       g_assert_no_error (error);
     }
   env->fill_count -= 2;
+}
+
+static void
+setup_unix_two_free_sock_timeout (Env *env)
+{
+  setup_unix_two_free (env);
+  g_socket_set_timeout (env->tx, 1);
 }
 
 static void
@@ -893,6 +902,7 @@ typedef struct {
   gchar *message;
   GArray *bytes_sent;      /* gsize per message, after the call */
   gsize bytes_written;     /* K_SEND_MESSAGE_TIMEOUT */
+  guint fill;              /* datagrams queued by the setup, received first */
   GPtrArray *received;     /* GBytes: "rx<i>:" + data, in order per receiver */
   GPtrArray *controls;     /* gchar*: description of each datagram's control data */
 } Result;
@@ -1017,16 +1027,33 @@ typedef struct {
   Env *env;
   Result *r;
   guint count;
+  gboolean interrupt;   /* signal the sending thread while reading */
+  pthread_t target;
 } Reader;
+
+static void on_sigusr1 (int sig) { (void) sig; }
 
 static gpointer
 reader_thread (gpointer data)
 {
   Reader *rd = data;
-  g_usleep (50000);
+  if (rd->interrupt)
+    for (int k = 0; k < 20; k++)
+      {
+        /* EINTR for a sender blocked in poll or send (no SA_RESTART) */
+        pthread_kill (rd->target, SIGUSR1);
+        g_usleep (5000);
+      }
+  else
+    g_usleep (50000);
   for (guint i = 0; i < rd->count; i++)
-    if (!recv_one (rd->env, 0, rd->r, 5000))
-      break;
+    {
+      if (rd->interrupt)
+        for (int k = 0; k < 3; k++)
+          pthread_kill (rd->target, SIGUSR1);
+      if (!recv_one (rd->env, 0, rd->r, i < rd->env->fill_count ? 5000 : 1000))
+        break;
+    }
   return NULL;
 }
 
@@ -1079,6 +1106,7 @@ typedef struct {
   void (*after) (Env *env, Result *r); /* run after the call, before draining */
   const char *bug_gso;                /* known gsend bug with GSO on: skipped
                                        * unless GSEND_DIFF_RUN_BUGS=1 */
+  gboolean interrupt;                 /* with reader_extra: SIGUSR1 the sender */
 } Scenario;
 
 typedef struct {
@@ -1129,7 +1157,7 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
     }
   GThread *thread = NULL;
   Canceller cc = { NULL, sc->cancel_after_ms };
-  Reader rd = { &env, r, 0 };
+  Reader rd = { &env, r, 0, sc->interrupt, pthread_self () };
   result_arrays (r);
   if (sc->cancel_after_ms)
     {
@@ -1223,6 +1251,7 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
   else
     min_expected = (r->ret >= 0 && tc->kind != K_SEND_MESSAGE_TIMEOUT) ||
                    (tc->kind == K_SEND_MESSAGE_TIMEOUT && r->ret == G_POLLABLE_RETURN_OK);
+  r->fill = env.fill_count;
   drain (&env, r, min_expected + env.fill_count);
 
   g_free (flat);
@@ -1291,6 +1320,27 @@ test_scenario (gconstpointer data)
   run_one (&gsend_impl, tc, &s, FALSE);
   dump ("GIO  ", &g);
   dump ("gsend", &s);
+
+  /* GIO 2.74 shortens a finite wait at every EINTR (it subtracts the time
+   * elapsed since the start from what is left, again and again), so with
+   * signals arriving it may give up long before the deadline. The contract
+   * (rules 2 and 4) wants EINTR retried and one deadline: gsend alone must
+   * get the intended result then. */
+  if (sc->interrupt && g.err_set && g.domain == G_IO_ERROR && g.code == G_IO_ERROR_TIMED_OUT)
+    {
+      g_test_message ("GIO timed out early under EINTR (its known deadline bug); checking gsend alone");
+      g_assert_false (s.err_set);
+      if (is_batch (tc->kind))
+        g_assert_cmpint (s.ret, ==, sc->gio_ret);
+      else if (tc->kind == K_SEND_MESSAGE_TIMEOUT)
+        g_assert_cmpint (s.ret, ==, G_POLLABLE_RETURN_OK);
+      else
+        g_assert_cmpint (s.ret, >, 0);
+      g_assert_cmpuint (s.received->len, ==, s.fill + (is_batch (tc->kind) ? (guint) s.ret : 1));
+      result_clear (&g);
+      result_clear (&s);
+      return;
+    }
 
   /* GIO's own outcome, for the batch calls: the scenario does what it says. */
   if (is_batch (tc->kind) && diff != DIFF_NOTSUP)
@@ -1363,9 +1413,10 @@ test_scenario (gconstpointer data)
       g_assert_false (g.err_set);
       g_assert_cmpint (s.ret, ==, (gssize) s.bytes_sent->len);
       g_assert_false (s.err_set);
-      g_assert_cmpuint (g.received->len, ==, 1024);
-      g_assert_cmpuint (s.received->len, ==, s.bytes_sent->len);
-      assert_same_received (&g, &s, 1024);
+      g_assert_cmpuint (g.fill, ==, s.fill);
+      g_assert_cmpuint (g.received->len, ==, g.fill + 1024);
+      g_assert_cmpuint (s.received->len, ==, s.fill + s.bytes_sent->len);
+      assert_same_received (&g, &s, g.fill + 1024);
       for (guint i = 0; i < g.bytes_sent->len; i++)
         {
           gsize gb = g_array_index (g.bytes_sent, gsize, i);
@@ -1375,7 +1426,7 @@ test_scenario (gconstpointer data)
           else
             {
               g_assert_cmpuint (gb, ==, SENTINEL);
-              g_assert_cmpuint (sb, ==, g_bytes_get_size (s.received->pdata[i]) - 4);
+              g_assert_cmpuint (sb, ==, g_bytes_get_size (s.received->pdata[s.fill + i]) - 4);
             }
         }
       break;
@@ -1477,90 +1528,97 @@ build_size_huge (Env *env, Msgs *m)
 
 static const Scenario scenarios[] = {
   /* name, rule, setup, build, kinds, blocking, timeout, flags, cancelled, nv, diff, gio_ret, gio_code */
-  { "udp4-batch", "1,7,8,10", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-batch-nonblocking", "1,2,7", setup_udp4, build_batch, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp6-batch", "1,7,8", setup_udp6, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-distinct-addresses", "7,8", setup_udp4_multi, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-connected-null-address", "8", setup_udp4_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp6-connected-null-address", "8", setup_udp6_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-unconnected-null-address", "8,14", setup_udp4, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EDESTADDRREQ */, 0, 0, NULL, NULL },
-  { "udp4-zero-length", "10", setup_udp4, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-zero-length", "10", setup_unix, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-many-vectors", "10", setup_udp4, build_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-too-many-vectors", "10,14", setup_udp4, build_too_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE /* EMSGSIZE */, 0, 0, NULL, NULL },
-  { "udp4-null-terminated-vectors", "10", setup_udp4, build_many_vectors, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-70000-at-0", "1,14", setup_udp4, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE, 0, 0, NULL, NULL },
-  { "udp4-70000-at-3", "1,7", setup_udp4, build_big_at_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-70000-at-0", "1,7", setup_unix, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-full-nonblocking", "2,3", setup_unix_full, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL },
-  { "unix-two-free-nonblocking", "1,3,7", setup_unix_two_free, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-two-free-timeout", "1,4,7", setup_unix_two_free, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-full-timeout", "4", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0, NULL, NULL },
-  { "unix-full-timeout-0", "3", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL },
-  { "unix-full-socket-timeout", "2", setup_unix_full_sock_timeout, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0, NULL, NULL },
-  { "unix-full-dontwait", "11", setup_unix_full, build_five, KM (K_SEND_MESSAGES) | KM (K_DGB) | K_SINGLE_MSG, FALSE, 0, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL },
-  { "udp4-dontwait", "11", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-msg-oob", "11,14", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_OOB, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_NOT_SUPPORTED, 0, 0, NULL, NULL },
-  { "unix-closed", "5", setup_unix_closed, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0, NULL, NULL },
-  { "udp4-closed", "5", setup_udp4_closed, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0, NULL, NULL },
-  { "unix-shutdown-write", "5", setup_unix_shutdown, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE, 0, 0, NULL, NULL },
-  { "udp4-cancelled", "6", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0, NULL, NULL },
-  { "unix-full-cancelled", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0, NULL, NULL },
-  { "unix-fd-message", "9", setup_unix, build_fd, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-credentials", "9", setup_unix_passcred, build_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-fd-and-credentials", "9", setup_unix_passcred, build_fd_and_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-seqpacket", "1,7", setup_unix_seqpacket, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-1024", "1,7", setup_udp4, build_1024, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1024, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-1500-same-size-no-cap", "§3,§5", setup_udp4, build_1500_same, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-gso-runs", "7,10,§5", setup_udp4, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp6-gso-runs", "7,10,§5", setup_udp6, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-gso-runs-nonblocking", "3,7,§5", setup_udp4, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-gso-two-dests", "7,8,§5", setup_udp4_multi, build_gso_two_dests, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 80, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-run-then-70000", "1,7,§5", setup_udp4, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp6-run-then-70000", "1,7,§5", setup_udp6, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-run-over-64k", "7,§5", setup_udp4, build_big_run, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-full-cancel-while-blocked", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0, NULL, NULL },
-  { "unix-full-cancel-while-waiting", "4,6", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0, NULL, NULL },
-  { "unix-full-late-reader", "2,7", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5, NULL, NULL },
-  { "unix-full-late-reader-timeout", "4,7", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5, NULL, NULL },
-  { "unix-null-buffer", "14", setup_unix, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0, NULL, NULL },
-  { "udp4-null-buffer", "14", setup_udp4, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0, NULL, NULL },
-  { "unix-two-fd-messages", "9", setup_unix, build_two_fd_messages, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-custom-control-tos-ttl", "9,§5", setup_udp4_ipctl, build_ip4_controls, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp6-custom-control-tclass-hoplimit", "9,§5", setup_udp6_ipctl, build_ip6_controls, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-address-kinds", "8", setup_udp4, build_address_kinds, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 12, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp6-address-kinds", "8", setup_udp6, build_address_kinds, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 12, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-abstract-addresses", "8", setup_unix_addressed, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-abstract-address-single", "8", setup_unix_addressed, build_five, K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-wrong-family-at-0", "1,14", setup_udp4, build_wrong_family_0, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL },
-  { "udp4-wrong-family-at-3", "1,7", setup_udp4, build_wrong_family_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp6-wrong-family-at-0", "1,14", setup_udp6, build_wrong_family_0, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL },
-  { "udp6-wrong-family-at-3", "1,7", setup_udp6, build_wrong_family_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
-  { "unix-stream-send-messages", "10", setup_unix_stream, build_batch, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-stream-peer-closed", "5,11", setup_unix_stream_peer_closed, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE, 0, 0, NULL, NULL },
-  { "udp4-default-protocol-gso-runs", "7,§5", setup_udp4_default_protocol, build_gso_runs, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
+  { "udp4-batch", "1,7,8,10", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-batch-nonblocking", "1,2,7", setup_udp4, build_batch, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-batch", "1,7,8", setup_udp6, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-distinct-addresses", "7,8", setup_udp4_multi, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-connected-null-address", "8", setup_udp4_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-connected-null-address", "8", setup_udp6_connected, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 7, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-unconnected-null-address", "8,14", setup_udp4, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EDESTADDRREQ */, 0, 0, NULL, NULL, FALSE },
+  { "udp4-zero-length", "10", setup_udp4, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-zero-length", "10", setup_unix, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-many-vectors", "10", setup_udp4, build_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-too-many-vectors", "10,14", setup_udp4, build_too_many_vectors, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE /* EMSGSIZE */, 0, 0, NULL, NULL, FALSE },
+  { "udp4-null-terminated-vectors", "10", setup_udp4, build_many_vectors, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-70000-at-0", "1,14", setup_udp4, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_MESSAGE_TOO_LARGE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-70000-at-3", "1,7", setup_udp4, build_big_at_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-70000-at-0", "1,7", setup_unix, build_big_first, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-nonblocking", "2,3", setup_unix_full, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL, FALSE },
+  { "unix-two-free-nonblocking", "1,3,7", setup_unix_two_free, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-two-free-timeout", "1,4,7", setup_unix_two_free, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-timeout", "4", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 100000, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-timeout-0", "3", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-socket-timeout", "2", setup_unix_full_sock_timeout, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_TIMED_OUT, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-dontwait", "11", setup_unix_full, build_five, KM (K_SEND_MESSAGES) | KM (K_DGB) | K_SINGLE_MSG, FALSE, 0, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL, FALSE },
+  { "udp4-dontwait", "11", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-msg-oob", "11,14", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_OOB, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_NOT_SUPPORTED, 0, 0, NULL, NULL, FALSE },
+  { "unix-closed", "5", setup_unix_closed, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0, NULL, NULL, FALSE },
+  { "udp4-closed", "5", setup_udp4_closed, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CLOSED, 0, 0, NULL, NULL, FALSE },
+  { "unix-shutdown-write", "5", setup_unix_shutdown, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-cancelled", "6", setup_udp4, build_batch, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-cancelled", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, TRUE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 0, 0, NULL, NULL, FALSE },
+  { "unix-fd-message", "9", setup_unix, build_fd, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-credentials", "9", setup_unix_passcred, build_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-fd-and-credentials", "9", setup_unix_passcred, build_fd_and_creds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-seqpacket", "1,7", setup_unix_seqpacket, build_batch, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-1024", "1,7", setup_udp4, build_1024, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1024, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-1500-same-size-no-cap", "§3,§5", setup_udp4, build_1500_same, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-gso-runs", "7,10,§5", setup_udp4, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-gso-runs", "7,10,§5", setup_udp6, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-gso-runs-nonblocking", "3,7,§5", setup_udp4, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-gso-two-dests", "7,8,§5", setup_udp4_multi, build_gso_two_dests, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 80, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-run-then-70000", "1,7,§5", setup_udp4, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-run-then-70000", "1,7,§5", setup_udp6, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-run-over-64k", "7,§5", setup_udp4, build_big_run, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-cancel-while-blocked", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0, NULL, NULL, FALSE },
+  { "unix-full-cancel-while-waiting", "4,6", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0, NULL, NULL, FALSE },
+  { "unix-full-late-reader", "2,7", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5, NULL, NULL, FALSE },
+  { "unix-full-late-reader-timeout", "4,7", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5, NULL, NULL, FALSE },
+  { "unix-null-buffer", "14", setup_unix, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0, NULL, NULL, FALSE },
+  { "udp4-null-buffer", "14", setup_udp4, build_null_buffer, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_FAILED /* EFAULT */, 0, 0, NULL, NULL, FALSE },
+  { "unix-two-fd-messages", "9", setup_unix, build_two_fd_messages, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-custom-control-tos-ttl", "9,§5", setup_udp4_ipctl, build_ip4_controls, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-custom-control-tclass-hoplimit", "9,§5", setup_udp6_ipctl, build_ip6_controls, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-address-kinds", "8", setup_udp4, build_address_kinds, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 12, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-address-kinds", "8", setup_udp6, build_address_kinds, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 12, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-abstract-addresses", "8", setup_unix_addressed, build_distinct_addrs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 20, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-abstract-address-single", "8", setup_unix_addressed, build_five, K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-wrong-family-at-0", "1,14", setup_udp4, build_wrong_family_0, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-wrong-family-at-3", "1,7", setup_udp4, build_wrong_family_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-wrong-family-at-0", "1,14", setup_udp6, build_wrong_family_0, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udp6-wrong-family-at-3", "1,7", setup_udp6, build_wrong_family_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "unix-stream-send-messages", "10", setup_unix_stream, build_batch, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-stream-peer-closed", "5,11", setup_unix_stream_peer_closed, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG | K_BUFFER, TRUE, -1, 0, FALSE, 0, DIFF_EPIPE, -1, G_IO_ERROR_BROKEN_PIPE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-default-protocol-gso-runs", "7,§5", setup_udp4_default_protocol, build_gso_runs, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-default-protocol-msg-more", "11", setup_udp4_default_protocol, build_batch, K_BATCH, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
-    "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
+    "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)", FALSE },
   { "udp4-udp-cork-option", "11,§5", setup_udp4_corked, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 11, NO_ERROR, 0, 0, after_uncork_option,
-    "BUG: UDP_CORK on the socket with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
+    "BUG: UDP_CORK on the socket with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)", FALSE },
   { "udp4-user-udp-segment-option", "11,§5", setup_udp4_user_gso, build_gso_runs, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL,
-    "BUG: the socket's own UDP_SEGMENT option is overridden by gsend's GSO: datagrams arrive unsegmented (GSEND_DIFF_RUN_BUGS=1 to run)" },
-  { "udp4-small-sndbuf-nonblocking", "3,7,§5", setup_udp4_small_sndbuf, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
-  { "udp4-small-sndbuf-blocking", "2,7,§5", setup_udp4_small_sndbuf, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
-  { "udp4-connection-refused", "1,14", setup_udp4_refused, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
-  { "udp6-to-v4-mapped", "8,§5", setup_udp6_to_v4mapped, build_gso_runs, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL },
-  { "udp4-size-overflow", "13", setup_udp4, build_size_overflow, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_INVALID_ARGUMENT, 0, 0, NULL, NULL },
-  { "unix-size-overflow", "13", setup_unix, build_size_overflow, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_INVALID_ARGUMENT, 0, 0, NULL, NULL },
-  { "udp4-size-3GiB", "13,14", setup_udp4, build_size_huge, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL },
+    "BUG: the socket's own UDP_SEGMENT option is overridden by gsend's GSO: datagrams arrive unsegmented (GSEND_DIFF_RUN_BUGS=1 to run)", FALSE },
+  { "udp4-small-sndbuf-nonblocking", "3,7,§5", setup_udp4_small_sndbuf, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-small-sndbuf-blocking", "2,7,§5", setup_udp4_small_sndbuf, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-connection-refused", "1,14", setup_udp4_refused, build_batch_null_addr, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udp6-to-v4-mapped", "8,§5", setup_udp6_to_v4mapped, build_gso_runs, K_BATCH | K_SINGLE_MSG | KM (K_SEND_TO), TRUE, -1, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-size-overflow", "13", setup_udp4, build_size_overflow, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_INVALID_ARGUMENT, 0, 0, NULL, NULL, FALSE },
+  { "unix-size-overflow", "13", setup_unix, build_size_overflow, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_INVALID_ARGUMENT, 0, 0, NULL, NULL, FALSE },
+  { "udp4-size-3GiB", "13,14", setup_udp4, build_size_huge, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL, FALSE },
   { "udp4-msg-more", "11,§5", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
-    "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
+    "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)", FALSE },
   { "udp4-msg-more-same-size", "11,§5", setup_udp4, build_1024, K_BATCH, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
-    "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)" },
-  { "udp4-dontroute-confirm", "11", setup_udp4, build_gso_runs, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTROUTE | MSG_CONFIRM, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0, NULL, NULL },
-  { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL },
-  { "unix-stream", "2", setup_unix_stream, build_five, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL },
+    "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)", FALSE },
+  { "udp4-dontroute-confirm", "11", setup_udp4, build_gso_runs, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_DONTROUTE | MSG_CONFIRM, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-two-free-cancel-while-blocked", "1,6", setup_unix_two_free, build_five, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 100, 0, NULL, NULL, FALSE },
+  { "unix-two-free-dontwait-socket-timeout", "1,2,11", setup_unix_two_free_sock_timeout, build_five, KM (K_SEND_MESSAGES) | K_SINGLE_MSG, TRUE, -1, MSG_DONTWAIT, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-late-reader-eintr", "2", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5, NULL, NULL, TRUE },
+  { "unix-full-late-reader-eintr-timeout", "2,4", setup_unix_full, build_five, KM (K_DGB) | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, 5, NO_ERROR, 0, 5, NULL, NULL, TRUE },
+  { "unix-1500-nonblocking", "3", setup_unix, build_1500, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-1500-late-reader-no-cap", "2,§3", setup_unix_full, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 1500, NULL, NULL, FALSE },
+  { "unix-seqpacket-zero-length", "10", setup_unix_seqpacket, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-stream", "2", setup_unix_stream, build_five, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL, FALSE },
 };
 
 /* ------------------------------------------------------------------------ */
@@ -2055,10 +2113,77 @@ test_address_lifetime (void)
   g_assert_true (finalized[1]);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Rules 2 and 4 under signals: a full pair, nobody reading, SIGUSR1 at the
+ * sending thread every 5 ms. The wait must end at the deadline, not before
+ * (a lower bound only: never flaky on a slow machine). GIO's elapsed time
+ * is logged: 2.74 ends early (see test_scenario). */
+
+typedef struct {
+  pthread_t target;
+  volatile gint stop;
+} Killer;
+
+static gpointer
+killer_thread (gpointer data)
+{
+  Killer *k = data;
+  while (!g_atomic_int_get (&k->stop))
+    {
+      pthread_kill (k->target, SIGUSR1);
+      g_usleep (5000);
+    }
+  return NULL;
+}
+
+static void
+test_eintr_deadline (gconstpointer data)
+{
+  gboolean socket_timeout = GPOINTER_TO_INT (data);
+  const Impl *impls[2] = { &gio_impl, &gsend_impl };
+  gint64 want_us = socket_timeout ? G_USEC_PER_SEC : 500000;
+  g_test_message ("rule %s: EINTR every 5 ms while waiting %s", socket_timeout ? "2" : "4",
+                  socket_timeout ? "with a socket timeout of 1 s (send_messages)"
+                                 : "with timeout_us 500000 (datagram_based)");
+  for (int i = 0; i < 2; i++)
+    {
+      Env env = { 0 };
+      setup_unix_full (&env);
+      g_socket_set_blocking (env.tx, TRUE);
+      if (socket_timeout)
+        g_socket_set_timeout (env.tx, 1);
+      GOutputVector v = { "y", 1 };
+      GOutputMessage m = { NULL, &v, 1, SENTINEL, NULL, 0 };
+      Killer k = { pthread_self (), 0 };
+      GThread *t = g_thread_new ("killer", killer_thread, &k);
+      GError *error = NULL;
+      gint64 t0 = g_get_monotonic_time ();
+      gint r = socket_timeout
+                   ? impls[i]->send_messages (env.tx, &m, 1, 0, NULL, &error)
+                   : impls[i]->dgb_send_messages (G_DATAGRAM_BASED (env.tx), &m, 1, 0, want_us, NULL, &error);
+      gint64 dt = g_get_monotonic_time () - t0;
+      g_atomic_int_set (&k.stop, 1);
+      g_thread_join (t);
+      g_test_message ("%s: ret %d %s after %" G_GINT64_FORMAT " ms (deadline %" G_GINT64_FORMAT " ms)",
+                      impls[i]->name, r, error ? error->message : "", dt / 1000, want_us / 1000);
+      g_assert_cmpint (r, ==, -1);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_error_free (error);
+      g_assert_cmpuint (m.bytes_sent, ==, SENTINEL);
+      if (impls[i] == &gsend_impl)
+        g_assert_cmpint (dt, >=, want_us - 1000);  /* ms granularity of the wait */
+      env_free (&env);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  struct sigaction sa = { 0 };
+  sa.sa_handler = on_sigusr1;   /* no SA_RESTART: blocked calls see EINTR */
+  sigemptyset (&sa.sa_mask);
+  sigaction (SIGUSR1, &sa, NULL);
   alarm (600);
 
   gchar *tmp = NULL;
@@ -2082,6 +2207,8 @@ main (int argc, char **argv)
   g_test_add_data_func ("/diff/many-calls/address-objects", GINT_TO_POINTER (FALSE), test_many_calls);
   g_test_add_data_func ("/diff/many-calls/address-objects-gso-off-per-socket", GINT_TO_POINTER (TRUE), test_many_calls);
   g_test_add_func ("/diff/address-lifetime", test_address_lifetime);
+  g_test_add_data_func ("/diff/eintr-deadline/timeout-us", GINT_TO_POINTER (FALSE), test_eintr_deadline);
+  g_test_add_data_func ("/diff/eintr-deadline/socket-timeout", GINT_TO_POINTER (TRUE), test_eintr_deadline);
 
   static const gint64 fake_timeouts[] = { -1, 0, 1000 };
   for (guint mode = 0; mode < FM_N; mode++)
