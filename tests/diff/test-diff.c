@@ -144,7 +144,11 @@ static GSocket *
 udp_bound (GSocketFamily family)
 {
   GError *error = NULL;
-  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, udp_protocol, &error);
+  GSocket *s;
+  if ((int) udp_protocol == 136)   /* not in GSocketProtocol: from an fd */
+    s = sock_from_fd (socket (family == G_SOCKET_FAMILY_IPV4 ? AF_INET : AF_INET6, SOCK_DGRAM, 136));
+  else
+    s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, udp_protocol, &error);
   g_assert_no_error (error);
   GInetAddress *lo = g_inet_address_new_loopback (family);
   GSocketAddress *a = g_inet_socket_address_new (lo, 0);
@@ -231,6 +235,27 @@ setup_udp6_to_v4mapped (Env *env)
   g_object_unref (env->dest[0]);
   env->dest[0] = g_inet_socket_address_new_from_string ("::ffff:127.0.0.1", port);
   g_assert_nonnull (env->dest[0]);
+}
+
+/* SO_NO_CHECK on the sender: the kernel refuses UDP_SEGMENT sends with
+ * EINVAL (§5: gsend must fall back to plain sends, invisibly). */
+static void
+setup_no_check (Env *env, GSocketFamily family)
+{
+  udp_setup (env, family, 1, FALSE);
+  g_assert_true (g_socket_set_option (env->tx, SOL_SOCKET, SO_NO_CHECK, 1, NULL));
+}
+static void setup_udp4_no_check (Env *env) { setup_no_check (env, G_SOCKET_FAMILY_IPV4); }
+static void setup_udp6_no_check (Env *env) { setup_no_check (env, G_SOCKET_FAMILY_IPV6); }
+
+/* UDP-Lite (IPPROTO_UDPLITE = 136): datagrams like UDP, no GSO in the
+ * kernel (EIO). */
+static void
+setup_udplite4 (Env *env)
+{
+  udp_protocol = 136;
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  udp_protocol = G_SOCKET_PROTOCOL_UDP;
 }
 
 /* g_socket_new (..., G_SOCKET_PROTOCOL_DEFAULT): still a UDP socket */
@@ -1603,6 +1628,10 @@ static const Scenario scenarios[] = {
   { "udp4-size-overflow", "13", setup_udp4, build_size_overflow, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_INVALID_ARGUMENT, 0, 0, NULL, NULL, FALSE },
   { "unix-size-overflow", "13", setup_unix, build_size_overflow, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_INVALID_ARGUMENT, 0, 0, NULL, NULL, FALSE },
   { "udp4-size-3GiB", "13,14", setup_udp4, build_size_huge, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-gso-refused-no-check", "§5", setup_udp4_no_check, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-gso-refused-no-check", "§5", setup_udp6_no_check, build_gso_runs, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-gso-refused-no-check-nonblocking", "3,§5", setup_udp4_no_check, build_gso_runs, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udplite4-gso-runs", "§5", setup_udplite4, build_gso_runs, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 232, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-msg-more", "11,§5", setup_udp4, build_batch, K_BATCH | K_SINGLE_MSG, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
     "BUG: MSG_MORE with GSO on: gsend sends the run with UDP_SEGMENT and the kernel segments the whole corked datagram (GSEND_DIFF_RUN_BUGS=1 to run)", FALSE },
   { "udp4-msg-more-same-size", "11,§5", setup_udp4, build_1024, K_BATCH, TRUE, -1, MSG_MORE, FALSE, 0, DIFF_NONE, ANY_RET, ANY_CODE, 0, 0, after_uncork,
