@@ -548,6 +548,17 @@ build_zero_len (Env *env, Msgs *m)
   add_msg (m, a, NULL, 0);
 }
 
+/* Zero-length vectors with a NULL buffer between data vectors (with an
+ * explicit count they are just empty; NULL-terminated they end the list). */
+static void
+build_null_zero_vectors (Env *env, Msgs *m)
+{
+  gsize sizes[4] = { 5, 0, 3, 2 };
+  GOutputMessage *om = add_msg (m, env->dest[0], sizes, 4);
+  ((GOutputVector *) om->vectors)[1].buffer = NULL;
+  add_simple (m, env->dest[0], 4);
+}
+
 static void
 build_many_vectors (Env *env, Msgs *m)
 {
@@ -1109,6 +1120,7 @@ typedef enum {
 #define ANY_RET G_MINSSIZE
 #define NO_ERROR (-1)
 #define ANY_CODE (-2)
+#define NV_CONTROLS_NULL_TERMINATED (-2)
 
 typedef struct {
   const char *name;
@@ -1120,7 +1132,8 @@ typedef struct {
   gint64 timeout;                     /* K_DGB and K_SEND_MESSAGE_TIMEOUT */
   gint flags;
   gboolean cancelled;                 /* pass an already-cancelled cancellable */
-  gint num_vectors_override;          /* 0: as built; -1: NULL-terminated */
+  gint num_vectors_override;          /* 0: as built; -1: NULL-terminated;
+                                       * NV_CONTROLS_NULL_TERMINATED */
   Diff diff;
   /* What GIO itself must do for K_SEND_MESSAGES / K_DGB (proves the
    * scenario sets up what it claims): */
@@ -1199,7 +1212,10 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
   GOutputMessage *msgs = (GOutputMessage *) m.msgs->data;
   guint n = m.msgs->len;
   GOutputMessage *m0 = n > 0 ? &msgs[0] : NULL;
-  gint nv0 = m0 ? (sc->num_vectors_override ? sc->num_vectors_override : (gint) m0->num_vectors) : 0;
+  gint nv0 = m0 ? ((sc->num_vectors_override == -1) ? -1 : (gint) m0->num_vectors) : 0;
+  /* NV_CONTROLS_NULL_TERMINATED: the control array (always built with a
+   * NULL after the last) passed with num_messages -1 */
+  gint nc0 = m0 ? ((sc->num_vectors_override == NV_CONTROLS_NULL_TERMINATED) ? -1 : (gint) m0->num_control_messages) : 0;
   gsize flen = 0;
   guint8 *flat = NULL;
   if (m0 && m0->num_vectors == 1 && m0->vectors[0].buffer == NULL)
@@ -1222,14 +1238,14 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
       break;
     case K_SEND_MESSAGE:
       r->ret = impl->send_message (env.tx, m0->address, m0->vectors, nv0,
-                                   m0->control_messages, m0->num_control_messages,
+                                   m0->control_messages, nc0,
                                    sc->flags, cancellable, &error);
       break;
     case K_SEND_MESSAGE_TIMEOUT:
       {
         GPollableReturn pr = impl->send_message_with_timeout (
             env.tx, m0->address, m0->vectors, nv0, m0->control_messages,
-            m0->num_control_messages, sc->flags, sc->timeout, &r->bytes_written,
+            nc0, sc->flags, sc->timeout, &r->bytes_written,
             cancellable, &error);
         r->ret = pr;
       }
@@ -1644,6 +1660,11 @@ static const Scenario scenarios[] = {
   { "unix-1500-nonblocking", "3", setup_unix, build_1500, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "unix-1500-late-reader-no-cap", "2,§3", setup_unix_full, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 1500, NULL, NULL, FALSE },
   { "unix-seqpacket-zero-length", "10", setup_unix_seqpacket, build_zero_len, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 6, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-null-zero-vectors", "10", setup_unix, build_null_zero_vectors, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-null-zero-vectors-null-terminated", "10", setup_unix, build_null_zero_vectors, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-null-terminated-no-vectors", "10", setup_unix, build_null_buffer, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-fd-controls-null-terminated", "9", setup_unix, build_two_fd_messages, K_SINGLE_MSG, TRUE, -1, 0, FALSE, NV_CONTROLS_NULL_TERMINATED, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-creds-controls-null-terminated", "9", setup_unix_passcred, build_fd_and_creds, K_SINGLE_MSG, TRUE, -1, 0, FALSE, NV_CONTROLS_NULL_TERMINATED, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL, FALSE },
