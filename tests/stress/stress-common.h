@@ -203,16 +203,22 @@ fill_socket (int fd, guint32 len)
 /* An AF_UNIX datagram pair: fds[0] wrapped as a blocking GSocket (sender),
  * fds[1] left raw (receiver). */
 static inline GSocket *
-unix_pair (int *recv_fd)
+unix_pair_of_type (int type, int *recv_fd)
 {
   int fds[2];
   GError *error = NULL;
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds), ==, 0);
+  g_assert_cmpint (socketpair (AF_UNIX, type | SOCK_CLOEXEC, 0, fds), ==, 0);
   GSocket *s = g_socket_new_from_fd (fds[0], &error);
   g_assert_no_error (error);
   g_socket_set_blocking (s, TRUE);
   *recv_fd = fds[1];
   return s;
+}
+
+static inline GSocket *
+unix_pair (int *recv_fd)
+{
+  return unix_pair_of_type (SOCK_DGRAM, recv_fd);
 }
 
 /* One receive round: wait up to wait_ms for data, then read up to vlen

@@ -219,21 +219,53 @@ test_unix_many_threads (void)
   close (rfd);
 }
 
-static int
-udp_receiver (GInetSocketAddress **addr_out)
+/* Rule 16 on an AF_UNIX SOCK_SEQPACKET pair (a datagram-like socket the
+ * send functions accept): same exactly-once count. */
+static void
+test_seqpacket_many_threads (void)
 {
-  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  int rfd;
+  GSocket *s = unix_pair_of_type (SOCK_SEQPACKET, &rfd);
+  run_many_senders (s, NULL, rfd, NULL, "AF_UNIX SEQPACKET 8 threads");
+  g_object_unref (s);
+  close (rfd);
+}
+
+static int
+udp_receiver_family (int family, GInetSocketAddress **addr_out)
+{
+  int fd = socket (family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   g_assert_cmpint (fd, >=, 0);
   int big = 4 * 1024 * 1024;
   if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
     setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  struct sockaddr_in sin = { .sin_family = AF_INET };
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  socklen_t sl = sizeof sin;
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &sl), ==, 0);
-  *addr_out = G_INET_SOCKET_ADDRESS (g_socket_address_new_from_native (&sin, sizeof sin));
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset (&ss, 0, sizeof ss);
+  if (family == AF_INET6)
+    {
+      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &ss;
+      s6->sin6_family = AF_INET6;
+      s6->sin6_addr = in6addr_loopback;
+      sl = sizeof *s6;
+    }
+  else
+    {
+      struct sockaddr_in *s4 = (struct sockaddr_in *) &ss;
+      s4->sin_family = AF_INET;
+      s4->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      sl = sizeof *s4;
+    }
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &ss, sl), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &ss, &sl), ==, 0);
+  *addr_out = G_INET_SOCKET_ADDRESS (g_socket_address_new_from_native (&ss, sl));
   return fd;
+}
+
+static int
+udp_receiver (GInetSocketAddress **addr_out)
+{
+  return udp_receiver_family (AF_INET, addr_out);
 }
 
 /* Rule 16 + 1 over UDP: paced so the receive buffer cannot overflow; any
@@ -259,13 +291,13 @@ gso_toggler (gpointer data)
 }
 
 static void
-run_udp_many (gboolean gso, gboolean toggle)
+run_udp_many_family (gboolean gso, gboolean toggle, gboolean v6)
 {
   GError *error = NULL;
   GInetSocketAddress *addr;
-  int rfd = udp_receiver (&addr);
-  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
-                             G_SOCKET_PROTOCOL_UDP, &error);
+  int rfd = udp_receiver_family (v6 ? AF_INET6 : AF_INET, &addr);
+  GSocket *s = g_socket_new (v6 ? G_SOCKET_FAMILY_IPV6 : G_SOCKET_FAMILY_IPV4,
+                             G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
   g_assert_no_error (error);
   gsend_socket_set_gso (s, gso);
   g_assert_cmpint (gsend_socket_get_gso (s), ==, gso);
@@ -276,6 +308,7 @@ run_udp_many (gboolean gso, gboolean toggle)
   GThread *tt = toggle ? g_thread_new ("gso-toggle", gso_toggler, &tog) : NULL;
   run_many_senders (s, G_SOCKET_ADDRESS (addr), rfd, &pace,
                     toggle ? "UDP paced 8 threads (GSO flipped every 100 us)"
+                    : v6 ? (gso ? "UDP/IPv6 paced 8 threads (GSO on)" : "UDP/IPv6 paced 8 threads (GSO off)")
                     : gso ? "UDP paced 8 threads (GSO on)" : "UDP paced 8 threads (GSO off)");
   if (tt)
     {
@@ -289,6 +322,24 @@ run_udp_many (gboolean gso, gboolean toggle)
   g_object_unref (s);
   g_object_unref (addr);
   close (rfd);
+}
+
+static void
+run_udp_many (gboolean gso, gboolean toggle)
+{
+  run_udp_many_family (gso, toggle, FALSE);
+}
+
+static void
+test_udp6_many_threads_gso (void)
+{
+  run_udp_many_family (TRUE, FALSE, TRUE);
+}
+
+static void
+test_udp6_many_threads_plain (void)
+{
+  run_udp_many_family (FALSE, FALSE, TRUE);
 }
 
 static void
@@ -1178,6 +1229,9 @@ main (int argc, char **argv)
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-plain", test_udp_many_threads_plain);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso-flipping", test_udp_many_threads_gso_flipping);
+  g_test_add_func ("/rule16/udp6-paced-8-threads-exactly-once-gso", test_udp6_many_threads_gso);
+  g_test_add_func ("/rule16/udp6-paced-8-threads-exactly-once-plain", test_udp6_many_threads_plain);
+  g_test_add_func ("/rule16/unix-seqpacket-8-threads-exactly-once", test_seqpacket_many_threads);
   g_test_add_func ("/rule09/fd-passing-4-threads-exact-no-fd-leak", test_fd_passing_threads);
   g_test_add_func ("/rule08/fresh-address-objects-reused-memory-right-destination", test_address_reuse);
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
