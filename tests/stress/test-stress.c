@@ -1219,6 +1219,127 @@ test_address_reuse (void)
   alarm (0);
 }
 
+/* ---- one cancellable, many blocked senders ------------------------------ */
+
+typedef struct
+{
+  GSocket *sock;
+  GCancellable *canc;
+  const TwinDesc *tw;
+  guint32 id;
+  guint32 seq;       /* next sequence number of this sender */
+  gint result;
+  gint64 returned_at;
+  GError *error;
+} SharedCancelWorker;
+
+static gpointer
+shared_cancel_worker (gpointer data)
+{
+  enum { K = 4 };
+  SharedCancelWorker *w = data;
+  GOutputMessage msgs[K];
+  GOutputVector vecs[K];
+  guint8 (*bufs)[2048] = g_malloc (K * 2048);
+  build_batch (msgs, vecs, bufs, K, w->id, w->seq, varied_len);
+  w->result = w->tw->fn (w->sock, msgs, K, -1, w->canc, &w->error);
+  w->returned_at = g_get_monotonic_time ();
+  check_batch_result (msgs, K, MAX (w->result, 0));
+  if (w->result > 0)
+    w->seq += (guint32) w->result;
+  g_free (bufs);
+  return NULL;
+}
+
+/* Rules 6 + 16: eight threads blocked on the same full AF_UNIX socket with
+ * one shared GCancellable; a single g_cancellable_cancel() wakes them all
+ * (CANCELLED, or a count where the main thread drained some room first).
+ * Repeated; every counted datagram arrives once, nothing else does. */
+static void
+test_shared_cancellable (gconstpointer data)
+{
+  const TwinDesc *tw = data;
+  enum { THREADS = 8 };
+  guint iters = scaled (200, 10);
+  int rfd;
+  GSocket *s = unix_pair (&rfd);
+  guint fillers = fill_socket (g_socket_get_fd (s), 64);
+  SharedCancelWorker w[THREADS];
+  GThread *th[THREADS];
+  Tracker t;
+  guint cancelled = 0, counted_calls = 0;
+  gint64 worst_wake = 0;
+
+  watchdog (120);
+  tracker_init (&t, THREADS, iters * 4 + 8);
+  memset (w, 0, sizeof w);
+  for (guint it = 0; it < iters; it++)
+    {
+      GCancellable *canc = g_cancellable_new ();
+      for (guint i = 0; i < THREADS; i++)
+        {
+          w[i].sock = s;
+          w[i].canc = canc;
+          w[i].tw = tw;
+          w[i].id = i;
+          w[i].result = -2;
+          th[i] = g_thread_new ("blocked", shared_cancel_worker, &w[i]);
+        }
+      /* Let them block; on odd rounds make a little room (a few calls then
+       * complete or return a count), then cancel once. */
+      g_usleep (1000 + g_random_int_range (0, 1000));
+      if (it % 2)
+        receive_round (rfd, &t, 0, 3);
+      g_usleep (g_random_int_range (0, 300));
+      gint64 t_cancel = g_get_monotonic_time ();
+      g_cancellable_cancel (canc);
+      for (guint i = 0; i < THREADS; i++)
+        {
+          g_thread_join (th[i]);
+          if (w[i].result < 0)
+            {
+              g_assert_cmpint (w[i].result, ==, -1);
+              g_assert_error (w[i].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+              g_clear_error (&w[i].error);
+              cancelled++;
+            }
+          else
+            {
+              g_assert_no_error (w[i].error);
+              g_assert_cmpint (w[i].result, >=, 1);
+              counted_calls++;
+            }
+          worst_wake = MAX (worst_wake, w[i].returned_at - t_cancel);
+        }
+      /* All of them woke, well within a generous bound. */
+      g_assert_cmpint (worst_wake, <, 5 * G_USEC_PER_SEC);
+      g_object_unref (canc);
+    }
+  drain_into (rfd, &t, 100);
+
+  guint32 counts[THREADS];
+  for (guint i = 0; i < THREADS; i++)
+    counts[i] = w[i].seq;
+  guint64 missing, beyond;
+  tracker_check (&t, counts, &missing, &beyond);
+  figure ("%s: %u rounds x %u threads blocked with one cancellable: %u CANCELLED, %u "
+          "returned a count; %" G_GUINT64_FORMAT " datagrams received (+%" G_GUINT64_FORMAT
+          " fillers of %u); slowest wake-up after cancel %" G_GINT64_FORMAT " us; missing %"
+          G_GUINT64_FORMAT ", dups %" G_GUINT64_FORMAT ", beyond %" G_GUINT64_FORMAT,
+          tw->name, iters, THREADS, cancelled, counted_calls, t.total, t.fillers, fillers,
+          worst_wake, missing, t.dups, beyond);
+  g_assert_cmpuint (t.bad, ==, 0);
+  g_assert_cmpuint (t.dups, ==, 0);
+  g_assert_cmpuint (missing, ==, 0);
+  g_assert_cmpuint (beyond, ==, 0);
+  g_assert_cmpuint (t.fillers, ==, fillers);
+  g_assert_cmpuint (cancelled, >, 0);
+  tracker_clear (&t);
+  g_object_unref (s);
+  close (rfd);
+  alarm (0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1238,6 +1359,12 @@ main (int argc, char **argv)
     {
       char *p = g_strdup_printf ("/rule06/cancel-blocked-1000-times/%s", twins[i].name);
       g_test_add_data_func (p, &twins[i], test_cancel_blocked_many);
+      g_free (p);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (twins); i += 3)
+    {
+      char *p = g_strdup_printf ("/rule06/shared-cancellable-8-blocked-threads/%s", twins[i].name);
+      g_test_add_data_func (p, &twins[i], test_shared_cancellable);
       g_free (p);
     }
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
