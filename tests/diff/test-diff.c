@@ -118,6 +118,9 @@ typedef struct {
  * runs pass the very same file (compared by device and inode). */
 static int shared_fd = -1;
 
+/* Whether ::1 can be bound here (checked once in main). */
+static gboolean have_ipv6 = TRUE;
+
 static GSocket *
 sock_from_fd (int fd)
 {
@@ -1349,6 +1352,11 @@ test_scenario (gconstpointer data)
     diff = DIFF_NONE;
 
   g_test_message ("rule %s; %s via %s", sc->rule, sc->name, kind_names[tc->kind]);
+  if (!have_ipv6 && g_str_has_prefix (sc->name, "udp6"))
+    {
+      g_test_skip ("no IPv6 loopback here");
+      return;
+    }
   if (sc->bug_gso && is_batch (tc->kind) && g_strcmp0 (g_getenv ("GSEND_GSO"), "0") != 0 &&
       g_strcmp0 (g_getenv ("GSEND_DIFF_RUN_BUGS"), "1") != 0)
     {
@@ -2235,6 +2243,16 @@ main (int argc, char **argv)
   sigemptyset (&sa.sa_mask);
   sigaction (SIGUSR1, &sa, NULL);
   alarm (600);
+
+  {
+    GSocket *s6 = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+    GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
+    GSocketAddress *a6 = g_inet_socket_address_new (lo6, 0);
+    have_ipv6 = s6 && g_socket_bind (s6, a6, FALSE, NULL);
+    g_clear_object (&s6);
+    g_object_unref (a6);
+    g_object_unref (lo6);
+  }
 
   gchar *tmp = NULL;
   shared_fd = g_file_open_tmp ("gsend-diff-XXXXXX", &tmp, NULL);
