@@ -501,6 +501,63 @@ test_unix_address_on_udp (void)
   g_object_unref (addr);
 }
 
+/* Rules 10 + 14 + 1: a message with more vectors than the kernel takes
+ * (IOV_MAX, 1024): 1024 one-byte vectors gather into one datagram; 1025
+ * fail with the EMSGSIZE mapping; in the middle of a batch the count of
+ * the messages before it is returned. */
+static void
+test_iov_max (void)
+{
+  int rfd;
+  GSocket *s = unix_pair (&rfd);
+  int big = 1 << 20;
+  setsockopt (rfd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+  setsockopt (g_socket_get_fd (s), SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+  static guint8 bytes[2048];
+  for (guint i = 0; i < sizeof bytes; i++)
+    bytes[i] = (guint8) (i * 7 + 1);
+  GOutputVector *v = g_new0 (GOutputVector, 1025);
+  for (guint i = 0; i < 1025; i++)
+    v[i] = (GOutputVector) { bytes + i, 1 };
+  GOutputVector one = { bytes, 10 };
+  GError *error = NULL;
+  guint8 rb[4096];
+
+  GOutputMessage m = { NULL, v, 1024, 0xdeadbeef, NULL, 0 };
+  g_assert_cmpint (gsend_socket_send_messages (s, &m, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpuint (m.bytes_sent, ==, 1024);
+  g_assert_cmpint (recv (rfd, rb, sizeof rb, MSG_DONTWAIT), ==, 1024);
+  g_assert_cmpmem (rb, 1024, bytes, 1024);
+
+  m = (GOutputMessage) { NULL, v, 1025, 0xdeadbeef, NULL, 0 };
+  g_assert_cmpint (gsend_socket_send_messages (s, &m, 1, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, (gint) g_io_error_from_errno (EMSGSIZE));
+  g_clear_error (&error);
+  g_assert_cmpuint (m.bytes_sent, ==, 0xdeadbeef);
+  assert_empty (rfd);
+
+  g_assert_cmpint (gsend_socket_send_message (s, NULL, v, 1025, NULL, 0, 0, NULL, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, (gint) g_io_error_from_errno (EMSGSIZE));
+  g_clear_error (&error);
+  assert_empty (rfd);
+
+  GOutputMessage batch[3] = { { NULL, &one, 1, 0xdeadbeef, NULL, 0 },
+                              { NULL, v, 1025, 0xdeadbeef, NULL, 0 },
+                              { NULL, &one, 1, 0xdeadbeef, NULL, 0 } };
+  g_assert_cmpint (gsend_socket_send_messages (s, batch, 3, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+  g_assert_cmpuint (batch[0].bytes_sent, ==, 10);
+  g_assert_cmpuint (batch[1].bytes_sent, ==, 0xdeadbeef);
+  g_assert_cmpuint (batch[2].bytes_sent, ==, 0xdeadbeef);
+  g_assert_cmpint (recv (rfd, rb, sizeof rb, MSG_DONTWAIT), ==, 10);
+  assert_empty (rfd);
+
+  g_free (v);
+  g_object_unref (s);
+  close (rfd);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -528,6 +585,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/rule13/socket-send-messages/overflow-in-second-message", test_overflow_second_message);
   g_test_add_func ("/rule14/null-buffer-with-size-efault", test_null_buffer_efault);
+  g_test_add_func ("/rule10/more-vectors-than-iov-max", test_iov_max);
   g_test_add_func ("/rule01/100000-messages-one-call-unix", test_huge_batch_unix);
   g_test_add_func ("/rule01/100000-messages-one-call-udp", test_huge_batch_udp);
   g_test_add_func ("/rule14/ipv6-address-on-ipv4-socket", test_ipv6_on_ipv4);
