@@ -875,6 +875,78 @@ build_ip_controls (Env *env, Msgs *m, gboolean v6)
 static void build_ip4_controls (Env *env, Msgs *m) { build_ip_controls (env, m, FALSE); }
 static void build_ip6_controls (Env *env, Msgs *m) { build_ip_controls (env, m, TRUE); }
 
+/* Many fds per message (the kernel takes at most 253 per message). */
+static GSocketControlMessage **
+fd_controls (Msgs *m, guint nfds)
+{
+  GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 2);
+  GUnixFDList *list = g_unix_fd_list_new ();
+  for (guint k = 0; k < nfds; k++)
+    {
+      GError *error = NULL;
+      g_unix_fd_list_append (list, shared_fd, &error);
+      g_assert_no_error (error);
+    }
+  ctl[0] = g_unix_fd_message_new_with_fd_list (list);
+  g_object_unref (list);
+  g_ptr_array_add (m->objs, ctl[0]);
+  g_ptr_array_add (m->owned, ctl);
+  return ctl;
+}
+
+static void
+with_fds (Msgs *m, GOutputMessage *om, guint nfds)
+{
+  om->control_messages = fd_controls (m, nfds);
+  om->num_control_messages = 1;
+}
+
+static void
+build_250_fds (Env *env, Msgs *m)
+{
+  with_fds (m, add_simple (m, env->dest[0], 10), 250);
+  add_simple (m, env->dest[0], 10);
+}
+
+static void
+build_300_fds (Env *env, Msgs *m)
+{
+  with_fds (m, add_simple (m, env->dest[0], 10), 300);
+  add_simple (m, env->dest[0], 10);
+}
+
+/* 8 messages with 40 fds each, then one with too many at index 8. */
+static void
+build_fd_batch (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 8; i++)
+    with_fds (m, add_simple (m, env->dest[0], 10 + i), 40);
+  with_fds (m, add_simple (m, env->dest[0], 10), 300);
+  add_simple (m, env->dest[0], 10);
+}
+
+/* An unknown control message (SOL_SOCKET, type 0x7777): EINVAL from the
+ * kernel, at index 0 or after a same-size run at index 3. */
+static void
+bad_control_at (Env *env, Msgs *m, guint k)
+{
+  for (guint i = 0; i < 5; i++)
+    {
+      GOutputMessage *om = add_simple (m, env->dest[0], 100);
+      if (i == k)
+        {
+          GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 2);
+          ctl[0] = test_cmsg_new (SOL_SOCKET, 0x7777, 1);
+          g_ptr_array_add (m->objs, ctl[0]);
+          g_ptr_array_add (m->owned, ctl);
+          om->control_messages = ctl;
+          om->num_control_messages = 1;
+        }
+    }
+}
+static void build_bad_control_0 (Env *env, Msgs *m) { bad_control_at (env, m, 0); }
+static void build_bad_control_3 (Env *env, Msgs *m) { bad_control_at (env, m, 3); }
+
 /* Rule 8: address objects of other classes and equal-but-distinct ones. */
 static void
 build_address_kinds (Env *env, Msgs *m)
@@ -1765,6 +1837,13 @@ static const Scenario scenarios[] = {
   { "unix-null-terminated-no-vectors", "10", setup_unix, build_null_buffer, K_SINGLE_MSG, TRUE, -1, 0, FALSE, -1, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "unix-fd-controls-null-terminated", "9", setup_unix, build_two_fd_messages, K_SINGLE_MSG, TRUE, -1, 0, FALSE, NV_CONTROLS_NULL_TERMINATED, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "unix-creds-controls-null-terminated", "9", setup_unix_passcred, build_fd_and_creds, K_SINGLE_MSG, TRUE, -1, 0, FALSE, NV_CONTROLS_NULL_TERMINATED, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-250-fds", "9", setup_unix, build_250_fds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 2, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-300-fds", "9,14", setup_unix, build_300_fds, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "unix-fd-batch-then-too-many", "1,9", setup_unix, build_fd_batch, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 8, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-unknown-control-at-0", "9,14", setup_udp4, build_bad_control_0, K_BATCH | K_SINGLE_MSG, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, ANY_CODE, 0, 0, NULL, NULL, FALSE },
+  { "udp4-unknown-control-at-3", "1,9,§5", setup_udp4, build_bad_control_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-unknown-control-at-3", "1,9,§5", setup_udp6, build_bad_control_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-unknown-control-at-3", "1,9", setup_unix, build_bad_control_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL, FALSE },
