@@ -1340,6 +1340,103 @@ test_shared_cancellable (gconstpointer data)
   alarm (0);
 }
 
+/* ---- thread churn: per-thread scratch space goes away with its thread --- */
+
+static gsize
+rss_kib (void)
+{
+  char *status = NULL;
+  gsize kib = 0;
+  if (g_file_get_contents ("/proc/self/status", &status, NULL, NULL))
+    {
+      const char *p = strstr (status, "VmRSS:");
+      if (p)
+        kib = (gsize) g_ascii_strtoull (p + 6, NULL, 10);
+      g_free (status);
+    }
+  return kib;
+}
+
+typedef struct
+{
+  GSocket *sock;
+  GSocketAddress *addr;
+  guint32 id;
+} ChurnArgs;
+
+static gpointer
+churn_thread (gpointer data)
+{
+  enum { K = 64 };
+  ChurnArgs *a = data;
+  GOutputMessage msgs[K];
+  GOutputVector vecs[K];
+  static __thread guint8 bufs[K][256];
+  GError *error = NULL;
+  for (guint i = 0; i < K; i++)
+    {
+      make_payload (bufs[i], 0, a->id * K + i, 200);
+      vecs[i] = (GOutputVector) { bufs[i], 200 };
+      msgs[i] = (GOutputMessage) { a->addr, &vecs[i], 1, 0, NULL, 0 };
+    }
+  gint r = gsend_socket_send_messages (a->sock, msgs, K, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, K);
+  return NULL;
+}
+
+/* Rules 16 + 17 + 1: thousands of short-lived threads, each sending one
+ * 64-message batch (the engine keeps scratch space per thread): every
+ * datagram arrives once, and the process does not grow with the number of
+ * threads that came and went (memcheck checks the same for leaks). */
+static void
+test_thread_churn (void)
+{
+  guint n_threads = scaled (3000, 100);
+  GInetSocketAddress *addr;
+  GError *error = NULL;
+  int rfd = udp_receiver (&addr);
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                             G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  Tracker t;
+  gsize rss_warm = 0;
+  guint warm = n_threads / 10;
+
+  watchdog (120);
+  tracker_init (&t, 1, n_threads * 64);
+  for (guint i = 0; i < n_threads; i++)
+    {
+      ChurnArgs a = { s, G_SOCKET_ADDRESS (addr), i };
+      GThread *th = g_thread_new ("churn", churn_thread, &a);
+      g_thread_join (th);
+      while (receive_round (rfd, &t, 0, 64) > 0)
+        ;
+      if (i + 1 == warm)
+        rss_warm = rss_kib ();
+    }
+  drain_into (rfd, &t, 100);
+  gsize rss_end = rss_kib ();
+  guint32 counts[1] = { n_threads * 64 };
+  guint64 missing, beyond;
+  tracker_check (&t, counts, &missing, &beyond);
+  figure ("thread churn: %u threads x 64 datagrams, %" G_GUINT64_FORMAT " received; RSS %"
+          G_GSIZE_FORMAT " KiB after %u threads, %" G_GSIZE_FORMAT " KiB after %u",
+          n_threads, t.total, rss_warm, warm, rss_end, n_threads);
+  g_assert_cmpuint (t.bad, ==, 0);
+  g_assert_cmpuint (t.dups, ==, 0);
+  g_assert_cmpuint (missing, ==, 0);
+  g_assert_cmpuint (beyond, ==, 0);
+  /* 2700 more threads: a per-thread leak of even 4 KiB would add >10 MiB. */
+  if (!RUNNING_ON_VALGRIND && n_threads >= 1000)
+    g_assert_cmpuint (rss_end, <, rss_warm + 8 * 1024);
+  tracker_clear (&t);
+  g_object_unref (s);
+  g_object_unref (addr);
+  close (rfd);
+  alarm (0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1354,6 +1451,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule16/udp6-paced-8-threads-exactly-once-plain", test_udp6_many_threads_plain);
   g_test_add_func ("/rule16/unix-seqpacket-8-threads-exactly-once", test_seqpacket_many_threads);
   g_test_add_func ("/rule09/fd-passing-4-threads-exact-no-fd-leak", test_fd_passing_threads);
+  g_test_add_func ("/rule17/thread-churn-exact-no-growth", test_thread_churn);
   g_test_add_func ("/rule08/fresh-address-objects-reused-memory-right-destination", test_address_reuse);
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
     {
