@@ -281,6 +281,16 @@ setup_udp4_default_protocol (Env *env)
   udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
   udp_protocol = G_SOCKET_PROTOCOL_UDP;
 }
+static void
+setup_udp4_multi_connected (Env *env)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 2, TRUE);
+}
+static void
+setup_udp6_multi_connected (Env *env)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV6, 2, TRUE);
+}
 static void setup_udp4_multi (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 3, FALSE); }
 static void setup_udp4_connected (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, TRUE); }
 static void setup_udp6 (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV6, 1, FALSE); }
@@ -667,6 +677,44 @@ build_gso_runs (Env *env, Msgs *m)
     add_simple (m, env->dest[0], 30000);
   add_simple (m, env->dest[0], 65507); /* largest UDP/IPv4 payload */
   add_simple (m, env->dest[0], 65507);
+}
+
+/* Size edges of a segmented send: 64 x 1023 (65472 bytes, fits), 63 x 1040
+ * (65520, just over 65507), 2 x 32753 / 2 x 32754 (65506 / 65508),
+ * 65 and 128 tiny segments, ten empty datagrams in a row, 1-byte runs. */
+static void
+build_gso_edges (Env *env, Msgs *m)
+{
+  GSocketAddress *a = env->dest[0];
+  for (guint i = 0; i < 64; i++)
+    add_simple (m, a, 1023);
+  for (guint i = 0; i < 63; i++)
+    add_simple (m, a, 1040);
+  for (guint i = 0; i < 2; i++)
+    add_simple (m, a, 32753);
+  for (guint i = 0; i < 2; i++)
+    add_simple (m, a, 32754);
+  for (guint i = 0; i < 65; i++)
+    add_simple (m, a, 10);
+  add_simple (m, a, 9);
+  for (guint i = 0; i < 128; i++)
+    add_simple (m, a, 10);
+  for (guint i = 0; i < 10; i++)
+    add_msg (m, a, NULL, 0);
+  for (guint i = 0; i < 70; i++)
+    add_simple (m, a, 1);
+  add_simple (m, a, 0);               /* shorter last: an empty one */
+}
+
+/* On a socket connected to receiver 0: runs with NULL (the peer) and with
+ * explicit addresses, the same peer or another receiver. */
+static void
+build_connected_mixed (Env *env, Msgs *m)
+{
+  GSocketAddress *order[] = { NULL, env->dest[1], NULL, env->dest[0], env->dest[0], NULL, env->dest[1] };
+  for (guint r = 0; r < G_N_ELEMENTS (order); r++)
+    for (guint i = 0; i < 4; i++)
+      add_simple (m, order[r], 200);
 }
 
 static void
@@ -1844,6 +1892,10 @@ static const Scenario scenarios[] = {
   { "udp4-unknown-control-at-3", "1,9,§5", setup_udp4, build_bad_control_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp6-unknown-control-at-3", "1,9,§5", setup_udp6, build_bad_control_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "unix-unknown-control-at-3", "1,9", setup_unix, build_bad_control_3, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-gso-size-edges", "7,10,§5", setup_udp4, build_gso_edges, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64 + 63 + 4 + 66 + 128 + 10 + 71, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-gso-size-edges", "7,10,§5", setup_udp6, build_gso_edges, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64 + 63 + 4 + 66 + 128 + 10 + 71, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-connected-mixed-addresses", "8,§5", setup_udp4_multi_connected, build_connected_mixed, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 28, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp6-connected-mixed-addresses", "8,§5", setup_udp6_multi_connected, build_connected_mixed, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 28, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL, FALSE },
