@@ -1,11 +1,13 @@
 /* Reproduction of three GSO differences found by the differential tests
  * (tests/diff: udp4-msg-more*, udp4-udp-cork-option,
- * udp4-user-udp-segment-option). Not built by meson. Build and run:
+ * udp4-user-udp-segment-option); fixed in a1e6d4c, kept as a standalone
+ * check (the differential tests cover the same cases). Not built by meson.
+ * Build and run:
  *
  *   cc -Iinclude tests/diff/repro/gso-cork.c -o /tmp/gso-cork \
  *      $(pkg-config --cflags --libs gio-2.0) -L<builddir> -lgsend
- *   LD_LIBRARY_PATH=<builddir> /tmp/gso-cork       # differs
- *   GSEND_GSO=0 LD_LIBRARY_PATH=<builddir> /tmp/gso-cork   # identical
+ *   LD_LIBRARY_PATH=<builddir> /tmp/gso-cork       # differed before a1e6d4c
+ *   GSEND_GSO=0 LD_LIBRARY_PATH=<builddir> /tmp/gso-cork   # always identical
  *
  * Each case sends 4 x 100 bytes to one UDP address on 127.0.0.1 through
  * g_socket_send_messages and through gsend_socket_send_messages, then
