@@ -236,6 +236,25 @@ setup_udp4_refused (Env *env)
   env->n_rx = 0;
 }
 
+/* Connected to a dead port, one datagram already sent with send(2): the
+ * ICMP error is pending on the socket (POLLERR) when the call starts. */
+static void
+setup_refused_pending (Env *env, GSocketFamily family)
+{
+  GError *error = NULL;
+  udp_setup (env, family, 1, FALSE);
+  g_socket_connect (env->tx, env->dest[0], NULL, &error);
+  g_assert_no_error (error);
+  g_clear_object (&env->rx[0]);
+  env->n_rx = 0;
+  g_assert_cmpint (send (g_socket_get_fd (env->tx), "x", 1, 0), ==, 1);
+  struct pollfd pfd = { g_socket_get_fd (env->tx), 0, 0 };
+  g_assert_cmpint (poll (&pfd, 1, 2000), ==, 1);
+  g_assert_true (pfd.revents & POLLERR);
+}
+static void setup_udp4_refused_pending (Env *env) { setup_refused_pending (env, G_SOCKET_FAMILY_IPV4); }
+static void setup_udp6_refused_pending (Env *env) { setup_refused_pending (env, G_SOCKET_FAMILY_IPV6); }
+
 /* An IPv6 sender (dual stack, unbound) to an IPv4 receiver through the
  * v4-mapped address ::ffff:127.0.0.1. */
 static void
@@ -622,6 +641,12 @@ build_big_at_3 (Env *env, Msgs *m)
     add_simple (m, env->dest[0], 100);
   add_simple (m, env->dest[0], 70000);
   add_simple (m, env->dest[0], 100);
+}
+
+static void
+build_one (Env *env, Msgs *m)
+{
+  add_simple (m, env->dest[0], 40);
 }
 
 static void
@@ -1914,6 +1939,13 @@ static const Scenario scenarios[] = {
   { "udp6-gso-size-edges", "7,10,§5", setup_udp6, build_gso_edges, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64 + 63 + 4 + 66 + 128 + 10 + 71, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-connected-mixed-addresses", "8,§5", setup_udp4_multi_connected, build_connected_mixed, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 28, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp6-connected-mixed-addresses", "8,§5", setup_udp6_multi_connected, build_connected_mixed, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 28, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "udp4-refused-pending-one", "1,14", setup_udp4_refused_pending, build_one, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CONNECTION_REFUSED, 0, 0, NULL, NULL, FALSE },
+  { "udp4-refused-pending-five", "1,14", setup_udp4_refused_pending, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CONNECTION_REFUSED, 0, 0, NULL, NULL, FALSE },
+  { "udp6-refused-pending-one", "1,14", setup_udp6_refused_pending, build_one, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CONNECTION_REFUSED, 0, 0, NULL, NULL, FALSE },
+  { "udp4-refused-pending-nonblocking", "1,3,14", setup_udp4_refused_pending, build_five, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CONNECTION_REFUSED, 0, 0, NULL, NULL, FALSE },
+  { "udp4-one-datagram", "1,7", setup_udp4, build_one, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-one-datagram-nonblocking", "3", setup_unix_full, build_one, K_ALL, FALSE, 0, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_WOULD_BLOCK, 0, 0, NULL, NULL, FALSE },
+  { "unix-full-one-datagram-late-reader", "2", setup_unix_full, build_one, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 1, NO_ERROR, 0, 1, NULL, NULL, FALSE },
   { "udp4-1500-no-cap", "§3", setup_udp4, build_1500, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_CAP, 1024, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-zero-messages", "1", setup_udp4, build_none, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 0, NO_ERROR, 0, 0, NULL, NULL, FALSE },
   { "udp4-socket-timeout", "2", setup_udp4_sock_timeout, build_batch, KM (K_DGB), TRUE, -1, 0, FALSE, 0, DIFF_NOTSUP, -1, NO_ERROR, 0, 0, NULL, NULL, FALSE },
