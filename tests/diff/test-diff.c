@@ -1638,8 +1638,10 @@ test_scenario (gconstpointer data)
     {
       g_test_message ("GIO timed out early under EINTR (its known deadline bug); checking gsend alone");
       g_assert_false (s.err_set);
-      if (is_batch (tc->kind))
+      if (is_batch (tc->kind) && sc->gio_ret != ANY_RET)
         g_assert_cmpint (s.ret, ==, sc->gio_ret);
+      else if (is_batch (tc->kind))
+        g_assert_cmpint (s.ret, >, 0);
       else if (tc->kind == K_SEND_MESSAGE_TIMEOUT)
         g_assert_cmpint (s.ret, ==, G_POLLABLE_RETURN_OK);
       else
