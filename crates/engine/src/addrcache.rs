@@ -26,6 +26,9 @@ pub struct AddrCache {
     next: Vec<u8>,
     epoch: u32,
     release: Option<unsafe fn(usize)>,
+    /// The caller's validity generation the entries belong to (see
+    /// [`AddrCache::sync`]).
+    generation: u64,
 }
 
 #[inline(always)]
@@ -40,6 +43,34 @@ impl AddrCache {
         if self.epoch == 0 {
             self.used.iter_mut().for_each(|u| *u = 0);
             self.epoch = 1;
+        }
+    }
+
+    /// Forgets every entry (releasing its key) if `generation` is not the
+    /// one the entries were made under. The caller bumps its generation
+    /// whenever a key may have stopped standing for its address (for the C
+    /// edge: an address object it cached was finalized, so its pointer may
+    /// be reused), and calls this before looking anything up. Not while a
+    /// chunk is being planned: it unpins nothing, it drops everything.
+    #[inline]
+    pub fn sync(&mut self, generation: u64) {
+        if generation != self.generation {
+            self.generation = generation;
+            self.forget_all();
+        }
+    }
+
+    #[cold]
+    fn forget_all(&mut self) {
+        for k in &mut self.keys {
+            let old = std::mem::replace(k, 0);
+            if old != 0 {
+                if let Some(release) = self.release {
+                    // SAFETY: per insert's contract, `release` fits every
+                    // inserted key.
+                    unsafe { release(old) };
+                }
+            }
         }
     }
 
@@ -157,6 +188,22 @@ mod tests {
         assert_eq!(evicted + c.len(), 1000);
         drop(c);
         assert_eq!(RELEASED.load(Ordering::SeqCst), 1000);
+    }
+
+    #[test]
+    fn a_new_generation_forgets_everything() {
+        unsafe fn nothing(_: usize) {}
+        let mut c = AddrCache::default();
+        c.sync(5);
+        c.begin_epoch();
+        let a = SockAddr { len: 3, ..Default::default() };
+        // SAFETY: `nothing` is sound for any key.
+        assert!(unsafe { c.insert(32, &a, nothing) });
+        c.sync(5);
+        assert!(c.get(32).is_some(), "same generation keeps entries");
+        c.sync(6);
+        assert!(c.get(32).is_none(), "a new generation drops them");
+        assert!(c.is_empty());
     }
 
     #[test]

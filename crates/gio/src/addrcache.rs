@@ -1,18 +1,24 @@
-//! Which address objects may be remembered across calls, and the reference
-//! that keeps them alive while they are.
+//! Which address objects may be remembered across calls, and how the
+//! cache learns that one is gone.
 //!
 //! The native form of an address object is cached in the engine's
 //! per-thread scratch space under the object's pointer. That is sound
-//! because of two facts, both ensured here: the cache holds a strong
-//! reference to every object it keys on, so the object (and thus its
-//! pointer) cannot be freed and reused while cached; and only the exact
-//! types `GInetSocketAddress` and `GUnixSocketAddress` are cached, whose
-//! properties are all construct-only, so a cached object never changes.
-//! Subclasses are converted every time.
+//! because of two facts, both ensured here. Only the exact types
+//! `GInetSocketAddress` and `GUnixSocketAddress` are cached, whose
+//! properties are all construct-only, so a cached object never changes
+//! (subclasses are converted every time). And a pointer is never taken for
+//! another object: every cached object carries a mark (qdata) whose destroy
+//! notification, run when the object is finalized and before its memory is
+//! freed, bumps a process-wide generation; every thread compares the
+//! generation with its cache's before it looks anything up in a call, and
+//! forgets everything when it moved. An object passed to a call is alive
+//! for the whole call (the caller holds it), so an object created at a
+//! freed one's address was created after that bump, before the call.
 //!
-//! Up to 256 address objects per thread are kept alive by the cache until
-//! they are evicted or the thread exits.
+//! The cache holds no reference: an address object is freed when its
+//! owner lets it go, as with GIO.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use gio_sys as gio;
@@ -22,19 +28,34 @@ use gsend_engine::plan::{Scratch, SockAddr};
 
 use crate::glue;
 
+/// Bumped whenever a cached address object is finalized.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
 fn immutable_types() -> (glib::GType, glib::GType) {
     static T: OnceLock<(glib::GType, glib::GType)> = OnceLock::new();
     // SAFETY: type getters.
     *T.get_or_init(|| unsafe { (gio::g_inet_socket_address_get_type(), gio::g_unix_socket_address_get_type()) })
 }
 
-/// Releases the reference the cache took.
-///
-/// # Safety
-/// `key` is a pointer to a GObject the cache holds a reference to.
-unsafe fn release(key: usize) {
-    // SAFETY: per the contract.
-    unsafe { gobject::g_object_unref(key as *mut gobject::GObject) };
+fn quark() -> glib::GQuark {
+    static Q: OnceLock<glib::GQuark> = OnceLock::new();
+    // SAFETY: a static NUL-terminated string.
+    *Q.get_or_init(|| unsafe { glib::g_quark_from_static_string(c"gsend-cached-address".as_ptr()) })
+}
+
+/// The destroy notification of the mark: the object is being finalized.
+unsafe extern "C" fn finalized(_data: glib::gpointer) {
+    GENERATION.fetch_add(1, Ordering::SeqCst);
+}
+
+/// Evicted keys need nothing: the cache holds no reference.
+unsafe fn release(_key: usize) {}
+
+/// Brings this thread's cache up to date with the finalizations so far.
+/// Call before any lookup of a call.
+#[inline]
+pub fn sync(s: &mut Scratch) {
+    s.cache.sync(GENERATION.load(Ordering::SeqCst));
 }
 
 /// Remembers the native form of `address` if its type allows.
@@ -45,14 +66,19 @@ pub unsafe fn remember(s: &mut Scratch, address: *mut gio::GSocketAddress, nativ
     let (inet, unix) = immutable_types();
     // SAFETY: per the contract.
     let t = unsafe { glue::type_of(address.cast()) };
-    if t == inet || t == unix {
-        // SAFETY: address is live; the reference taken for the cache is
-        // released by `release` when the entry is evicted or the cache
-        // dropped (nothing is released before the insert returns).
-        unsafe {
-            if s.cache.insert(address as usize, native, release) {
-                gobject::g_object_ref(address.cast());
-            }
+    if t != inet && t != unix {
+        return;
+    }
+    let q = quark();
+    // SAFETY: address is a live GObject. The mark is set before the entry
+    // is made, so the entry can never outlive an unmarked object. Two
+    // threads marking at once only cost a spurious bump (the replaced
+    // mark's notification runs).
+    unsafe {
+        let obj = address.cast::<gobject::GObject>();
+        if gobject::g_object_get_qdata(obj, q).is_null() {
+            gobject::g_object_set_qdata_full(obj, q, 1usize as glib::gpointer, Some(finalized));
         }
+        s.cache.insert(address as usize, native, release);
     }
 }

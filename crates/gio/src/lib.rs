@@ -185,6 +185,7 @@ unsafe fn fast_one(
         gsend_engine::try_send_one(st.fd, None, iov, flags)
     } else {
         match with_scratch(|s| {
+            addrcache::sync(s);
             s.cache.get(address as usize).map(|a| gsend_engine::try_send_one(st.fd, Some(a), iov, flags))
         }) {
             Some(one) => one,
@@ -240,6 +241,7 @@ unsafe fn run(
     let mut waiter = GioWaiter::new(socket, cancellable);
     let mut memo = AddrMemo::default();
     let out = with_scratch(|s| {
+        addrcache::sync(s);
         send(
             s,
             &req,
