@@ -3,9 +3,10 @@
 //! call after call is converted once.
 //!
 //! The engine does not know what a key stands for. The caller that inserts
-//! a key owns whatever the key keeps alive (the C edge holds a reference to
-//! an immutable address object) and passes a release function that is
-//! called for every key evicted or dropped with the cache.
+//! a key guarantees it keeps standing for the same address while cached (the
+//! C edge keys on immutable address objects and moves the cache to a new
+//! generation, see [`AddrCache::sync`], when one is finalized), and passes
+//! a release function that is called for every key evicted or dropped.
 
 use crate::plan::SockAddr;
 

@@ -67,8 +67,9 @@ pub unsafe fn dest_of(
     } else if address == memo.last {
         Ok(memo.dest)
     } else if let Some(dest) = s.cached_addr(address as usize) {
-        // A cached key is an address object the cache keeps alive: no need
-        // to check its type again.
+        // A cached key is a live address object of a cached type (the
+        // cache forgets finalized ones, see `addrcache`): no need to check
+        // its type again.
         memo.last = address;
         memo.dest = dest;
         Ok(dest)
