@@ -124,7 +124,7 @@ pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc
 
 /// Sends `req.n` messages. `describe(i, scratch)` adds message `i` to the
 /// scratch space (see [`Scratch::push`]), and may add following messages
-/// too (see [`Scratch::extend_run`]); it is called for a chunk of up to 1024
+/// too (see [`Scratch::extend_run_single`]); it is called for a chunk of up to 1024
 /// messages before any of them is sent. `report(i, bytes)` is called for
 /// every message the kernel accepted.
 pub fn send<E>(
@@ -148,7 +148,7 @@ pub fn send<E>(
         s.begin_with(gso);
         s.set_limit(end - start);
         // A describer adds message `i` and may add following ones too (see
-        // `Scratch::extend_run`); it never adds beyond the limit.
+        // `Scratch::extend_run_single`); it never adds beyond the limit.
         let mut i = start;
         while i < end {
             if let Err(error) = describe(i, s) {

@@ -43,11 +43,7 @@ pub fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> Result<usi
 /// vectors, whose buffers must be readable for their lengths (the caller's
 /// contract, as for [`sendmmsg`]).
 pub fn sendmsg(fd: RawFd, name: Option<&SockAddr>, iov: &[libc::iovec], flags: i32) -> Result<usize, i32> {
-    let (msg_name, msg_namelen) = match name {
-        // The kernel only reads the name.
-        Some(a) => ((&a.storage as *const libc::sockaddr_storage).cast_mut().cast(), a.len),
-        None => (std::ptr::null_mut(), 0),
-    };
+    let (msg_name, msg_namelen) = name.map_or((std::ptr::null_mut(), 0), SockAddr::name);
     let hdr = libc::msghdr {
         msg_name,
         msg_namelen,

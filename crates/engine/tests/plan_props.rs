@@ -129,7 +129,7 @@ enum Mode {
     Regroup,
     /// begin_with(other), push, plan(policy).
     Switch(GsoPolicy),
-    /// begin_with(policy), push and extend_run like the C edge.
+    /// begin_with(policy), push and extend_run_single like the C edge.
     ExtendRun,
 }
 
@@ -398,9 +398,12 @@ fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize
             // The edge's fast path: following messages known to go to the
             // same destination without control data.
             let id = m.dest.identity();
-            let added = s.extend_run(|k| {
+            let added = s.extend_run_single(|k| {
                 let n = msgs.get(i + k)?;
-                (n.dest.identity() == id && n.control.is_empty()).then(|| (n.len, &iovs[i + k][..]))
+                match &iovs[i + k][..] {
+                    [one] if n.dest.identity() == id && n.control.is_empty() => Some(one),
+                    _ => None,
+                }
             });
             for k in 0..added {
                 wants.push(want_of(&msgs[i + k], Vec::new()));
@@ -763,9 +766,12 @@ fn send_case(seed: u64) -> (usize, bool) {
             s.push(Message { dest, iov: &iovs[i], control, len: m.len });
             if extend && control.is_none() {
                 let id = m.dest.identity();
-                s.extend_run(|k| {
+                s.extend_run_single(|k| {
                     let nm = c.msgs.get(i + 1 + k)?;
-                    (nm.dest.identity() == id && nm.control.is_empty()).then(|| (nm.len, &iovs[i + 1 + k][..]))
+                    match &iovs[i + 1 + k][..] {
+                        [one] if nm.dest.identity() == id && nm.control.is_empty() => Some(one),
+                        _ => None,
+                    }
                 });
             }
             Ok(())
