@@ -202,3 +202,45 @@ watchdog_stop (Watchdog *w)
   g_cond_clear (&w->cond);
   g_free (w);
 }
+
+/* Checks that every send function fails on socket a, and with which
+ * G_IO_ERROR code: batch_code for the *_send_messages family and
+ * send_datagrams, dgb_code for gsend_datagram_based_send_messages,
+ * single_code for the single-message twins; a code of -1 only asks for a
+ * failure. The batch functions get m (n messages), send_message(_with_timeout)
+ * v[0], the buffer functions buf/len; send_to goes to `to`,
+ * send_with_blocking uses `blocking`, every call takes cancellable c.
+ * Afterwards no message's bytes_sent has moved from `sentinel`. */
+static inline void
+assert_every_twin_fails (GSocket *a, GOutputMessage *m, guint n, GOutputVector *v, gchar *buf, gsize len,
+                         GSocketAddress *to, gboolean blocking, GCancellable *c, gsize sentinel,
+                         gint batch_code, gint dgb_code, gint single_code)
+{
+  GError *error = NULL;
+#define EXPECT_FAILED(call, failed, code)                         \
+  do                                                              \
+    {                                                             \
+      g_assert_cmpint ((call), ==, (failed));                     \
+      g_assert_nonnull (error);                                   \
+      if ((code) >= 0)                                            \
+        g_assert_error (error, G_IO_ERROR, (code));               \
+      g_clear_error (&error);                                     \
+    }                                                             \
+  while (0)
+  EXPECT_FAILED (gsend_socket_send_messages (a, m, n, 0, c, &error), -1, batch_code);
+  EXPECT_FAILED (gsend_socket_send_messages_with_timeout (a, m, n, 0, 0, c, &error), -1, batch_code);
+  EXPECT_FAILED (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, n, 0, -1, c, &error), -1, dgb_code);
+  GBytes *d = g_bytes_new_static (buf, len);
+  EXPECT_FAILED (gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, c, &error), -1, batch_code);
+  g_bytes_unref (d);
+  for (guint i = 0; i < n; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, sentinel);
+  EXPECT_FAILED (gsend_socket_send (a, buf, len, c, &error), -1, single_code);
+  EXPECT_FAILED (gsend_socket_send_to (a, to, buf, len, c, &error), -1, single_code);
+  EXPECT_FAILED (gsend_socket_send_with_blocking (a, buf, len, blocking, c, &error), -1, single_code);
+  EXPECT_FAILED (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, c, &error), -1, single_code);
+  gsize written = sentinel;
+  EXPECT_FAILED (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, -1, &written, c, &error),
+                 G_POLLABLE_RETURN_FAILED, single_code);
+#undef EXPECT_FAILED
+}
