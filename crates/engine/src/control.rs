@@ -72,6 +72,11 @@ impl ControlBuf {
         unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.words.len() * 8) }
     }
 
+    /// Where the bytes start (moves when the buffer grows).
+    pub fn base(&self) -> *const u8 {
+        self.words.as_ptr().cast()
+    }
+
     /// Pointer to the byte at `off`, for the kernel.
     pub fn ptr_at(&mut self, off: usize) -> *mut libc::c_void {
         debug_assert!(off <= self.len);

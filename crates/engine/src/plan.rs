@@ -2,15 +2,26 @@
 //! message headers (`mmsghdr`), with runs of equal datagrams to the same
 //! destination coalesced into one UDP GSO send.
 //!
-//! Everything the headers point to, except the payload buffers themselves,
-//! lives in [`Scratch`]: destination addresses, a copy of every message's
-//! gather vectors (`iovec`s, so consecutive messages' vectors are
-//! contiguous and a GSO run is simply a longer slice), and control data.
-//! The payload buffers are opaque to Rust: their addresses are handed to the
-//! kernel and never dereferenced here.
+//! Headers are written as messages are pushed, in one pass: there is no
+//! second pass over the batch before it is sent. A header points at
+//! - the caller's own array of gather vectors (`iovec`s) for a message on
+//!   its own, and for a run whose messages' vectors follow one another in
+//!   the caller's memory (the usual layout: one array of vectors for the
+//!   batch); only a run whose vectors are scattered gets them copied into
+//!   the scratch space, so that they are contiguous;
+//! - a destination address in the scratch space or the cross-call cache;
+//! - control data in the scratch space: the message's own, or a run's
+//!   `UDP_SEGMENT` block.
 //!
-//! Messages are grouped as they are pushed, so that planning a batch is one
-//! pass over it.
+//! The payload buffers are opaque to Rust: their addresses are handed to the
+//! kernel and never dereferenced here. The vector arrays are read only to
+//! copy a scattered run or to split a run the kernel refused; that is why
+//! [`Scratch::push`] is `unsafe`: the arrays must outlive the chunk.
+//!
+//! Where a scratch buffer grows while a chunk is planned, the headers that
+//! point into it are moved along with it (vectors and `UDP_SEGMENT` blocks
+//! at once, addresses and control data before the chunk is sent, in
+//! [`Scratch::plan`]).
 
 use crate::addrcache::AddrCache;
 use crate::control::ControlBuf;
@@ -36,8 +47,8 @@ pub enum Dest {
 pub struct Message<'a> {
     /// Destination.
     pub dest: Dest,
-    /// Gather vectors, in order. They are copied; the buffers they point to
-    /// must stay valid until the send returns.
+    /// Gather vectors, in order. The kernel header points at this array
+    /// (see [`Scratch::push`] for how long it must live).
     pub iov: &'a [libc::iovec],
     /// This message's control data: `(offset, length)` in the scratch
     /// [`ControlBuf`], or `None`.
@@ -137,45 +148,13 @@ fn addr_of<'a>(addrs: &'a [SockAddr], cache: &'a AddrCache, code: u32) -> &'a So
     }
 }
 
-/// One kernel header's worth: `count` consecutive messages from `first`.
-///
-/// A GSO entry (`count > 1`) keeps no record of its messages: they all
-/// have `seg` bytes but the last, which has what is left of `total`, and
-/// their vectors are consecutive in the scratch copy.
-#[derive(Clone, Copy, Debug)]
-pub struct Entry {
-    /// Index (within the chunk) of the first message.
-    pub first: usize,
-    /// How many messages (more than one only for a GSO send).
-    pub count: usize,
-    /// Segment size of a GSO send (the first message's length).
-    seg: usize,
-    /// Payload bytes of all its messages.
-    total: usize,
-    /// The last message was shorter than `seg`: the run is over.
-    closed: bool,
-    /// Destination code of its messages.
-    dest: u32,
-    /// Its vectors in the scratch copy.
-    iov_off: u32,
-    iov_len: u32,
-    /// Control data: the message's own, or the `UDP_SEGMENT` block.
-    control: Option<(u32, u32)>,
-}
-
-impl Entry {
-    /// Whether this entry is a coalesced GSO send.
-    pub fn is_gso(&self) -> bool {
-        self.count > 1
-    }
-
-    /// Payload bytes of its `j`th message.
-    fn message_len(&self, j: usize) -> usize {
-        if j + 1 < self.count {
-            self.seg
-        } else {
-            self.total - self.seg * (self.count - 1)
-        }
+/// The header name of a destination code.
+#[inline(always)]
+fn name_of(addrs: &[SockAddr], cache: &AddrCache, code: u32) -> (*mut libc::c_void, libc::socklen_t) {
+    if code == CONNECTED {
+        (std::ptr::null_mut(), 0)
+    } else {
+        addr_of(addrs, cache, code).name()
     }
 }
 
@@ -196,36 +175,106 @@ fn same_addr(addrs: &[SockAddr], cache: &AddrCache, a: u32, b: u32) -> bool {
 /// Largest GSO segment: `UDP_SEGMENT` takes a 16-bit size.
 const MAX_SEGMENT: usize = u16::MAX as usize;
 
-/// Adds a message (`len` bytes, `iov_len` vectors, no control data, to
-/// `dest`) to entry `e` if it may join it as a GSO segment.
-#[inline(always)]
-fn join(
-    e: &mut Entry,
-    (addrs, cache): (&[SockAddr], &AddrCache),
-    gso: &GsoPolicy,
-    len: usize,
-    iov_len: u32,
-    dest: u32,
-) -> bool {
-    if !gso.enabled
-        || e.seg > MAX_SEGMENT
-        || e.closed
-        || e.control.is_some()
-        || len == 0
-        || len > e.seg
-        || e.count >= gso.max_segments
-        || e.total + len > gso.max_bytes
-        || (e.iov_len + iov_len) as usize > CHUNK
-        || !same_addr(addrs, cache, e.dest, dest)
-    {
-        return false;
-    }
-    e.count += 1;
-    e.total += len;
-    e.iov_len += iov_len;
-    e.closed = len < e.seg;
-    true
+/// The `UDP_SEGMENT` control block of a GSO send: one `cmsghdr` and its
+/// 16-bit segment size, padded to `CMSG_SPACE(2)`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SegmentCmsg {
+    hdr: libc::cmsghdr,
+    size: u16,
+    _pad: [u8; 6],
 }
+
+/// `CMSG_LEN(2)`: the header, then the data (checked by a test).
+const SEGMENT_CMSG_LEN: usize = std::mem::size_of::<libc::cmsghdr>() + 2;
+
+impl SegmentCmsg {
+    fn new(seg: u16) -> SegmentCmsg {
+        SegmentCmsg {
+            hdr: libc::cmsghdr {
+                cmsg_len: SEGMENT_CMSG_LEN as _,
+                cmsg_level: sys::SOL_UDP,
+                cmsg_type: sys::UDP_SEGMENT,
+            },
+            size: seg,
+            _pad: [0; 6],
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        // SAFETY: a repr(C) struct of plain integers whose padding is
+        // explicit (`_pad`) and initialized; viewing it as bytes is sound.
+        unsafe { std::slice::from_raw_parts((self as *const SegmentCmsg).cast::<u8>(), std::mem::size_of::<Self>()) }
+    }
+}
+
+/// `Entry::ctl` when the header carries no control data.
+const NO_CTL: u32 = u32::MAX;
+
+/// What the planner keeps of one kernel header: `count` consecutive
+/// messages from `first`.
+///
+/// A GSO entry (`count > 1`) keeps no record of its messages: they all
+/// have `seg` bytes but the last, which has what is left of `total`, and
+/// their vectors are consecutive in the header's vector array.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// Index (within the chunk) of the first message.
+    pub first: usize,
+    /// How many messages (more than one only for a GSO send).
+    pub count: usize,
+    /// Segment size of a GSO send (the first message's length).
+    seg: usize,
+    /// Payload bytes of all its messages.
+    total: usize,
+    /// Destination code of its messages.
+    dest: u32,
+    /// Control data: for a GSO send the slot of its `UDP_SEGMENT` block,
+    /// for a single message the offset of its own in the [`ControlBuf`]
+    /// (`NO_CTL`: none).
+    ctl: u32,
+}
+
+impl Entry {
+    /// Whether this entry is a coalesced GSO send.
+    pub fn is_gso(&self) -> bool {
+        self.count > 1
+    }
+
+    /// Payload bytes of its `j`th message.
+    fn message_len(&self, j: usize) -> usize {
+        if j + 1 < self.count {
+            self.seg
+        } else {
+            self.total - self.seg * (self.count - 1)
+        }
+    }
+}
+
+/// The state of the last entry as a run that may grow.
+#[derive(Clone, Copy, Debug, Default)]
+struct Run {
+    /// More segments may join it.
+    open: bool,
+    /// Its vectors were copied to the end of the scratch copy (they are the
+    /// caller's otherwise).
+    copied: bool,
+    /// Payload bytes it may still take.
+    budget: usize,
+}
+
+const EMPTY_HDR: libc::mmsghdr = libc::mmsghdr {
+    msg_hdr: libc::msghdr {
+        msg_name: std::ptr::null_mut(),
+        msg_namelen: 0,
+        msg_iov: std::ptr::null_mut(),
+        msg_iovlen: 0,
+        msg_control: std::ptr::null_mut(),
+        msg_controllen: 0,
+        msg_flags: 0,
+    },
+    msg_len: 0,
+};
 
 /// Reusable per-thread space for planning and sending one chunk.
 #[derive(Default)]
@@ -234,13 +283,22 @@ pub struct Scratch {
     pub addrs: Vec<SockAddr>,
     /// Control data of the chunk.
     pub control: ControlBuf,
+    /// Copied vectors of scattered runs.
     iov: Vec<libc::iovec>,
+    /// `UDP_SEGMENT` blocks of the runs.
+    segs: Vec<SegmentCmsg>,
     n_msgs: usize,
     pub(crate) entries: Vec<Entry>,
     pub(crate) hdrs: Vec<libc::mmsghdr>,
     gso: GsoPolicy,
-    /// Spare space for regrouping (kept to avoid allocating).
-    spare: Vec<Entry>,
+    run: Run,
+    /// Where `addrs` and `control` were when the headers' pointers into
+    /// them were last known good (see [`Scratch::plan`]).
+    addrs_base: usize,
+    control_base: usize,
+    /// Spare space for splitting runs (kept to avoid allocating).
+    spare_entries: Vec<Entry>,
+    spare_hdrs: Vec<libc::mmsghdr>,
     /// Native addresses remembered across calls (see `addrcache`).
     pub cache: AddrCache,
     /// Most messages this chunk may hold.
@@ -253,8 +311,8 @@ pub struct Plan<'s> {
 }
 
 impl Scratch {
-    /// Starts a new chunk, to be planned without coalescing unless `plan`
-    /// says otherwise: forgets everything, keeps the memory.
+    /// Starts a new chunk planned without coalescing: forgets everything,
+    /// keeps the memory.
     pub fn begin(&mut self) {
         self.begin_with(GsoPolicy::OFF);
     }
@@ -265,10 +323,19 @@ impl Scratch {
         self.addrs.clear();
         self.control.clear();
         self.iov.clear();
+        self.segs.clear();
         self.n_msgs = 0;
         self.entries.clear();
         self.hdrs.clear();
+        if self.hdrs.capacity() < CHUNK {
+            self.entries.reserve(CHUNK);
+            self.hdrs.reserve(CHUNK);
+            self.segs.reserve(CHUNK / 2);
+        }
         self.gso = gso;
+        self.run = Run::default();
+        self.addrs_base = self.addrs.as_ptr() as usize;
+        self.control_base = self.control.base() as usize;
         self.limit = CHUNK;
         self.cache.begin_epoch();
     }
@@ -305,42 +372,184 @@ impl Scratch {
         (Dest::Addr(i as u32), &mut self.addrs[i])
     }
 
-    /// Drops the most recent address (its conversion failed).
+    /// Drops the most recent address (its conversion failed; no message
+    /// refers to it).
     pub fn pop_addr(&mut self) {
         self.addrs.pop();
     }
 
-    /// Adds a message to the chunk.
+    /// Adds a message to the chunk: it joins the run before it if it can,
+    /// or gets a header of its own.
+    ///
+    /// # Safety
+    /// The array `m.iov` (not only the buffers its vectors point to) must
+    /// stay valid and unchanged until the chunk is sent or the next
+    /// [`Scratch::begin_with`]: the kernel header points at it, and
+    /// planning may read it again (to copy or split a run).
     #[inline(always)]
-    pub fn push(&mut self, m: Message<'_>) {
+    pub unsafe fn push(&mut self, m: Message<'_>) {
+        let dest = dest_code(m.dest);
+        if m.control.is_none() && self.run.open && self.try_join::<true>(dest, m.iov, m.len) {
+            return;
+        }
+        let ctl = self.control_of(m.control);
+        self.push_entry(dest, m.iov.as_ptr(), m.iov.len(), ctl, m.len);
+    }
+
+    /// Adds a message whose vector array lives no longer than this call:
+    /// its vectors are copied into the scratch space.
+    pub fn push_copied(&mut self, m: Message<'_>) {
+        let dest = dest_code(m.dest);
+        if m.control.is_none() && self.run.open && self.try_join::<false>(dest, m.iov, m.len) {
+            return;
+        }
+        let ctl = self.control_of(m.control);
+        self.reserve_iov(m.iov.len());
+        let start = self.iov.len();
+        self.iov.extend_from_slice(m.iov);
+        let copy = self.iov[start..].as_ptr();
+        self.push_entry(dest, copy, m.iov.len(), ctl, m.len);
+        // Its vectors are the last of the copy: a run may grow there.
+        self.run.copied = true;
+    }
+
+    /// The header fields of a message's own control data.
+    #[inline(always)]
+    fn control_of(&mut self, control: Option<(usize, usize)>) -> Option<(u32, *mut libc::c_void, usize)> {
+        control.map(|(off, len)| (off as u32, self.control.ptr_at(off), len))
+    }
+
+    /// Writes a header of its own for the next message (a run of one).
+    #[inline(always)]
+    fn push_entry(
+        &mut self,
+        dest: u32,
+        iov: *const libc::iovec,
+        iov_len: usize,
+        ctl: Option<(u32, *mut libc::c_void, usize)>,
+        len: usize,
+    ) {
         let first = self.n_msgs;
         self.n_msgs += 1;
-        let iov_off = self.iov.len() as u32;
-        if let [one] = m.iov {
-            self.iov.push(*one);
-        } else {
-            self.iov.extend_from_slice(m.iov);
+        let (name, namelen) = name_of(&self.addrs, &self.cache, dest);
+        let (ctl_code, control, controllen) = ctl.unwrap_or((NO_CTL, std::ptr::null_mut(), 0));
+        self.entries.push(Entry { first, count: 1, seg: len, total: len, dest, ctl: ctl_code });
+        self.hdrs.push(libc::mmsghdr {
+            msg_hdr: libc::msghdr {
+                msg_name: name,
+                msg_namelen: namelen,
+                msg_iov: if iov_len > 0 { iov.cast_mut() } else { std::ptr::null_mut() },
+                msg_iovlen: iov_len,
+                msg_control: control,
+                msg_controllen: controllen,
+                msg_flags: 0,
+            },
+            msg_len: 0,
+        });
+        let gso = &self.gso;
+        self.run = Run {
+            open: gso.enabled && ctl.is_none() && len > 0 && len <= MAX_SEGMENT && gso.max_segments > 1,
+            copied: false,
+            budget: gso.max_bytes.saturating_sub(len),
+        };
+    }
+
+    /// Adds a message (`len` bytes, vectors `iov`, no control data, to
+    /// `dest`) to the open run if it may join it as a GSO segment. With
+    /// `POINT` the run may point at `iov` where it lies (see
+    /// [`Scratch::append_iov`]).
+    #[inline(always)]
+    fn try_join<const POINT: bool>(&mut self, dest: u32, iov: &[libc::iovec], len: usize) -> bool {
+        let k = self.entries.len() - 1;
+        let e = &self.entries[k];
+        if len == 0
+            || len > e.seg
+            || len > self.run.budget
+            || self.hdrs[k].msg_hdr.msg_iovlen + iov.len() > CHUNK
+            || !same_addr(&self.addrs, &self.cache, e.dest, dest)
+        {
+            return false;
         }
-        let iov_len = m.iov.len() as u32;
-        let dest = dest_code(m.dest);
-        if m.control.is_none() {
-            if let Some(e) = self.entries.last_mut() {
-                if join(e, (&self.addrs, &self.cache), &self.gso, m.len, iov_len, dest) {
-                    return;
+        self.append_iov::<POINT>(k, iov);
+        self.n_msgs += 1;
+        self.run.budget -= len;
+        let e = &mut self.entries[k];
+        e.count += 1;
+        e.total += len;
+        let (count, seg) = (e.count, e.seg);
+        if count == 2 {
+            self.attach_segment(k);
+        }
+        if len < seg || count >= self.gso.max_segments {
+            self.run.open = false;
+        }
+        true
+    }
+
+    /// Appends `iov` to the vectors of run `k` (the last entry). With
+    /// `POINT`, when the run's vectors are the caller's and `iov` follows
+    /// them in memory, the run simply takes them in; otherwise they are
+    /// copied.
+    fn append_iov<const POINT: bool>(&mut self, k: usize, iov: &[libc::iovec]) {
+        let h = self.hdrs[k].msg_hdr;
+        if POINT && !self.run.copied && std::ptr::eq(iov.as_ptr(), h.msg_iov.wrapping_add(h.msg_iovlen)) {
+            // The caller's vectors go on where the run's end.
+            self.hdrs[k].msg_hdr.msg_iovlen += iov.len();
+            return;
+        }
+        self.reserve_iov(h.msg_iovlen + iov.len());
+        if !self.run.copied {
+            // Move the run's vectors (the caller's) to the end of the copy.
+            let start = self.iov.len();
+            // SAFETY: the run's vectors are the caller's, valid for their
+            // count per `push`'s contract.
+            self.iov.extend_from_slice(unsafe { std::slice::from_raw_parts(h.msg_iov, h.msg_iovlen) });
+            self.hdrs[k].msg_hdr.msg_iov = self.iov[start..].as_mut_ptr();
+            self.run.copied = true;
+        }
+        self.iov.extend_from_slice(iov);
+        self.hdrs[k].msg_hdr.msg_iovlen += iov.len();
+    }
+
+    /// Makes room for `n` more copied vectors, moving the headers that point
+    /// into the copy if it moves.
+    fn reserve_iov(&mut self, n: usize) {
+        if self.iov.capacity() - self.iov.len() >= n {
+            return;
+        }
+        let old = self.iov.as_ptr() as usize;
+        let old_bytes = self.iov.len() * std::mem::size_of::<libc::iovec>();
+        self.iov.reserve(n.max(CHUNK));
+        let new = self.iov.as_mut_ptr();
+        if new as usize != old {
+            for h in &mut self.hdrs {
+                let off = (h.msg_hdr.msg_iov as usize).wrapping_sub(old);
+                if off < old_bytes {
+                    h.msg_hdr.msg_iov = new.wrapping_byte_add(off);
                 }
             }
         }
-        self.entries.push(Entry {
-            first,
-            count: 1,
-            seg: m.len,
-            total: m.len,
-            closed: false,
-            dest,
-            iov_off,
-            iov_len,
-            control: m.control.map(|(o, l)| (o as u32, l as u32)),
-        });
+    }
+
+    /// Gives run `k` its `UDP_SEGMENT` block.
+    fn attach_segment(&mut self, k: usize) {
+        let slot = self.segs.len();
+        let moves = slot == self.segs.capacity();
+        self.segs.push(SegmentCmsg::new(self.entries[k].seg as u16));
+        self.entries[k].ctl = slot as u32;
+        let point = |segs: &[SegmentCmsg], e: &Entry, h: &mut libc::mmsghdr| {
+            h.msg_hdr.msg_control = (&segs[e.ctl as usize] as *const SegmentCmsg).cast_mut().cast();
+            h.msg_hdr.msg_controllen = std::mem::size_of::<SegmentCmsg>();
+        };
+        if moves {
+            for (e, h) in self.entries.iter().zip(self.hdrs.iter_mut()) {
+                if e.count > 1 {
+                    point(&self.segs, e, h);
+                }
+            }
+        } else {
+            point(&self.segs, &self.entries[k], &mut self.hdrs[k]);
+        }
     }
 
     /// Extends the last entry, as GSO segments, with the messages that
@@ -352,51 +561,94 @@ impl Scratch {
     /// carries no control data. Stops at the first message that cannot join
     /// (it is not consumed) and returns how many were added.
     ///
-    /// This is the hot path for long runs: nothing but lengths and limits is
-    /// checked per message.
+    /// This is the hot path for long runs: nothing but lengths, limits and
+    /// where the vector lies is checked per message.
+    ///
+    /// # Safety
+    /// As for [`Scratch::push`]: every vector `peek` returns must stay
+    /// valid and unchanged until the chunk is sent.
     #[inline(always)]
-    pub fn extend_run_single<'a>(&mut self, mut peek: impl FnMut(usize) -> Option<&'a libc::iovec>) -> usize {
-        let gso = self.gso;
-        let room = self.limit.saturating_sub(self.n_msgs);
-        let Some(e) = self.entries.last_mut() else { return 0 };
-        if !gso.enabled || room == 0 || e.closed || e.control.is_some() || e.seg == 0 || e.seg > MAX_SEGMENT {
+    pub unsafe fn extend_run_single<'a>(&mut self, mut peek: impl FnMut(usize) -> Option<&'a libc::iovec>) -> usize {
+        if !self.run.open {
             return 0;
         }
-        let seg = e.seg;
-        let most = room.min(gso.max_segments.saturating_sub(e.count)).min(CHUNK.saturating_sub(e.iov_len as usize));
-        let start_budget = gso.max_bytes.saturating_sub(e.total);
-        let mut budget = start_budget;
-        // Written into reserved space rather than pushed: `Vec::push` here
-        // measured ~10 more instructions per message (callgrind).
-        self.iov.reserve(most);
-        let base = self.iov.len();
-        let spare = &mut self.iov.spare_capacity_mut()[..most];
-        let mut k = 0;
-        let mut closed = false;
-        while k < spare.len() {
-            let Some(v) = peek(k) else { break };
-            let len = v.iov_len;
-            // `len` in 1..=seg, within the byte limit.
-            if len.wrapping_sub(1) >= seg || len > budget {
-                break;
+        let k = self.entries.len() - 1;
+        let (seg, count) = (self.entries[k].seg, self.entries[k].count);
+        let iovlen = self.hdrs[k].msg_hdr.msg_iovlen;
+        let budget = self.run.budget;
+        let most = self.room().min(self.gso.max_segments.saturating_sub(count)).min(CHUNK.saturating_sub(iovlen));
+        // Full segments that fit in the byte budget; a shorter last one
+        // may still fit after them.
+        let full = most.min(budget / seg);
+        let mut n = 0;
+        let mut short = 0;
+        if !self.run.copied {
+            // The caller's vectors, as long as they follow one another.
+            let mut next = self.hdrs[k].msg_hdr.msg_iov.wrapping_add(iovlen).cast_const();
+            while n < most {
+                let Some(v) = peek(n) else { break };
+                if !std::ptr::eq(v, next) {
+                    break;
+                }
+                let len = v.iov_len;
+                if len != seg {
+                    if len.wrapping_sub(1) < seg && len <= budget - n * seg {
+                        short = len;
+                        n += 1;
+                    }
+                    break;
+                }
+                if n == full {
+                    break;
+                }
+                n += 1;
+                next = next.wrapping_add(1);
             }
-            spare[k].write(*v);
-            budget -= len;
-            k += 1;
-            if len < seg {
-                closed = true;
-                break;
+        } else {
+            // Written into reserved space rather than pushed: `Vec::push`
+            // here measured ~10 more instructions per message (callgrind).
+            self.reserve_iov(most);
+            let base = self.iov.len();
+            let spare = &mut self.iov.spare_capacity_mut()[..most];
+            while n < most {
+                let Some(v) = peek(n) else { break };
+                let len = v.iov_len;
+                if len != seg {
+                    if len.wrapping_sub(1) < seg && len <= budget - n * seg {
+                        spare[n].write(*v);
+                        short = len;
+                        n += 1;
+                    }
+                    break;
+                }
+                if n == full {
+                    break;
+                }
+                spare[n].write(*v);
+                n += 1;
             }
+            // SAFETY: the first `n` elements of the spare capacity were
+            // just initialized.
+            unsafe { self.iov.set_len(base + n) };
         }
-        // SAFETY: the first `k` elements of the spare capacity were just
-        // initialized above.
-        unsafe { self.iov.set_len(base + k) };
-        e.count += k;
-        e.total += start_budget - budget;
-        e.iov_len += k as u32;
-        e.closed = closed;
-        self.n_msgs += k;
-        k
+        if n == 0 {
+            return 0;
+        }
+        let bytes = if short > 0 { (n - 1) * seg + short } else { n * seg };
+        self.hdrs[k].msg_hdr.msg_iovlen += n;
+        self.n_msgs += n;
+        self.run.budget -= bytes;
+        let e = &mut self.entries[k];
+        e.count += n;
+        e.total += bytes;
+        let now = e.count;
+        if count == 1 {
+            self.attach_segment(k);
+        }
+        if short > 0 || now >= self.gso.max_segments {
+            self.run.open = false;
+        }
+        n
     }
 
     /// Whether messages may be coalesced in this chunk.
@@ -414,26 +666,27 @@ impl Scratch {
         self.n_msgs
     }
 
-    /// Splits the GSO entries from `k` on into one entry per message. A
-    /// run's vectors are cut where each message's bytes are complete (a
-    /// zero-length vector at a cut may go to either side: it sends nothing).
-    fn split_from(&mut self, k: usize) {
-        self.split_range(k, usize::MAX);
-    }
-
-    /// Splits the GSO entries `k..end` (entries after `end` are kept as
-    /// they are).
-    fn split_range(&mut self, k: usize, end: usize) {
-        let mut runs = std::mem::take(&mut self.spare);
-        runs.clear();
-        runs.extend(self.entries.drain(k..));
-        for (idx, &e) in runs.iter().enumerate() {
-            if e.count == 1 || k + idx >= end {
-                self.entries.push(e);
+    /// Splits the GSO entries `from..to` into one entry per message
+    /// (entries after `to` are kept as they are). A run's vectors are cut
+    /// where each message's bytes are complete (a zero-length vector at a
+    /// cut may go to either side: it sends nothing); the pieces stay where
+    /// the run's vectors are.
+    fn split_range(&mut self, from: usize, to: usize) {
+        let mut es = std::mem::take(&mut self.spare_entries);
+        let mut hs = std::mem::take(&mut self.spare_hdrs);
+        es.clear();
+        hs.clear();
+        es.extend(self.entries.drain(from..));
+        hs.extend(self.hdrs.drain(from..));
+        for (idx, (e, h)) in es.iter().zip(hs.iter()).enumerate() {
+            if e.count == 1 || from + idx >= to {
+                self.entries.push(*e);
+                self.hdrs.push(*h);
                 continue;
             }
-            let mut v = e.iov_off;
-            let end = e.iov_off + e.iov_len;
+            let base = h.msg_hdr.msg_iov;
+            let end = h.msg_hdr.msg_iovlen;
+            let mut v = 0;
             for j in 0..e.count {
                 let len = e.message_len(j);
                 let start = v;
@@ -442,7 +695,9 @@ impl Scratch {
                 } else {
                     let mut acc = 0;
                     while acc < len && v < end {
-                        acc += self.iov[v as usize].iov_len;
+                        // SAFETY: the run's `end` vectors are readable: the
+                        // caller's (per `push`'s contract) or the copy.
+                        acc += unsafe { (*base.add(v)).iov_len };
                         v += 1;
                     }
                 }
@@ -451,106 +706,62 @@ impl Scratch {
                     count: 1,
                     seg: len,
                     total: len,
-                    closed: false,
                     dest: e.dest,
-                    iov_off: start,
-                    iov_len: v - start,
-                    control: None,
+                    ctl: NO_CTL,
                 });
-            }
-        }
-        self.spare = runs;
-    }
-
-    /// Merges single entries from `k` on into GSO runs under `gso`.
-    fn merge_from(&mut self, k: usize, gso: &GsoPolicy) {
-        let mut singles = std::mem::take(&mut self.spare);
-        singles.clear();
-        singles.extend(self.entries.drain(k..));
-        for &m in &singles {
-            if m.control.is_none() {
-                if let Some(e) = self.entries[k..].last_mut() {
-                    if join(e, (&self.addrs, &self.cache), gso, m.total, m.iov_len, m.dest) {
-                        continue;
-                    }
+                let mut one = EMPTY_HDR;
+                one.msg_hdr.msg_name = h.msg_hdr.msg_name;
+                one.msg_hdr.msg_namelen = h.msg_hdr.msg_namelen;
+                if v > start {
+                    one.msg_hdr.msg_iov = base.wrapping_add(start);
+                    one.msg_hdr.msg_iovlen = v - start;
                 }
+                self.hdrs.push(one);
             }
-            self.entries.push(m);
         }
-        self.spare = singles;
+        self.run.open = false;
+        self.spare_entries = es;
+        self.spare_hdrs = hs;
     }
 
-    /// Gives the GSO entries from `k` on their `UDP_SEGMENT` control block.
-    fn add_segment_control(&mut self, k: usize) {
-        for e in &mut self.entries[k..] {
-            if e.count > 1 && e.control.is_none() {
-                let (off, data) = self.control.push_cmsg(sys::SOL_UDP, sys::UDP_SEGMENT, 2);
-                self.control.bytes_mut()[data..data + 2].copy_from_slice(&(e.seg as u16).to_ne_bytes());
-                e.control = Some((off as u32, (self.control.len() - off) as u32));
+    /// Points the headers at the addresses and control data again if their
+    /// buffers moved while the chunk was planned.
+    fn repoint(&mut self) {
+        let addrs_base = self.addrs.as_ptr() as usize;
+        let control_base = self.control.base() as usize;
+        if addrs_base == self.addrs_base && control_base == self.control_base {
+            return;
+        }
+        for (e, h) in self.entries.iter().zip(self.hdrs.iter_mut()) {
+            if e.dest != CONNECTED && e.dest & CACHED == 0 {
+                h.msg_hdr.msg_name = self.addrs[e.dest as usize].name().0;
+            }
+            if e.count == 1 && e.ctl != NO_CTL {
+                h.msg_hdr.msg_control = self.control.ptr_at(e.ctl as usize);
             }
         }
+        self.addrs_base = addrs_base;
+        self.control_base = control_base;
     }
 
-    /// Fills the kernel headers for entries `from..`. Nothing may be added to
-    /// the scratch space after this until the chunk is sent.
-    fn link(&mut self, from: usize) {
-        self.hdrs.truncate(from);
-        let (addrs, cache) = (&self.addrs, &self.cache);
-        // Base pointers, offset per entry: the offsets were checked when
-        // the entries were made (vectors and control data are in range).
-        let iov_base = self.iov.as_mut_ptr();
-        let control_base = self.control.ptr_at(0).cast::<u8>();
-        self.hdrs.extend(self.entries[from..].iter().map(|e| {
-            let (name, namelen) =
-                if e.dest == CONNECTED { (std::ptr::null_mut(), 0) } else { addr_of(addrs, cache, e.dest).name() };
-            let iov = if e.iov_len > 0 { iov_base.wrapping_add(e.iov_off as usize) } else { std::ptr::null_mut() };
-            let (control, controllen) = match e.control {
-                Some((off, len)) => (control_base.wrapping_add(off as usize).cast(), len as usize),
-                None => (std::ptr::null_mut(), 0),
-            };
-            libc::mmsghdr {
-                msg_hdr: libc::msghdr {
-                    msg_name: name,
-                    msg_namelen: namelen,
-                    msg_iov: iov,
-                    msg_iovlen: e.iov_len as usize,
-                    msg_control: control,
-                    msg_controllen: controllen,
-                    msg_flags: 0,
-                },
-                msg_len: 0,
-            }
-        }));
-    }
-
-    /// Plans the whole chunk with `gso` (regrouping the messages if they
-    /// were pushed under another policy).
-    pub fn plan(&mut self, gso: &GsoPolicy) {
-        if *gso != self.gso {
-            self.gso = *gso;
-            self.split_from(0);
-            if gso.enabled {
-                self.merge_from(0, gso);
-            }
-        }
-        if self.has_runs() {
-            self.add_segment_control(0);
-        }
-        self.link(0);
+    /// Finishes the chunk: the headers are ready for the kernel. Nothing
+    /// may be added to the scratch space after this until the chunk is
+    /// sent.
+    pub fn plan(&mut self) {
+        self.run.open = false;
+        self.repoint();
     }
 
     /// Re-plans entry `k` alone without GSO (the kernel could not take that
     /// run, e.g. `EMSGSIZE` over a path MTU); later runs keep theirs.
     pub(crate) fn replan_entry_plain(&mut self, k: usize) {
         self.split_range(k, k + 1);
-        self.link(k);
     }
 
     /// Re-plans entries from `k` on without GSO (the kernel refused it).
     pub(crate) fn replan_plain(&mut self, k: usize) {
         self.gso = GsoPolicy::OFF;
-        self.split_from(k);
-        self.link(k);
+        self.split_range(k, usize::MAX);
     }
 
     /// Reports the bytes the kernel accepted for each message of entry `k`
@@ -602,18 +813,39 @@ impl Plan<'_> {
         self.len() == 0
     }
 
-    /// Describes header `k` from the header itself (what the kernel sees).
+    /// Describes header `k` from the header itself (what the kernel sees),
+    /// after checking that its pointers lead to the planner's own copies of
+    /// the address and control data.
     pub fn header(&self, k: usize) -> HeaderView {
         let s = self.scratch;
         let e = &s.entries[k];
         let h = &s.hdrs[k].msg_hdr;
+        let (name, namelen) = name_of(&s.addrs, &s.cache, e.dest);
+        assert!(h.msg_name == name && h.msg_namelen == namelen, "header {k}: stale destination pointer");
         let dest = if e.dest == CONNECTED { Vec::new() } else { addr_of(&s.addrs, &s.cache, e.dest).bytes().to_vec() };
-        let head = e.iov_off as usize;
-        debug_assert_eq!(h.msg_iovlen, e.iov_len as usize);
-        let iov = s.iov[head..head + h.msg_iovlen].iter().map(|v| (v.iov_base as usize, v.iov_len)).collect();
-        let control = match e.control {
-            Some((off, len)) => s.control.bytes()[off as usize..(off + len) as usize].to_vec(),
-            None => Vec::new(),
+        let iov = if h.msg_iovlen == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: per `push`'s contract the vectors are still valid
+            // (the caller's) or are in the copy.
+            unsafe { std::slice::from_raw_parts(h.msg_iov, h.msg_iovlen) }
+                .iter()
+                .map(|v| (v.iov_base as usize, v.iov_len))
+                .collect()
+        };
+        let control = if e.count > 1 {
+            let seg = &s.segs[e.ctl as usize];
+            assert!(h.msg_control == (seg as *const SegmentCmsg).cast_mut().cast(), "header {k}: stale UDP_SEGMENT");
+            assert_eq!(h.msg_controllen, std::mem::size_of::<SegmentCmsg>());
+            seg.as_bytes().to_vec()
+        } else if e.ctl != NO_CTL {
+            let off = e.ctl as usize;
+            let base = s.control.bytes().as_ptr() as usize;
+            assert_eq!(h.msg_control as usize, base + off, "header {k}: stale control pointer");
+            s.control.bytes()[off..off + h.msg_controllen].to_vec()
+        } else {
+            assert!(h.msg_control.is_null() && h.msg_controllen == 0);
+            Vec::new()
         };
         let segment = (e.count > 1).then_some(e.seg as u16);
         HeaderView { first: e.first, count: e.count, segment, dest, iov, control }
@@ -638,20 +870,37 @@ mod tests {
         a
     }
 
-    fn push_simple(s: &mut Scratch, dest: Dest, len: usize, base: usize) {
-        let v = [iov(base, len)];
-        s.push(Message { dest, iov: &v, control: None, len });
+    /// Pushes one message per vector of `v` (which outlives the plan).
+    fn push_each(s: &mut Scratch, dest: Dest, v: &[libc::iovec]) {
+        for k in 0..v.len() {
+            // SAFETY: `v` outlives the plan in every test.
+            unsafe { s.push(Message { dest, iov: &v[k..k + 1], control: None, len: v[k].iov_len }) };
+        }
+    }
+
+    fn shape(s: &Scratch) -> Vec<(usize, usize)> {
+        let p = s.view();
+        (0..p.len()).map(|k| (p.header(k).first, p.header(k).count)).collect()
+    }
+
+    #[test]
+    fn segment_block_has_the_kernel_layout() {
+        // SAFETY: pure arithmetic.
+        let (len, space) = unsafe { (libc::CMSG_LEN(2) as usize, libc::CMSG_SPACE(2) as usize) };
+        assert_eq!(SEGMENT_CMSG_LEN, len);
+        assert_eq!(std::mem::size_of::<SegmentCmsg>(), space);
+        let b = SegmentCmsg::new(0x1234);
+        assert_eq!(&b.as_bytes()[len - 2..len], &0x1234u16.to_ne_bytes());
     }
 
     #[test]
     fn equal_messages_to_one_destination_become_one_gso_send() {
         let mut s = Scratch::default();
-        s.begin();
+        s.begin_with(GsoPolicy::UDP);
         let d = s.push_addr(addr(9));
-        for i in 0..10 {
-            push_simple(&mut s, d, 100, 0x1000 * (i + 1));
-        }
-        s.plan(&GsoPolicy::UDP);
+        let v: Vec<_> = (0..10).map(|i| iov(0x1000 * (i + 1), 100)).collect();
+        push_each(&mut s, d, &v);
+        s.plan();
         let p = s.view();
         assert_eq!(p.len(), 1);
         let h = p.header(0);
@@ -659,135 +908,245 @@ mod tests {
         assert_eq!(h.iov.len(), 10);
         assert_eq!(h.iov[3], (0x4000, 100));
         assert!(!h.control.is_empty());
+        // The caller's vectors follow one another: the header points at
+        // them, nothing is copied.
+        assert_eq!(s.hdrs[0].msg_hdr.msg_iov.cast_const(), v.as_ptr());
+    }
+
+    #[test]
+    fn scattered_vectors_are_copied_for_a_run() {
+        let mut s = Scratch::default();
+        s.begin_with(GsoPolicy::UDP);
+        let d = s.push_addr(addr(9));
+        // Every other vector of an array: they do not follow one another.
+        let v: Vec<libc::iovec> = (0..10).map(|i| iov(0x100 * (i + 1), 40)).collect();
+        for k in 0..5 {
+            // SAFETY: `v` outlives the plan.
+            unsafe { s.push(Message { dest: d, iov: &v[2 * k..2 * k + 1], control: None, len: 40 }) };
+        }
+        s.plan();
+        let h = s.view().header(0);
+        assert_eq!(h.count, 5);
+        assert_eq!(h.iov, (0..5).map(|i| (0x200 * i + 0x100, 40)).collect::<Vec<_>>());
+        let at = s.hdrs[0].msg_hdr.msg_iov as usize;
+        let (lo, hi) = (v.as_ptr() as usize, v.as_ptr() as usize + std::mem::size_of_val(&v[..]));
+        assert!(!(lo..hi).contains(&at), "a scattered run points at the caller's array");
+    }
+
+    #[test]
+    fn extend_run_follows_then_copies() {
+        let mut s = Scratch::default();
+        s.begin_with(GsoPolicy::UDP);
+        let d = s.push_addr(addr(9));
+        // Messages 0..4 contiguous, 4..8 elsewhere, then a shorter one.
+        let a: Vec<_> = (0..4).map(|i| iov(0x10 + i, 50)).collect();
+        let b: Vec<[libc::iovec; 1]> = (0..4).map(|i| [iov(0x90 + i, 50)]).collect();
+        let short = [iov(0x99, 7)];
+        let all: Vec<&libc::iovec> = a.iter().chain(b.iter().map(|x| &x[0])).chain([&short[0]]).collect();
+        // SAFETY: every array outlives the plan.
+        unsafe {
+            s.push(Message { dest: d, iov: &a[..1], control: None, len: 50 });
+            let mut i = 1;
+            while i < all.len() {
+                let added = s.extend_run_single(|k| all.get(i + k).copied());
+                if added == 0 {
+                    let one = std::slice::from_ref(all[i]);
+                    s.push(Message { dest: d, iov: one, control: None, len: one[0].iov_len });
+                    i += 1;
+                } else {
+                    i += added;
+                }
+            }
+        }
+        s.plan();
+        assert_eq!(shape(&s), vec![(0, 9)]);
+        let h = s.view().header(0);
+        assert_eq!(h.iov, all.iter().map(|v| (v.iov_base as usize, v.iov_len)).collect::<Vec<_>>());
+        let mut got = Vec::new();
+        s.sent(0, |i, b| got.push((i, b)));
+        assert_eq!(got.last(), Some(&(8, 7)));
+        assert_eq!(got.iter().map(|x| x.1).sum::<usize>(), 8 * 50 + 7);
     }
 
     #[test]
     fn a_shorter_message_ends_the_run_and_larger_one_starts_another() {
         let mut s = Scratch::default();
-        s.begin();
+        s.begin_with(GsoPolicy::UDP);
         let d = s.push_addr(addr(9));
-        for len in [100, 100, 60, 100, 200, 200] {
-            push_simple(&mut s, d, len, 0x10);
-        }
-        s.plan(&GsoPolicy::UDP);
-        let p = s.view();
-        let got: Vec<_> = (0..p.len()).map(|k| (p.header(k).first, p.header(k).count)).collect();
-        assert_eq!(got, vec![(0, 3), (3, 1), (4, 2)]);
+        let v: Vec<_> = [100, 100, 60, 100, 200, 200].iter().map(|&l| iov(0x10, l)).collect();
+        push_each(&mut s, d, &v);
+        s.plan();
+        assert_eq!(shape(&s), vec![(0, 3), (3, 1), (4, 2)]);
     }
 
     #[test]
     fn different_destinations_and_control_data_break_runs() {
         let mut s = Scratch::default();
-        s.begin();
+        s.begin_with(GsoPolicy::UDP);
         let a = s.push_addr(addr(1));
         let b = s.push_addr(addr(2));
         let same_as_a = s.push_addr(addr(1));
-        push_simple(&mut s, a, 10, 1);
-        push_simple(&mut s, same_as_a, 10, 1);
-        push_simple(&mut s, b, 10, 1);
-        let (off, _) = s.control.push_cmsg(1, 1, 4);
         let v = [iov(1, 10)];
-        s.push(Message { dest: b, iov: &v, control: Some((off, s.control.len() - off)), len: 10 });
-        push_simple(&mut s, b, 10, 1);
-        push_simple(&mut s, Dest::Connected, 10, 1);
-        push_simple(&mut s, Dest::Connected, 10, 1);
-        s.plan(&GsoPolicy::UDP);
-        let p = s.view();
-        let got: Vec<_> = (0..p.len()).map(|k| (p.header(k).first, p.header(k).count)).collect();
-        assert_eq!(got, vec![(0, 2), (2, 1), (3, 1), (4, 1), (5, 2)]);
-        let h = p.header(2);
+        let (off, _) = s.control.push_cmsg(1, 1, 4);
+        let ctl = Some((off, s.control.len() - off));
+        // SAFETY: `v` outlives the plan.
+        unsafe {
+            for (dest, control) in [
+                (a, None),
+                (same_as_a, None),
+                (b, None),
+                (b, ctl),
+                (b, None),
+                (Dest::Connected, None),
+                (Dest::Connected, None),
+            ] {
+                s.push(Message { dest, iov: &v, control, len: 10 });
+            }
+        }
+        s.plan();
+        assert_eq!(shape(&s), vec![(0, 2), (2, 1), (3, 1), (4, 1), (5, 2)]);
+        let h = s.view().header(2);
         assert_eq!((h.first, h.control.len()), (3, 24), "{h:?}");
+    }
+
+    #[test]
+    fn growing_buffers_carry_the_headers_along() {
+        let mut s = Scratch::default();
+        s.begin_with(GsoPolicy::UDP);
+        let v = [iov(1, 10)];
+        // Many addresses and control blocks: both buffers reallocate
+        // after headers already point into them.
+        for i in 0..600u16 {
+            let d = s.push_addr(addr(1000 + i));
+            let control = if i % 2 == 0 {
+                let (off, _) = s.control.push_cmsg(1, 1, 100);
+                Some((off, s.control.len() - off))
+            } else {
+                None
+            };
+            // SAFETY: `v` outlives the plan.
+            unsafe { s.push(Message { dest: d, iov: &v, control, len: 10 }) };
+        }
+        s.plan();
+        let p = s.view();
+        assert_eq!(p.len(), 600);
+        for k in 0..600 {
+            // `header` checks every pointer against the buffers.
+            let h = p.header(k);
+            assert_eq!(h.dest, addr(1000 + k as u16).bytes());
+            // SAFETY: pure arithmetic.
+            let space = unsafe { libc::CMSG_SPACE(100) } as usize;
+            assert_eq!(h.control.len(), if k % 2 == 0 { space } else { 0 });
+        }
     }
 
     #[test]
     fn limits_split_runs() {
         let mut s = Scratch::default();
-        s.begin();
+        s.begin_with(GsoPolicy::UDP);
         let d = s.push_addr(addr(9));
-        for _ in 0..130 {
-            push_simple(&mut s, d, 1000, 1);
-        }
-        s.plan(&GsoPolicy::UDP);
-        let p = s.view();
-        let counts: Vec<_> = (0..p.len()).map(|k| p.header(k).count).collect();
-        assert_eq!(counts, vec![64, 64, 2]);
-        s.begin();
+        let v = vec![iov(1, 1000); 130];
+        push_each(&mut s, d, &v);
+        s.plan();
+        assert_eq!(shape(&s).iter().map(|x| x.1).collect::<Vec<_>>(), vec![64, 64, 2]);
+        s.begin_with(GsoPolicy::UDP);
         let d = s.push_addr(addr(9));
-        for _ in 0..10 {
-            push_simple(&mut s, d, 30000, 1);
-        }
-        s.plan(&GsoPolicy::UDP);
-        let counts: Vec<_> = (0..s.view().len()).map(|k| s.view().header(k).count).collect();
-        assert_eq!(counts, vec![2, 2, 2, 2, 2]);
+        let v = vec![iov(1, 30000); 10];
+        push_each(&mut s, d, &v);
+        s.plan();
+        assert_eq!(shape(&s).iter().map(|x| x.1).collect::<Vec<_>>(), vec![2, 2, 2, 2, 2]);
     }
 
     #[test]
     fn gso_off_and_empty_datagrams_stay_plain() {
+        let v: Vec<_> = [0, 0, 0, 5, 5, 5].iter().map(|&l| iov(1, l)).collect();
         let mut s = Scratch::default();
-        s.begin();
-        for _ in 0..3 {
-            push_simple(&mut s, Dest::Connected, 0, 1);
-        }
-        for _ in 0..3 {
-            push_simple(&mut s, Dest::Connected, 5, 1);
-        }
-        s.plan(&GsoPolicy::UDP);
+        s.begin_with(GsoPolicy::UDP);
+        push_each(&mut s, Dest::Connected, &v);
+        s.plan();
         assert_eq!(s.view().len(), 4);
-        s.plan(&GsoPolicy::OFF);
+        s.begin();
+        push_each(&mut s, Dest::Connected, &v);
+        s.plan();
         assert_eq!(s.view().len(), 6);
-        s.plan(&GsoPolicy::UDP);
+        s.begin_with(GsoPolicy::UDP);
+        push_each(&mut s, Dest::Connected, &v);
+        s.plan();
         s.replan_plain(1);
         assert_eq!(s.view().len(), 6);
     }
 
     #[test]
     fn splitting_a_run_gives_each_message_its_own_vectors() {
+        for contiguous in [false, true] {
+            let mut s = Scratch::default();
+            s.begin_with(GsoPolicy::UDP);
+            let d = s.push_addr(addr(7));
+            // Three 10-byte messages with zero-length vectors around the
+            // cuts, and a shorter last one.
+            let msgs: Vec<Vec<libc::iovec>> = vec![
+                vec![iov(0x100, 4), iov(0x200, 0), iov(0x300, 6)],
+                vec![iov(0x400, 0), iov(0x500, 10)],
+                vec![iov(0x600, 3), iov(0x700, 7), iov(0x800, 0)],
+                vec![iov(0x900, 2)],
+            ];
+            let flat: Vec<libc::iovec> = msgs.concat();
+            let mut at = 0;
+            for m in &msgs {
+                let len = m.iter().map(|v| v.iov_len).sum();
+                let iov = if contiguous { &flat[at..at + m.len()] } else { &m[..] };
+                at += m.len();
+                // SAFETY: `msgs` and `flat` outlive the plan.
+                unsafe { s.push(Message { dest: d, iov, control: None, len }) };
+            }
+            s.plan();
+            assert_eq!(s.view().len(), 1);
+            assert_eq!(s.view().header(0).segment, Some(10));
+            assert_eq!(s.hdrs[0].msg_hdr.msg_iov.cast_const() == flat.as_ptr(), contiguous);
+            s.replan_plain(0);
+            let p = s.view();
+            assert_eq!(p.len(), 4);
+            for (k, m) in msgs.iter().enumerate() {
+                let h = p.header(k);
+                assert_eq!((h.first, h.count, h.segment), (k, 1, None));
+                let bytes =
+                    |v: &[(usize, usize)]| -> Vec<(usize, usize)> { v.iter().copied().filter(|x| x.1 > 0).collect() };
+                let want: Vec<(usize, usize)> = m.iter().map(|v| (v.iov_base as usize, v.iov_len)).collect();
+                assert_eq!(bytes(&h.iov), bytes(&want), "message {k}");
+                assert!(h.control.is_empty());
+            }
+            let mut got = Vec::new();
+            for k in 0..4 {
+                s.sent(k, |i, b| got.push((i, b)));
+            }
+            // Plain headers report what the kernel wrote (nothing yet: zero).
+            assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        }
+    }
+
+    #[test]
+    fn splitting_one_run_keeps_the_others() {
         let mut s = Scratch::default();
         s.begin_with(GsoPolicy::UDP);
-        let d = s.push_addr(addr(7));
-        // Three 10-byte messages with zero-length vectors around the cuts,
-        // and a shorter last one.
-        let msgs: Vec<Vec<libc::iovec>> = vec![
-            vec![iov(0x100, 4), iov(0x200, 0), iov(0x300, 6)],
-            vec![iov(0x400, 0), iov(0x500, 10)],
-            vec![iov(0x600, 3), iov(0x700, 7), iov(0x800, 0)],
-            vec![iov(0x900, 2)],
-        ];
-        for m in &msgs {
-            let len = m.iter().map(|v| v.iov_len).sum();
-            s.push(Message { dest: d, iov: m, control: None, len });
-        }
-        s.plan(&GsoPolicy::UDP);
-        assert_eq!(s.view().len(), 1);
-        assert_eq!(s.view().header(0).segment, Some(10));
-        s.replan_plain(0);
-        let p = s.view();
-        assert_eq!(p.len(), 4);
-        for (k, m) in msgs.iter().enumerate() {
-            let h = p.header(k);
-            assert_eq!((h.first, h.count, h.segment), (k, 1, None));
-            let bytes =
-                |v: &[(usize, usize)]| -> Vec<(usize, usize)> { v.iter().copied().filter(|x| x.1 > 0).collect() };
-            let want: Vec<(usize, usize)> = m.iter().map(|v| (v.iov_base as usize, v.iov_len)).collect();
-            assert_eq!(bytes(&h.iov), bytes(&want), "message {k}");
-            assert!(h.control.is_empty());
-        }
-        let mut got = Vec::new();
-        for k in 0..4 {
-            s.sent(k, |i, b| got.push((i, b)));
-        }
-        // Plain headers report what the kernel wrote (nothing yet: zero).
-        assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        let a = s.push_addr(addr(1));
+        let b = s.push_addr(addr(2));
+        let v = vec![iov(1, 10); 6];
+        push_each(&mut s, a, &v[..3]);
+        push_each(&mut s, b, &v[3..]);
+        s.plan();
+        assert_eq!(shape(&s), vec![(0, 3), (3, 3)]);
+        s.replan_entry_plain(0);
+        assert_eq!(shape(&s), vec![(0, 1), (1, 1), (2, 1), (3, 3)]);
+        assert_eq!(s.view().header(3).segment, Some(10));
     }
 
     #[test]
     fn a_run_reports_each_message_length() {
         let mut s = Scratch::default();
         s.begin_with(GsoPolicy::UDP);
-        for len in [50, 50, 50, 20] {
-            push_simple(&mut s, Dest::Connected, len, 1);
-        }
-        s.plan(&GsoPolicy::UDP);
+        let v: Vec<_> = [50, 50, 50, 20].iter().map(|&l| iov(1, l)).collect();
+        push_each(&mut s, Dest::Connected, &v);
+        s.plan();
         let mut got = Vec::new();
         s.sent(0, |i, b| got.push((i, b)));
         assert_eq!(got, vec![(0, 50), (1, 50), (2, 50), (3, 20)]);

@@ -123,9 +123,10 @@ pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc
 }
 
 /// Sends `req.n` messages. `describe(i, scratch)` adds message `i` to the
-/// scratch space (see [`Scratch::push`]), and may add following messages
-/// too (see [`Scratch::extend_run_single`]); it is called for a chunk of up to 1024
-/// messages before any of them is sent. `report(i, bytes)` is called for
+/// scratch space (see [`Scratch::push`], whose contract on the vector
+/// arrays holds until this returns), and may add following messages too
+/// (see [`Scratch::extend_run_single`]); it is called for a chunk of up to
+/// 1024 messages before any of them is sent. `report(i, bytes)` is called for
 /// every message the kernel accepted.
 pub fn send<E>(
     s: &mut Scratch,
@@ -157,7 +158,7 @@ pub fn send<E>(
             }
             i = (start + s.messages()).max(i + 1);
         }
-        s.plan(&gso);
+        s.plan();
         if gso.enabled && !options_checked && s.has_runs() {
             options_checked = true;
             if !sys::udp_sends_as_given(req.fd) {
@@ -264,12 +265,15 @@ mod tests {
                 &req,
                 &mut PollWaiter,
                 |i, s| {
-                    s.push(Message {
-                        dest: Dest::Connected,
-                        iov: &iovs[i..i + 1],
-                        control: None,
-                        len: payloads[i].len(),
-                    });
+                    // SAFETY: `iovs` outlives the send.
+                    unsafe {
+                        s.push(Message {
+                            dest: Dest::Connected,
+                            iov: &iovs[i..i + 1],
+                            control: None,
+                            len: payloads[i].len(),
+                        })
+                    };
                     Ok(())
                 },
                 |i, b| sent[i] = b,
@@ -329,7 +333,8 @@ mod tests {
                     if i == 2 {
                         return Err("bad");
                     }
-                    s.push(Message { dest: Dest::Connected, iov: &v, control: None, len: 1 });
+                    // SAFETY: `v` outlives the send.
+                    unsafe { s.push(Message { dest: Dest::Connected, iov: &v, control: None, len: 1 }) };
                     Ok(())
                 },
                 |_, _| {},

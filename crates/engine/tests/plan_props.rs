@@ -123,12 +123,10 @@ struct Msg {
 
 #[derive(Clone, Copy, Debug)]
 enum Mode {
-    /// begin_with(policy), push every message, plan(policy).
+    /// begin_with(policy), push every message, plan().
     PushGrouped,
-    /// begin() (no coalescing), push, plan(policy): regrouped at plan time.
-    Regroup,
-    /// begin_with(other), push, plan(policy).
-    Switch(GsoPolicy),
+    /// The same with push_copied (vector arrays that do not outlive the push).
+    PushCopied,
     /// begin_with(policy), push and extend_run_single like the C edge.
     ExtendRun,
 }
@@ -139,6 +137,9 @@ struct Case {
     msgs: Vec<Msg>,
     policy: GsoPolicy,
     mode: Mode,
+    /// Every message's vectors follow the previous one's in one array (the
+    /// usual layout, which runs point at) rather than an array each.
+    flat: bool,
     /// Chunk limits, in order (each 1..=CHUNK).
     limits: Vec<usize>,
 }
@@ -280,10 +281,10 @@ fn gen_case(seed: u64, pool: Vec<SockAddr>, shape: Shape) -> Case {
     let policy = random_policy(&mut r);
     let mode = match r.below(4) {
         0 => Mode::PushGrouped,
-        1 => Mode::Regroup,
-        2 => Mode::Switch(random_policy(&mut r)),
+        1 => Mode::PushCopied,
         _ => Mode::ExtendRun,
     };
+    let flat = r.chance(600);
     let mut limits = Vec::new();
     let mut left = n;
     while left > 0 {
@@ -291,7 +292,7 @@ fn gen_case(seed: u64, pool: Vec<SockAddr>, shape: Shape) -> Case {
         limits.push(l.min(left));
         left -= l.min(left);
     }
-    Case { pool, arena, msgs, policy, mode, limits }
+    Case { pool, arena, msgs, policy, mode, flat, limits }
 }
 
 fn random_dest(r: &mut Rng, n_dests: usize) -> DestSpec {
@@ -326,33 +327,15 @@ struct Want {
 fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize, seed: u64) -> (usize, usize) {
     let pool = &c.pool;
     let msgs = &c.msgs[from..from + count];
-    let begin_policy = match c.mode {
-        Mode::PushGrouped | Mode::ExtendRun => c.policy,
-        Mode::Regroup => GsoPolicy::OFF,
-        Mode::Switch(p) => p,
-    };
-    if matches!(c.mode, Mode::Regroup) && seed % 2 == 1 {
+    if !c.policy.enabled && seed % 2 == 1 {
         s.begin();
     } else {
-        s.begin_with(begin_policy);
+        s.begin_with(c.policy);
     }
     s.set_limit(limit);
     assert_eq!(s.room(), limit);
     let shared: Vec<Dest> = pool.iter().map(|a| s.push_addr(*a)).collect();
-    let iovs: Vec<Vec<libc::iovec>> = msgs
-        .iter()
-        .map(|m| {
-            m.vecs
-                .iter()
-                .map(|&(off, len)| libc::iovec {
-                    // SAFETY: off + len <= arena.len() (pointer arithmetic
-                    // within, or one past the end of, the arena).
-                    iov_base: unsafe { c.arena.as_ptr().add(off) } as *mut libc::c_void,
-                    iov_len: len,
-                })
-                .collect()
-        })
-        .collect();
+    let vectors = Vectors::new(c, msgs);
     let mut wants: Vec<Want> = Vec::with_capacity(count);
     let mut i = 0;
     while i < count {
@@ -391,20 +374,28 @@ fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize
             len: m.len,
         };
         assert!(s.room() > 0);
-        s.push(Message { dest, iov: &iovs[i], control, len: m.len });
+        let message = Message { dest, iov: vectors.of(i), control, len: m.len };
+        if matches!(c.mode, Mode::PushCopied) {
+            s.push_copied(message);
+        } else {
+            // SAFETY: `vectors` outlives the plan.
+            unsafe { s.push(message) };
+        }
         wants.push(want_of(m, ctl_bytes));
         i += 1;
         if matches!(c.mode, Mode::ExtendRun) && m.control.is_empty() {
             // The edge's fast path: following messages known to go to the
             // same destination without control data.
             let id = m.dest.identity();
-            let added = s.extend_run_single(|k| {
+            let peek = |k: usize| {
                 let n = msgs.get(i + k)?;
-                match &iovs[i + k][..] {
+                match vectors.of(i + k) {
                     [one] if n.dest.identity() == id && n.control.is_empty() => Some(one),
                     _ => None,
                 }
-            });
+            };
+            // SAFETY: `vectors` outlives the plan.
+            let added = unsafe { s.extend_run_single(peek) };
             for k in 0..added {
                 wants.push(want_of(&msgs[i + k], Vec::new()));
             }
@@ -412,8 +403,48 @@ fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize
         }
         assert_eq!(s.messages(), i);
     }
-    s.plan(&c.policy);
+    s.plan();
     check_plan(s, c, &wants, &c.policy)
+}
+
+/// The messages' vectors, in one array or an array each.
+enum Vectors {
+    Flat(Vec<libc::iovec>, Vec<usize>),
+    Each(Vec<Vec<libc::iovec>>),
+}
+
+impl Vectors {
+    fn new(c: &Case, msgs: &[Msg]) -> Vectors {
+        let each: Vec<Vec<libc::iovec>> = msgs
+            .iter()
+            .map(|m| {
+                m.vecs
+                    .iter()
+                    .map(|&(off, len)| libc::iovec {
+                        // SAFETY: off + len <= arena.len() (pointer arithmetic
+                        // within, or one past the end of, the arena).
+                        iov_base: unsafe { c.arena.as_ptr().add(off) } as *mut libc::c_void,
+                        iov_len: len,
+                    })
+                    .collect()
+            })
+            .collect();
+        if !c.flat {
+            return Vectors::Each(each);
+        }
+        let mut starts = vec![0];
+        for v in &each {
+            starts.push(starts.last().unwrap() + v.len());
+        }
+        Vectors::Flat(each.concat(), starts)
+    }
+
+    fn of(&self, i: usize) -> &[libc::iovec] {
+        match self {
+            Vectors::Flat(all, starts) => &all[starts[i]..starts[i + 1]],
+            Vectors::Each(each) => &each[i],
+        }
+    }
 }
 
 fn check_plan(s: &Scratch, c: &Case, wants: &[Want], policy: &GsoPolicy) -> (usize, usize) {
@@ -606,9 +637,10 @@ fn edge_shapes() {
         let d = s.push_addr(sockaddr_in(9));
         let v = [libc::iovec { iov_base: arena.as_ptr() as *mut libc::c_void, iov_len: len }];
         for _ in 0..n {
-            s.push(Message { dest: d, iov: &v, control: None, len });
+            // SAFETY: `v` outlives the plan.
+            unsafe { s.push(Message { dest: d, iov: &v, control: None, len }) };
         }
-        s.plan(&GsoPolicy::UDP);
+        s.plan();
         let p = s.view();
         let got: Vec<usize> = (0..p.len()).map(|k| p.header(k).count).collect();
         assert_eq!(got, want, "{n} × {len}");
@@ -717,20 +749,7 @@ fn send_case(seed: u64) -> (usize, bool) {
     if no_check {
         assert_eq!(setsockopt_int(&tx, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1), 0);
     }
-    let iovs: Vec<Vec<libc::iovec>> = c
-        .msgs
-        .iter()
-        .map(|m| {
-            m.vecs
-                .iter()
-                .map(|&(off, len)| libc::iovec {
-                    // SAFETY: within (or one past) the arena.
-                    iov_base: unsafe { c.arena.as_ptr().add(off) } as *mut libc::c_void,
-                    iov_len: len,
-                })
-                .collect()
-        })
-        .collect();
+    let vectors = Vectors::new(&c, &c.msgs);
     let n = c.msgs.len();
     let mut s = Scratch::default();
     for (i, a) in pool.iter().enumerate() {
@@ -763,16 +782,24 @@ fn send_case(seed: u64) -> (usize, bool) {
                 let off = first.unwrap();
                 Some((off, s.control.len() - off))
             };
-            s.push(Message { dest, iov: &iovs[i], control, len: m.len });
+            let message = Message { dest, iov: vectors.of(i), control, len: m.len };
+            if matches!(c.mode, Mode::PushCopied) {
+                s.push_copied(message);
+            } else {
+                // SAFETY: `vectors` outlives the send.
+                unsafe { s.push(message) };
+            }
             if extend && control.is_none() {
                 let id = m.dest.identity();
-                s.extend_run_single(|k| {
+                let peek = |k: usize| {
                     let nm = c.msgs.get(i + 1 + k)?;
-                    match &iovs[i + 1 + k][..] {
+                    match vectors.of(i + 1 + k) {
                         [one] if nm.dest.identity() == id && nm.control.is_empty() => Some(one),
                         _ => None,
                     }
-                });
+                };
+                // SAFETY: `vectors` outlives the send.
+                unsafe { s.extend_run_single(peek) };
             }
             Ok(())
         },
@@ -847,11 +874,15 @@ fn segment_size_beyond_16_bits() {
     let policy = GsoPolicy { enabled: true, max_segments: 64, max_bytes: 69_329 };
     s.begin_with(policy);
     let d = s.push_addr(sockaddr_in(9));
-    for len in [66_788usize, 100] {
-        let v = [libc::iovec { iov_base: arena.as_ptr() as *mut libc::c_void, iov_len: len }];
-        s.push(Message { dest: d, iov: &v, control: None, len });
+    let v: Vec<libc::iovec> = [66_788usize, 100]
+        .iter()
+        .map(|&len| libc::iovec { iov_base: arena.as_ptr() as *mut libc::c_void, iov_len: len })
+        .collect();
+    for k in 0..v.len() {
+        // SAFETY: `v` outlives the plan.
+        unsafe { s.push(Message { dest: d, iov: &v[k..k + 1], control: None, len: v[k].iov_len }) };
     }
-    s.plan(&policy);
+    s.plan();
     let p = s.view();
     for k in 0..p.len() {
         let h = p.header(k);

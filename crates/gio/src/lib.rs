@@ -868,6 +868,7 @@ unsafe fn data_impl(
             error,
             DATA,
             |_, s, _| {
+                // `v` outlives the send (push's contract).
                 s.push(gsend_engine::Message {
                     dest: gsend_engine::Dest::Connected,
                     iov: &v,
@@ -935,7 +936,8 @@ pub unsafe extern "C" fn socket_send_datagrams(
                     iov.iov_base = data as *mut libc::c_void;
                     iov.iov_len = len;
                     let dest = message::dest_of(s, memo, address)?;
-                    s.push(gsend_engine::Message { dest, iov: std::slice::from_ref(&iov), control: None, len });
+                    // The one vector is rewritten for every datagram: copied.
+                    s.push_copied(gsend_engine::Message { dest, iov: std::slice::from_ref(&iov), control: None, len });
                     Ok(())
                 },
                 |_, _| {},

@@ -214,7 +214,9 @@ pub unsafe fn describe(s: &mut Scratch, memo: &mut AddrMemo, m: &gio::GOutputMes
     };
     // SAFETY: per the contract.
     let dest = unsafe { dest_of(s, memo, m.address)? };
-    s.push(Message { dest, iov, control, len });
+    // SAFETY: the caller's vectors stay valid for the whole call (GIO's
+    // contract), so until the chunk is sent.
+    unsafe { s.push(Message { dest, iov, control, len }) };
     Ok(())
 }
 
@@ -244,7 +246,7 @@ pub unsafe fn describe_run(
         && unsafe { (*msgs.add(i + 1)).address } == head.address
     {
         let address = head.address;
-        s.extend_run_single(|k| {
+        let peek = |k: usize| {
             // SAFETY: extend_run_single asks for no more messages than there
             // is room for, which the caller guarantees exist.
             let m = unsafe { &*msgs.add(i + 1 + k) };
@@ -253,7 +255,9 @@ pub unsafe fn describe_run(
             }
             // SAFETY: one readable vector, with iovec's layout.
             Some(unsafe { &*m.vectors.cast::<libc::iovec>() })
-        });
+        };
+        // SAFETY: as for `push` above, the caller's vectors outlive the call.
+        unsafe { s.extend_run_single(peek) };
     }
     Ok(())
 }
