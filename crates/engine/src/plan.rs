@@ -158,18 +158,20 @@ fn name_of(addrs: &[SockAddr], cache: &AddrCache, code: u32) -> (*mut libc::c_vo
     }
 }
 
+/// Whether destination `b` is the same as the open run's, `a` (whose
+/// length and first eight bytes are `run.namelen` and `run.head`).
 #[inline(always)]
-fn same_addr(addrs: &[SockAddr], cache: &AddrCache, a: u32, b: u32) -> bool {
+fn same_addr(addrs: &[SockAddr], cache: &AddrCache, run: &Run, a: u32, b: u32) -> bool {
     if a == b {
         return true;
     }
     if a == CONNECTED || b == CONNECTED {
         return false;
     }
-    let (x, y) = (addr_of(addrs, cache, a), addr_of(addrs, cache, b));
+    let y = addr_of(addrs, cache, b);
     // Family, port and (for IPv4) the address are in the first 8 bytes:
     // different destinations almost always differ there.
-    x.len == y.len && x.head() == y.head() && x.bytes() == y.bytes()
+    y.len == run.namelen && y.head() == run.head && y.bytes() == addr_of(addrs, cache, a).bytes()
 }
 
 /// Largest GSO segment: `UDP_SEGMENT` takes a 16-bit size.
@@ -261,6 +263,11 @@ struct Run {
     copied: bool,
     /// Payload bytes it may still take.
     budget: usize,
+    /// Its destination's length and first eight bytes (see `same_addr`),
+    /// so that a message to another destination is told apart without
+    /// looking the run's up.
+    namelen: libc::socklen_t,
+    head: u64,
 }
 
 const EMPTY_HDR: libc::mmsghdr = libc::mmsghdr {
@@ -388,12 +395,21 @@ impl Scratch {
     /// planning may read it again (to copy or split a run).
     #[inline(always)]
     pub unsafe fn push(&mut self, m: Message<'_>) {
-        let dest = dest_code(m.dest);
-        if m.control.is_none() && self.run.open && self.try_join::<true>(dest, m.iov, m.len) {
+        // SAFETY: forwarded contract.
+        unsafe { self.push_code(dest_code(m.dest), m.iov, m.control, m.len) }
+    }
+
+    /// [`Scratch::push`] with a destination code.
+    ///
+    /// # Safety
+    /// As for [`Scratch::push`].
+    #[inline(always)]
+    unsafe fn push_code(&mut self, dest: u32, iov: &[libc::iovec], control: Option<(usize, usize)>, len: usize) {
+        if control.is_none() && self.run.open && self.try_join::<true>(dest, iov, len) {
             return;
         }
-        let ctl = self.control_of(m.control);
-        self.push_entry(dest, m.iov.as_ptr(), m.iov.len(), ctl, m.len);
+        let ctl = self.control_of(control);
+        self.push_entry(dest, iov.as_ptr(), iov.len(), ctl, len);
     }
 
     /// Adds a message whose vector array lives no longer than this call:
@@ -431,7 +447,13 @@ impl Scratch {
     ) {
         let first = self.n_msgs;
         self.n_msgs += 1;
-        let (name, namelen) = name_of(&self.addrs, &self.cache, dest);
+        let (name, namelen, head) = if dest == CONNECTED {
+            (std::ptr::null_mut(), 0, 0)
+        } else {
+            let a = addr_of(&self.addrs, &self.cache, dest);
+            let (name, namelen) = a.name();
+            (name, namelen, a.head())
+        };
         let (ctl_code, control, controllen) = ctl.unwrap_or((NO_CTL, std::ptr::null_mut(), 0));
         self.entries.push(Entry { first, count: 1, seg: len, total: len, dest, ctl: ctl_code });
         self.hdrs.push(libc::mmsghdr {
@@ -451,6 +473,8 @@ impl Scratch {
             open: gso.enabled && ctl.is_none() && len > 0 && len <= MAX_SEGMENT && gso.max_segments > 1,
             copied: false,
             budget: gso.max_bytes.saturating_sub(len),
+            namelen,
+            head,
         };
     }
 
@@ -466,7 +490,7 @@ impl Scratch {
             || len > e.seg
             || len > self.run.budget
             || self.hdrs[k].msg_hdr.msg_iovlen + iov.len() > CHUNK
-            || !same_addr(&self.addrs, &self.cache, e.dest, dest)
+            || !same_addr(&self.addrs, &self.cache, &self.run, e.dest, dest)
         {
             return false;
         }
@@ -552,23 +576,87 @@ impl Scratch {
         }
     }
 
-    /// Extends the last entry, as GSO segments, with the messages that
-    /// follow, when each has one vector (the usual shape): `peek(k)` gives
-    /// the `k`th following message's only vector, or `None` to stop (a
-    /// message of another shape is left to [`Scratch::push`], which still
-    /// joins it to the run if it can). The caller vouches that every message
-    /// it describes goes to the same destination as the last one pushed and
-    /// carries no control data. Stops at the first message that cannot join
-    /// (it is not consumed) and returns how many were added.
+    /// Adds the messages that follow the last one pushed, as long as each
+    /// has one vector and no control data (the usual shape): `peek(k)`
+    /// gives the `k`th following message's destination key and where its
+    /// only vector is, or `None` for a message of another shape (left to
+    /// [`Scratch::push`]). A key stands for a destination within the chunk:
+    /// equal keys, the same destination. `head_key` is the last pushed
+    /// message's; key 0 is the connected peer; any other key is looked up
+    /// in the cross-call cache (see [`Scratch::cached_addr`]), and a key it
+    /// does not hold stops the walk (the caller converts that address).
+    /// A null vector pointer stops too. Messages are grouped exactly as
+    /// [`Scratch::push`] would group them. Returns how many were added (at
+    /// most [`Scratch::room`]).
     ///
-    /// This is the hot path for long runs: nothing but lengths, limits and
-    /// where the vector lies is checked per message.
+    /// This is the hot path: per message of a run, nothing but its key,
+    /// where its vector lies and its length is checked.
     ///
     /// # Safety
-    /// As for [`Scratch::push`]: every vector `peek` returns must stay
-    /// valid and unchanged until the chunk is sent.
+    /// A non-null pointer from `peek` points to a readable `iovec`, which,
+    /// as for [`Scratch::push`], stays valid and unchanged until the chunk
+    /// is sent.
     #[inline(always)]
-    pub unsafe fn extend_run_single<'a>(&mut self, mut peek: impl FnMut(usize) -> Option<&'a libc::iovec>) -> usize {
+    pub unsafe fn extend_simple(
+        &mut self,
+        head_key: usize,
+        mut peek: impl FnMut(usize) -> Option<(usize, *const libc::iovec)>,
+    ) -> usize {
+        let Some(last) = self.entries.last() else { return 0 };
+        let (mut key, mut dest) = (head_key, last.dest);
+        let mut done = 0;
+        while self.room() > 0 {
+            let Some((next_key, p)) = peek(done) else { break };
+            if p.is_null() {
+                break;
+            }
+            if next_key == key {
+                if self.run.open {
+                    let same = |k: usize| match peek(done + k) {
+                        Some((kk, p)) if kk == key => Some(p),
+                        _ => None,
+                    };
+                    // SAFETY: forwarded contract.
+                    let grown = unsafe { self.grow_run(same) };
+                    if grown > 0 {
+                        done += grown;
+                        continue;
+                    }
+                }
+            } else {
+                dest = if next_key == 0 {
+                    CONNECTED
+                } else {
+                    match self.cache.lookup(next_key) {
+                        Some(slot) => slot | CACHED,
+                        None => break,
+                    }
+                };
+                key = next_key;
+            }
+            // SAFETY: not null, so a readable vector that stays valid, per
+            // the contract.
+            let one = unsafe { std::slice::from_raw_parts(p, 1) };
+            if one[0].iov_len > isize::MAX as usize {
+                // Too large for the kernel: the caller reports it.
+                break;
+            }
+            // SAFETY: as above.
+            unsafe { self.push_code(dest, one, None, one[0].iov_len) };
+            done += 1;
+        }
+        done
+    }
+
+    /// Grows the open run with the messages `peek` describes (see
+    /// [`Scratch::extend_simple`]; here they all go to the run's destination) as long as they join it as segments
+    /// and their vectors follow one another (or the run's vectors are a
+    /// copy already). Returns how many joined.
+    ///
+    /// # Safety
+    /// As for [`Scratch::extend_simple`].
+    #[inline(always)]
+    unsafe fn grow_run(&mut self, mut peek: impl FnMut(usize) -> Option<*const libc::iovec>) -> usize {
         if !self.run.open {
             return 0;
         }
@@ -580,29 +668,33 @@ impl Scratch {
         // Full segments that fit in the byte budget; a shorter last one
         // may still fit after them.
         let full = most.min(budget / seg);
+        // A shorter last message of `len` bytes fits after `n` full ones.
+        let fits_short = |len: usize, n: usize| len != 0 && len < seg && len <= budget - n * seg;
         let mut n = 0;
         let mut short = 0;
         if !self.run.copied {
-            // The caller's vectors, as long as they follow one another.
+            // The caller's vectors, as long as they follow one another
+            // (`next` is not null: the run has vectors).
             let mut next = self.hdrs[k].msg_hdr.msg_iov.wrapping_add(iovlen).cast_const();
-            while n < most {
-                let Some(v) = peek(n) else { break };
-                if !std::ptr::eq(v, next) {
-                    break;
+            while n < full {
+                match peek(n) {
+                    // SAFETY: a pointer equal to `next` is not null, so
+                    // readable per the contract.
+                    Some(p) if p == next && unsafe { (*p).iov_len } == seg => {
+                        n += 1;
+                        next = next.wrapping_add(1);
+                    }
+                    _ => break,
                 }
-                let len = v.iov_len;
-                if len != seg {
-                    if len.wrapping_sub(1) < seg && len <= budget - n * seg {
-                        short = len;
+            }
+            if n < most {
+                if let Some(p) = peek(n) {
+                    // SAFETY: as above.
+                    if p == next && fits_short(unsafe { (*p).iov_len }, n) {
+                        short = unsafe { (*p).iov_len };
                         n += 1;
                     }
-                    break;
                 }
-                if n == full {
-                    break;
-                }
-                n += 1;
-                next = next.wrapping_add(1);
             }
         } else {
             // Written into reserved space rather than pushed: `Vec::push`
@@ -610,22 +702,26 @@ impl Scratch {
             self.reserve_iov(most);
             let base = self.iov.len();
             let spare = &mut self.iov.spare_capacity_mut()[..most];
-            while n < most {
-                let Some(v) = peek(n) else { break };
-                let len = v.iov_len;
-                if len != seg {
-                    if len.wrapping_sub(1) < seg && len <= budget - n * seg {
-                        spare[n].write(*v);
-                        short = len;
+            while n < full {
+                match peek(n) {
+                    // SAFETY: not null, so readable per the contract.
+                    Some(p) if !p.is_null() && unsafe { (*p).iov_len } == seg => {
+                        spare[n].write(unsafe { *p });
                         n += 1;
                     }
-                    break;
+                    _ => break,
                 }
-                if n == full {
-                    break;
+            }
+            if n < most {
+                if let Some(p) = peek(n) {
+                    // SAFETY: not null, so readable per the contract.
+                    if !p.is_null() && fits_short(unsafe { (*p).iov_len }, n) {
+                        let v = unsafe { *p };
+                        spare[n].write(v);
+                        short = v.iov_len;
+                        n += 1;
+                    }
                 }
-                spare[n].write(*v);
-                n += 1;
             }
             // SAFETY: the first `n` elements of the spare capacity were
             // just initialized.
@@ -764,19 +860,43 @@ impl Scratch {
         self.split_range(k, usize::MAX);
     }
 
-    /// Reports the bytes the kernel accepted for each message of entry `k`
-    /// (chunk-relative message indexes).
-    #[inline]
-    pub(crate) fn sent(&self, k: usize, mut report: impl FnMut(usize, usize)) {
-        let e = &self.entries[k];
-        if e.count > 1 {
-            for j in 0..e.count - 1 {
-                report(e.first + j, e.seg);
+    /// Reports the bytes the kernel accepted for each message of the
+    /// entries `range` (which it accepted), as `report(base + index, bytes)`
+    /// with chunk-relative indexes; returns how many messages they hold.
+    #[inline(always)]
+    pub(crate) fn sent(
+        &self,
+        range: std::ops::Range<usize>,
+        base: usize,
+        report: &mut impl FnMut(usize, usize),
+    ) -> usize {
+        let mut messages = 0;
+        for (e, h) in self.entries[range.clone()].iter().zip(&self.hdrs[range]) {
+            let first = base + e.first;
+            if e.count == 1 {
+                report(first, h.msg_len as usize);
+                messages += 1;
+                continue;
             }
-            report(e.first + e.count - 1, e.message_len(e.count - 1));
-        } else {
-            report(e.first, self.hdrs[k].msg_len as usize);
+            // Every segment but the last has the segment size: four at a
+            // time (a run is up to 64 messages).
+            let (last, seg) = (first + e.count - 1, e.seg);
+            let mut i = first;
+            while i + 4 <= last {
+                report(i, seg);
+                report(i + 1, seg);
+                report(i + 2, seg);
+                report(i + 3, seg);
+                i += 4;
+            }
+            while i < last {
+                report(i, seg);
+                i += 1;
+            }
+            report(last, e.message_len(e.count - 1));
+            messages += e.count;
         }
+        messages
     }
 
     /// The finished plan.
@@ -948,7 +1068,7 @@ mod tests {
             s.push(Message { dest: d, iov: &a[..1], control: None, len: 50 });
             let mut i = 1;
             while i < all.len() {
-                let added = s.extend_run_single(|k| all.get(i + k).copied());
+                let added = s.extend_simple(1, |k| all.get(i + k).map(|v| (1, *v as *const libc::iovec)));
                 if added == 0 {
                     let one = std::slice::from_ref(all[i]);
                     s.push(Message { dest: d, iov: one, control: None, len: one[0].iov_len });
@@ -963,7 +1083,7 @@ mod tests {
         let h = s.view().header(0);
         assert_eq!(h.iov, all.iter().map(|v| (v.iov_base as usize, v.iov_len)).collect::<Vec<_>>());
         let mut got = Vec::new();
-        s.sent(0, |i, b| got.push((i, b)));
+        s.sent(0..1, 0, &mut |i, b| got.push((i, b)));
         assert_eq!(got.last(), Some(&(8, 7)));
         assert_eq!(got.iter().map(|x| x.1).sum::<usize>(), 8 * 50 + 7);
     }
@@ -1117,7 +1237,7 @@ mod tests {
             }
             let mut got = Vec::new();
             for k in 0..4 {
-                s.sent(k, |i, b| got.push((i, b)));
+                s.sent(k..k + 1, 0, &mut |i, b| got.push((i, b)));
             }
             // Plain headers report what the kernel wrote (nothing yet: zero).
             assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
@@ -1148,7 +1268,7 @@ mod tests {
         push_each(&mut s, Dest::Connected, &v);
         s.plan();
         let mut got = Vec::new();
-        s.sent(0, |i, b| got.push((i, b)));
+        s.sent(0..1, 0, &mut |i, b| got.push((i, b)));
         assert_eq!(got, vec![(0, 50), (1, 50), (2, 50), (3, 20)]);
     }
 }

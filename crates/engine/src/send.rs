@@ -125,7 +125,7 @@ pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc
 /// Sends `req.n` messages. `describe(i, scratch)` adds message `i` to the
 /// scratch space (see [`Scratch::push`], whose contract on the vector
 /// arrays holds until this returns), and may add following messages too
-/// (see [`Scratch::extend_run_single`]); it is called for a chunk of up to
+/// (see [`Scratch::extend_simple`]); it is called for a chunk of up to
 /// 1024 messages before any of them is sent. `report(i, bytes)` is called for
 /// every message the kernel accepted.
 pub fn send<E>(
@@ -149,7 +149,7 @@ pub fn send<E>(
         s.begin_with(gso);
         s.set_limit(end - start);
         // A describer adds message `i` and may add following ones too (see
-        // `Scratch::extend_run_single`); it never adds beyond the limit.
+        // `Scratch::extend_simple`); it never adds beyond the limit.
         let mut i = start;
         while i < end {
             if let Err(error) = describe(i, s) {
@@ -177,10 +177,7 @@ pub fn send<E>(
                     return out;
                 }
                 Ok(r) => {
-                    for kk in k..k + r {
-                        s.sent(kk, |i, bytes| report(start + i, bytes));
-                        out.sent += s.entries[kk].count;
-                    }
+                    out.sent += s.sent(k..k + r, start, &mut report);
                     k += r;
                 }
                 Err(libc::EINTR) => {}

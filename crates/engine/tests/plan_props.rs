@@ -309,6 +309,18 @@ fn random_dest(r: &mut Rng, n_dests: usize) -> DestSpec {
 
 unsafe fn release_nothing(_: usize) {}
 
+/// The key `extend_simple` gets for a destination: 0 for the connected
+/// peer, the cache key of a cached one, and for the others a key of their
+/// pool entry that the cache does not hold (so the walk stops there and the
+/// describer pushes them itself).
+fn dest_key(d: DestSpec) -> usize {
+    match d {
+        DestSpec::Connected => 0,
+        DestSpec::Cached(p) => cache_key(p),
+        DestSpec::Shared(p) | DestSpec::Fresh(p) => 1_000_000 + p,
+    }
+}
+
 /// Cache key of pool address `i`.
 fn cache_key(i: usize) -> usize {
     (i + 1) * 4096
@@ -386,16 +398,15 @@ fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize
         if matches!(c.mode, Mode::ExtendRun) && m.control.is_empty() {
             // The edge's fast path: following messages known to go to the
             // same destination without control data.
-            let id = m.dest.identity();
             let peek = |k: usize| {
                 let n = msgs.get(i + k)?;
                 match vectors.of(i + k) {
-                    [one] if n.dest.identity() == id && n.control.is_empty() => Some(one),
+                    [one] if n.control.is_empty() => Some((dest_key(n.dest), one as *const libc::iovec)),
                     _ => None,
                 }
             };
             // SAFETY: `vectors` outlives the plan.
-            let added = unsafe { s.extend_run_single(peek) };
+            let added = unsafe { s.extend_simple(dest_key(m.dest), peek) };
             for k in 0..added {
                 wants.push(want_of(&msgs[i + k], Vec::new()));
             }
@@ -790,16 +801,15 @@ fn send_case(seed: u64) -> (usize, bool) {
                 unsafe { s.push(message) };
             }
             if extend && control.is_none() {
-                let id = m.dest.identity();
                 let peek = |k: usize| {
                     let nm = c.msgs.get(i + 1 + k)?;
                     match vectors.of(i + 1 + k) {
-                        [one] if nm.dest.identity() == id && nm.control.is_empty() => Some(one),
+                        [one] if nm.control.is_empty() => Some((dest_key(nm.dest), one as *const libc::iovec)),
                         _ => None,
                     }
                 };
                 // SAFETY: `vectors` outlives the send.
-                unsafe { s.extend_run_single(peek) };
+                unsafe { s.extend_simple(dest_key(m.dest), peek) };
             }
             Ok(())
         },

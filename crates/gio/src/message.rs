@@ -220,9 +220,10 @@ pub unsafe fn describe(s: &mut Scratch, memo: &mut AddrMemo, m: &gio::GOutputMes
     Ok(())
 }
 
-/// Adds message `i` of `msgs`, then, while coalescing, as many of the
-/// following messages as can join it: same address object, no control
-/// messages, vectors that check out. Anything else is left to `describe`.
+/// Adds message `i` of `msgs`, then as many of the following messages as
+/// have the usual shape (one vector, no control messages, an address whose
+/// native form is cached or already known). Anything else is left to
+/// `describe`.
 ///
 /// # Safety
 /// `msgs` points to GOutputMessages that follow GIO's contract, at least as
@@ -238,27 +239,23 @@ pub unsafe fn describe_run(
     let head = unsafe { &*msgs.add(i) };
     // SAFETY: per the contract.
     unsafe { describe(s, memo, head)? };
-    // SAFETY (next): the caller guarantees the messages the scratch space
-    // has room for exist.
-    if s.coalescing()
-        && head.num_control_messages == 0
-        && s.room() > 0
-        && unsafe { (*msgs.add(i + 1)).address } == head.address
-    {
-        let address = head.address;
-        let peek = |k: usize| {
-            // SAFETY: extend_run_single asks for no more messages than there
-            // is room for, which the caller guarantees exist.
-            let m = unsafe { &*msgs.add(i + 1 + k) };
-            if m.address != address || m.num_control_messages != 0 || m.num_vectors != 1 || m.vectors.is_null() {
-                return None;
-            }
-            // SAFETY: one readable vector, with iovec's layout.
-            Some(unsafe { &*m.vectors.cast::<libc::iovec>() })
-        };
-        // SAFETY: as for `push` above, the caller's vectors outlive the call.
-        unsafe { s.extend_run_single(peek) };
-    }
+    let peek = |k: usize| {
+        // SAFETY: extend_simple asks for no more messages than there is
+        // room for, which the caller guarantees exist.
+        let m = unsafe { &*msgs.add(i + 1 + k) };
+        if m.num_control_messages != 0 || m.num_vectors != 1 {
+            return None;
+        }
+        // The address object is the key (the cache's, see `dest_of`); one
+        // vector, with iovec's layout (NULL stops, and `describe` reports
+        // it).
+        Some((m.address as usize, m.vectors.cast_const().cast::<libc::iovec>()))
+    };
+    // SAFETY: a message with one vector and a non-NULL pointer to it has
+    // that vector readable, and, as for `push` above, the caller's vectors
+    // outlive the call. Within a call an address object stands for one
+    // destination, and the cache holds only live, immutable ones.
+    unsafe { s.extend_simple(head.address as usize, peek) };
     Ok(())
 }
 
