@@ -1250,7 +1250,7 @@ mod tests {
         s.begin_with(GsoPolicy::UDP);
         let a = s.push_addr(addr(1));
         let b = s.push_addr(addr(2));
-        let v = vec![iov(1, 10); 6];
+        let v = [iov(1, 10); 6];
         push_each(&mut s, a, &v[..3]);
         push_each(&mut s, b, &v[3..]);
         s.plan();
