@@ -486,11 +486,13 @@ impl Scratch {
     fn try_join<const POINT: bool>(&mut self, dest: u32, iov: &[libc::iovec], len: usize) -> bool {
         let k = self.entries.len() - 1;
         let e = &self.entries[k];
-        if len == 0
+        // The destination first: in a batch to many addresses it is what
+        // differs.
+        if !same_addr(&self.addrs, &self.cache, &self.run, e.dest, dest)
+            || len == 0
             || len > e.seg
             || len > self.run.budget
             || self.hdrs[k].msg_hdr.msg_iovlen + iov.len() > CHUNK
-            || !same_addr(&self.addrs, &self.cache, &self.run, e.dest, dest)
         {
             return false;
         }

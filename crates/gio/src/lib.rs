@@ -170,7 +170,7 @@ unsafe fn fast_one(
     flags: c_int,
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
-    style: Style,
+    style: &Style,
 ) -> Fast {
     // SAFETY: per the contract.
     let st = unsafe { socket::state(socket) };
@@ -197,7 +197,7 @@ unsafe fn fast_one(
         One::Full => Fast::General,
         One::Failed(errno) => {
             // SAFETY: error is NULL or unset.
-            unsafe { os_error(error, style, 0, errno) };
+            unsafe { os_error(error, *style, 0, errno) };
             Fast::Failed
         }
     }
@@ -354,7 +354,10 @@ unsafe fn batch_preconditions(
     false
 }
 
-/// The engine behind every `*_send_messages` function.
+/// The engine behind every `*_send_messages` function: the checks, the
+/// one-message fast path, then the general path (kept out of line, so that
+/// a one-message call does not pay for its stack frame).
+#[inline(always)]
 unsafe fn messages_impl(
     socket: *mut gio::GSocket,
     messages: *mut gio::GOutputMessage,
@@ -375,7 +378,7 @@ unsafe fn messages_impl(
             let m = &mut *messages;
             if m.num_control_messages == 0 {
                 if let Ok((iov, _)) = message::vectors_of(m.vectors, m.num_vectors as usize) {
-                    match fast_one(socket, m.address, iov, flags, cancellable, error, style) {
+                    match fast_one(socket, m.address, iov, flags, cancellable, error, &style) {
                         Fast::Sent(bytes) => {
                             m.bytes_sent = bytes as c_uint;
                             return 1;
@@ -386,6 +389,24 @@ unsafe fn messages_impl(
                 }
             }
         }
+        messages_general(socket, messages, n, flags, timeout_us, cancellable, error, style)
+    }
+}
+
+/// The general path of [`messages_impl`], after its checks.
+#[inline(never)]
+unsafe fn messages_general(
+    socket: *mut gio::GSocket,
+    messages: *mut gio::GOutputMessage,
+    n: usize,
+    flags: c_int,
+    timeout_us: Option<i64>,
+    cancellable: *mut gio::GCancellable,
+    error: *mut *mut GError,
+    style: Style,
+) -> c_int {
+    // SAFETY: checked pointers only.
+    unsafe {
         if n > CHUNK {
             if let Err(DescribeError::Programming(expr)) = message::precheck(messages, n) {
                 critical(style.func, expr);
@@ -679,7 +700,7 @@ unsafe fn message_impl(
         let (vectors, nv) = if nv == 0 { (&one as *const gio::GOutputVector, 1) } else { (vectors, nv) };
         if nm == 0 {
             if let Ok((iov, _)) = message::vectors_of(vectors, nv) {
-                match fast_one(socket, address, iov, flags, cancellable, error, style) {
+                match fast_one(socket, address, iov, flags, cancellable, error, &style) {
                     Fast::Sent(bytes) => {
                         if !bytes_written.is_null() {
                             *bytes_written = bytes;
@@ -852,7 +873,7 @@ unsafe fn data_impl(
         }
         let v = [libc::iovec { iov_base: buffer as *mut libc::c_void, iov_len: size }];
         if size <= isize::MAX as usize {
-            match fast_one(socket, std::ptr::null_mut(), &v, 0, cancellable, error, DATA) {
+            match fast_one(socket, std::ptr::null_mut(), &v, 0, cancellable, error, &DATA) {
                 Fast::Sent(bytes) => return bytes as isize,
                 Fast::Failed => return -1,
                 Fast::General => {}
