@@ -212,7 +212,10 @@ unsafe fn os_error(error: *mut *mut GError, style: Style, index: usize, errno: i
     unsafe { set_io_error(error, code, &format!("{}{at}: {}", style.what, glue::strerror(errno))) }
 }
 
-/// Sends `n` messages described by `describe`, with GIO's rules.
+/// Sends `n` messages described by `describe`, with GIO's rules. Kept out
+/// of line: a one-message call that takes the fast path does not pay for
+/// its stack frame.
+#[inline(never)]
 unsafe fn run(
     socket: *mut gio::GSocket,
     n: usize,
@@ -354,9 +357,8 @@ unsafe fn batch_preconditions(
     false
 }
 
-/// The engine behind every `*_send_messages` function: the checks, the
-/// one-message fast path, then the general path (kept out of line, so that
-/// a one-message call does not pay for its stack frame).
+/// The engine behind every `*_send_messages` function (inlined into each,
+/// so that a one-message call that takes the fast path costs one frame).
 #[inline(always)]
 unsafe fn messages_impl(
     socket: *mut gio::GSocket,
@@ -366,7 +368,7 @@ unsafe fn messages_impl(
     timeout_us: Option<i64>,
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
-    style: Style,
+    style: &Style,
 ) -> c_int {
     let n = num_messages as usize;
     // SAFETY: checked pointers only.
@@ -378,7 +380,7 @@ unsafe fn messages_impl(
             let m = &mut *messages;
             if m.num_control_messages == 0 {
                 if let Ok((iov, _)) = message::vectors_of(m.vectors, m.num_vectors as usize) {
-                    match fast_one(socket, m.address, iov, flags, cancellable, error, &style) {
+                    match fast_one(socket, m.address, iov, flags, cancellable, error, style) {
                         Fast::Sent(bytes) => {
                             m.bytes_sent = bytes as c_uint;
                             return 1;
@@ -389,24 +391,6 @@ unsafe fn messages_impl(
                 }
             }
         }
-        messages_general(socket, messages, n, flags, timeout_us, cancellable, error, style)
-    }
-}
-
-/// The general path of [`messages_impl`], after its checks.
-#[inline(never)]
-unsafe fn messages_general(
-    socket: *mut gio::GSocket,
-    messages: *mut gio::GOutputMessage,
-    n: usize,
-    flags: c_int,
-    timeout_us: Option<i64>,
-    cancellable: *mut gio::GCancellable,
-    error: *mut *mut GError,
-    style: Style,
-) -> c_int {
-    // SAFETY: checked pointers only.
-    unsafe {
         if n > CHUNK {
             if let Err(DescribeError::Programming(expr)) = message::precheck(messages, n) {
                 critical(style.func, expr);
@@ -420,7 +404,7 @@ unsafe fn messages_general(
             timeout_us,
             cancellable,
             error,
-            style,
+            *style,
             |i, s, memo| message::describe_run(s, memo, messages, i),
             |i, bytes| (*messages.add(i)).bytes_sent = bytes as c_uint,
         );
@@ -428,7 +412,7 @@ unsafe fn messages_general(
             Res::Sent(k) => k.min(c_int::MAX as usize) as c_int,
             Res::Failed => -1,
             Res::WouldBlock => {
-                would_block(error, style);
+                would_block(error, *style);
                 -1
             }
         }
@@ -452,7 +436,7 @@ pub unsafe extern "C" fn socket_send_messages_with_timeout(
     // SAFETY: forwarded contract.
     unsafe {
         glue::guard(error, -1, || {
-            messages_impl(socket, messages, num_messages, flags, Some(timeout_us), cancellable, error, style)
+            messages_impl(socket, messages, num_messages, flags, Some(timeout_us), cancellable, error, &style)
         })
     }
 }
@@ -472,7 +456,7 @@ pub unsafe extern "C" fn socket_send_messages(
     // SAFETY: forwarded contract.
     unsafe {
         glue::guard(error, -1, || {
-            messages_impl(socket, messages, num_messages, flags, None, cancellable, error, MESSAGES)
+            messages_impl(socket, messages, num_messages, flags, None, cancellable, error, &MESSAGES)
         })
     }
 }
@@ -538,7 +522,7 @@ pub unsafe extern "C" fn datagram_based_send_messages(
                     Some(timeout_us),
                     cancellable,
                     error,
-                    style,
+                    &style,
                 );
             }
             vfunc_send(datagram_based, messages, num_messages, flags, timeout_us, cancellable, error)
