@@ -447,13 +447,8 @@ impl Scratch {
     ) {
         let first = self.n_msgs;
         self.n_msgs += 1;
-        let (name, namelen, head) = if dest == CONNECTED {
-            (std::ptr::null_mut(), 0, 0)
-        } else {
-            let a = addr_of(&self.addrs, &self.cache, dest);
-            let (name, namelen) = a.name();
-            (name, namelen, a.head())
-        };
+        let addr = (dest != CONNECTED).then(|| addr_of(&self.addrs, &self.cache, dest));
+        let (name, namelen) = addr.map_or((std::ptr::null_mut(), 0), SockAddr::name);
         let (ctl_code, control, controllen) = ctl.unwrap_or((NO_CTL, std::ptr::null_mut(), 0));
         self.entries.push(Entry { first, count: 1, seg: len, total: len, dest, ctl: ctl_code });
         self.hdrs.push(libc::mmsghdr {
@@ -469,13 +464,18 @@ impl Scratch {
             msg_len: 0,
         });
         let gso = &self.gso;
-        self.run = Run {
-            open: gso.enabled && ctl.is_none() && len > 0 && len <= MAX_SEGMENT && gso.max_segments > 1,
-            copied: false,
-            budget: gso.max_bytes.saturating_sub(len),
-            namelen,
-            head,
-        };
+        if gso.enabled && ctl.is_none() && len > 0 && len <= MAX_SEGMENT && gso.max_segments > 1 {
+            self.run = Run {
+                open: true,
+                copied: false,
+                budget: gso.max_bytes.saturating_sub(len),
+                namelen,
+                head: addr.map_or(0, SockAddr::head),
+            };
+        } else {
+            // Nothing may join it: the rest of the run state is not read.
+            self.run.open = false;
+        }
     }
 
     /// Adds a message (`len` bytes, vectors `iov`, no control data, to
