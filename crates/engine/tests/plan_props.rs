@@ -127,7 +127,7 @@ enum Mode {
     PushGrouped,
     /// The same with push_copied (vector arrays that do not outlive the push).
     PushCopied,
-    /// begin_with(policy), push and extend_run_single like the C edge.
+    /// begin_with(policy), push and extend_simple like the C edge.
     ExtendRun,
 }
 
