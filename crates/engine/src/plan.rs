@@ -606,8 +606,10 @@ impl Scratch {
     ) -> usize {
         let Some(last) = self.entries.last() else { return 0 };
         let (mut key, mut dest) = (head_key, last.dest);
+        // Every message added takes one place of the room.
+        let room = self.room();
         let mut done = 0;
-        while self.room() > 0 {
+        while done < room {
             let Some((next_key, p)) = peek(done) else { break };
             if p.is_null() {
                 break;
