@@ -653,9 +653,10 @@ impl Scratch {
     }
 
     /// Grows the open run with the messages `peek` describes (see
-    /// [`Scratch::extend_simple`]; here they all go to the run's destination) as long as they join it as segments
-    /// and their vectors follow one another (or the run's vectors are a
-    /// copy already). Returns how many joined.
+    /// [`Scratch::extend_simple`]; here all of them go to the run's
+    /// destination) as long as they join it as segments and their vectors
+    /// follow one another (or the run's vectors are a copy already).
+    /// Returns how many joined.
     ///
     /// # Safety
     /// As for [`Scratch::extend_simple`].
