@@ -66,73 +66,83 @@ assert_pipe_works (int write_end, int received_read_end, const char *word)
   g_assert_cmpstr (buf, ==, word);
 }
 
-/* ---- a custom GSocketControlMessage: SCM_RIGHTS with one descriptor ---- */
+/* ---- a custom GSocketControlMessage: one int at any level and type (an
+ * SCM_RIGHTS descriptor, an IP_TOS value). A nonzero `size` claims another
+ * size, which must make the send fail before anything is serialized. ---- */
 
 typedef struct
 {
   GSocketControlMessage parent;
-  int fd;
+  int level, type, value;
+  gsize size;
   guint serialized;
-} TestFdMsg;
+} TestIntMsg;
 typedef struct
 {
   GSocketControlMessageClass parent_class;
-} TestFdMsgClass;
+} TestIntMsgClass;
 
-GType test_fd_msg_get_type (void);
-G_DEFINE_TYPE (TestFdMsg, test_fd_msg, G_TYPE_SOCKET_CONTROL_MESSAGE)
+GType test_int_msg_get_type (void);
+G_DEFINE_TYPE (TestIntMsg, test_int_msg, G_TYPE_SOCKET_CONTROL_MESSAGE)
 
 static gsize
-test_fd_msg_get_size (GSocketControlMessage *m)
+test_int_msg_get_size (GSocketControlMessage *m)
 {
-  (void) m;
-  return sizeof (int);
+  TestIntMsg *self = (TestIntMsg *) m;
+  return self->size ? self->size : sizeof (int);
 }
 
 static int
-test_fd_msg_get_level (GSocketControlMessage *m)
+test_int_msg_get_level (GSocketControlMessage *m)
 {
-  (void) m;
-  return SOL_SOCKET;
+  return ((TestIntMsg *) m)->level;
 }
 
 static int
-test_fd_msg_get_msg_type (GSocketControlMessage *m)
+test_int_msg_get_msg_type (GSocketControlMessage *m)
 {
-  (void) m;
-  return SCM_RIGHTS;
+  return ((TestIntMsg *) m)->type;
 }
 
 static void
-test_fd_msg_serialize (GSocketControlMessage *m, gpointer data)
+test_int_msg_serialize (GSocketControlMessage *m, gpointer data)
 {
-  TestFdMsg *self = (TestFdMsg *) m;
+  TestIntMsg *self = (TestIntMsg *) m;
+  g_assert_cmpuint (self->size, ==, 0);
   self->serialized++;
-  memcpy (data, &self->fd, sizeof (int));
+  memcpy (data, &self->value, sizeof (int));
 }
 
 static void
-test_fd_msg_class_init (TestFdMsgClass *klass)
+test_int_msg_class_init (TestIntMsgClass *klass)
 {
   GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
-  c->get_size = test_fd_msg_get_size;
-  c->get_level = test_fd_msg_get_level;
-  c->get_type = test_fd_msg_get_msg_type;
-  c->serialize = test_fd_msg_serialize;
+  c->get_size = test_int_msg_get_size;
+  c->get_level = test_int_msg_get_level;
+  c->get_type = test_int_msg_get_msg_type;
+  c->serialize = test_int_msg_serialize;
 }
 
 static void
-test_fd_msg_init (TestFdMsg *self)
+test_int_msg_init (TestIntMsg *self)
 {
-  self->fd = -1;
+  self->value = -1;
+}
+
+static GSocketControlMessage *
+test_int_msg_new (int level, int type, int value)
+{
+  TestIntMsg *m = g_object_new (test_int_msg_get_type (), NULL);
+  m->level = level;
+  m->type = type;
+  m->value = value;
+  return G_SOCKET_CONTROL_MESSAGE (m);
 }
 
 static GSocketControlMessage *
 test_fd_msg_new (int fd)
 {
-  TestFdMsg *m = g_object_new (test_fd_msg_get_type (), NULL);
-  m->fd = fd;
-  return G_SOCKET_CONTROL_MESSAGE (m);
+  return test_int_msg_new (SOL_SOCKET, SCM_RIGHTS, fd);
 }
 
 /* ---- a custom GSocketAddress: an IPv4 address known only through to_native ---- */
@@ -500,7 +510,7 @@ test_rule09_custom_and_several (void)
   m.control_messages = &custom; m.num_control_messages = 1;
   g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
   g_assert_no_error (error);
-  g_assert_cmpuint (((TestFdMsg *) custom)->serialized, >=, 1);
+  g_assert_cmpuint (((TestIntMsg *) custom)->serialized, >=, 1);
   {
     gchar buf[32];
     GSocketControlMessage **c = NULL;
@@ -703,64 +713,6 @@ test_rule09_large_control (void)
   g_object_unref (b);
 }
 
-/* ---- a custom control message at the IP level: IP_TOS ---- */
-
-typedef struct
-{
-  GSocketControlMessage parent;
-  int tos;
-} TestTosMsg;
-typedef struct
-{
-  GSocketControlMessageClass parent_class;
-} TestTosMsgClass;
-
-GType test_tos_msg_get_type (void);
-G_DEFINE_TYPE (TestTosMsg, test_tos_msg, G_TYPE_SOCKET_CONTROL_MESSAGE)
-
-static gsize
-test_tos_msg_get_size (GSocketControlMessage *m)
-{
-  (void) m;
-  return sizeof (int);
-}
-
-static int
-test_tos_msg_get_level (GSocketControlMessage *m)
-{
-  (void) m;
-  return IPPROTO_IP;
-}
-
-static int
-test_tos_msg_get_msg_type (GSocketControlMessage *m)
-{
-  (void) m;
-  return IP_TOS;
-}
-
-static void
-test_tos_msg_serialize (GSocketControlMessage *m, gpointer data)
-{
-  memcpy (data, &((TestTosMsg *) m)->tos, sizeof (int));
-}
-
-static void
-test_tos_msg_class_init (TestTosMsgClass *klass)
-{
-  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
-  c->get_size = test_tos_msg_get_size;
-  c->get_level = test_tos_msg_get_level;
-  c->get_type = test_tos_msg_get_msg_type;
-  c->serialize = test_tos_msg_serialize;
-}
-
-static void
-test_tos_msg_init (TestTosMsg *self)
-{
-  (void) self;
-}
-
 /* Receives one datagram and its IP_TOS (-1 if none). */
 static gssize
 recv_tos (GSocket *s, gchar *buf, gsize size, int *tos)
@@ -811,8 +763,7 @@ test_rule09_custom_ip_level_udp (void)
       m[i].address = ra;
       m[i].vectors = &v[i];
       m[i].num_vectors = 1;
-      tos[i] = g_object_new (test_tos_msg_get_type (), NULL);
-      ((TestTosMsg *) tos[i])->tos = (i - 3) << 2; /* 0x04 ... 0x10 for 4..7 */
+      tos[i] = test_int_msg_new (IPPROTO_IP, IP_TOS, (i - 3) << 2); /* 0x04 ... 0x10 for 4..7 */
       /* Messages 0-3 form a plain run; 4-7 are the same size and
        * destination but each carries its own TOS. */
       if (i >= 4)
@@ -830,7 +781,7 @@ test_rule09_custom_ip_level_udp (void)
       gssize n = recv_tos (rx, buf, sizeof buf, &got_tos);
       g_assert_cmpmem (buf, n, data[i], 100);
       g_assert_cmpuint (m[i].bytes_sent, ==, 100);
-      g_assert_cmpint (got_tos, ==, i >= 4 ? ((TestTosMsg *) tos[i])->tos : 0);
+      g_assert_cmpint (got_tos, ==, i >= 4 ? ((TestIntMsg *) tos[i])->value : 0);
     }
   g_assert_true (nothing_pending (rx));
   for (int i = 0; i < M; i++)
@@ -877,49 +828,6 @@ test_rule14_address_conversion_error (void)
 
 /* A custom control message claiming an absurd size: an error, nothing
  * sent, no crash and no attempt to allocate it. */
-typedef struct
-{
-  GSocketControlMessage parent;
-  gsize size;
-} TestHugeMsg;
-typedef struct
-{
-  GSocketControlMessageClass parent_class;
-} TestHugeMsgClass;
-
-GType test_huge_msg_get_type (void);
-G_DEFINE_TYPE (TestHugeMsg, test_huge_msg, G_TYPE_SOCKET_CONTROL_MESSAGE)
-
-static gsize
-test_huge_msg_get_size (GSocketControlMessage *m)
-{
-  return ((TestHugeMsg *) m)->size;
-}
-
-static void
-test_huge_msg_serialize (GSocketControlMessage *m, gpointer data)
-{
-  (void) m;
-  (void) data;
-  g_assert_not_reached ();
-}
-
-static void
-test_huge_msg_class_init (TestHugeMsgClass *klass)
-{
-  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
-  c->get_size = test_huge_msg_get_size;
-  c->get_level = test_fd_msg_get_level;
-  c->get_type = test_fd_msg_get_msg_type;
-  c->serialize = test_huge_msg_serialize;
-}
-
-static void
-test_huge_msg_init (TestHugeMsg *self)
-{
-  (void) self;
-}
-
 static void
 test_rule13_control_size_overflow (void)
 {
@@ -931,7 +839,7 @@ test_rule13_control_size_overflow (void)
   GOutputVector v = { p, 1 };
   for (guint i = 0; i < G_N_ELEMENTS (sizes); i++)
     {
-      TestHugeMsg *h = g_object_new (test_huge_msg_get_type (), NULL);
+      TestIntMsg *h = (TestIntMsg *) test_fd_msg_new (-1);
       h->size = sizes[i];
       GSocketControlMessage *c = G_SOCKET_CONTROL_MESSAGE (h);
       GOutputMessage m[2] = { { NULL, &v, 1, SENTINEL, NULL, 0 }, { NULL, &v, 1, SENTINEL, &c, 1 } };
