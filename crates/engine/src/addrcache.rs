@@ -81,14 +81,20 @@ impl AddrCache {
         }
     }
 
-    /// The slot of `key`, pinned for this epoch.
+    /// Where `key` is cached, if it is.
     #[inline(always)]
-    pub fn lookup(&mut self, key: usize) -> Option<u32> {
+    fn find(&self, key: usize) -> Option<usize> {
         if self.keys.is_empty() || key == 0 {
             return None;
         }
         let base = set_of(key) * WAYS;
-        let i = (base..base + WAYS).find(|&i| self.keys[i] == key)?;
+        (base..base + WAYS).find(|&i| self.keys[i] == key)
+    }
+
+    /// The slot of `key`, pinned for this epoch.
+    #[inline(always)]
+    pub fn lookup(&mut self, key: usize) -> Option<u32> {
+        let i = self.find(key)?;
         self.used[i] = self.epoch;
         Some(i as u32)
     }
@@ -99,13 +105,9 @@ impl AddrCache {
         &self.vals[slot as usize]
     }
 
-    /// The address cached under `key`.
+    /// The address cached under `key` (not pinned).
     pub fn get(&self, key: usize) -> Option<&SockAddr> {
-        if self.keys.is_empty() || key == 0 {
-            return None;
-        }
-        let base = set_of(key) * WAYS;
-        (base..base + WAYS).find(|&i| self.keys[i] == key).map(|i| &self.vals[i])
+        self.find(key).map(|i| &self.vals[i])
     }
 
     /// Caches `addr` under `key` (not cached yet), evicting (and

@@ -408,7 +408,7 @@ impl Scratch {
         if control.is_none() && self.run.open && self.try_join::<true>(dest, iov, len) {
             return;
         }
-        let ctl = self.control_of(control);
+        let ctl = self.ctl_fields(control);
         self.push_entry(dest, iov.as_ptr(), iov.len(), ctl, len);
     }
 
@@ -419,7 +419,7 @@ impl Scratch {
         if m.control.is_none() && self.run.open && self.try_join::<false>(dest, m.iov, m.len) {
             return;
         }
-        let ctl = self.control_of(m.control);
+        let ctl = self.ctl_fields(m.control);
         self.reserve_iov(m.iov.len());
         let start = self.iov.len();
         self.iov.extend_from_slice(m.iov);
@@ -431,7 +431,7 @@ impl Scratch {
 
     /// The header fields of a message's own control data.
     #[inline(always)]
-    fn control_of(&mut self, control: Option<(usize, usize)>) -> Option<(u32, *mut libc::c_void, usize)> {
+    fn ctl_fields(&mut self, control: Option<(usize, usize)>) -> Option<(u32, *mut libc::c_void, usize)> {
         control.map(|(off, len)| (off as u32, self.control.ptr_at(off), len))
     }
 
@@ -750,11 +750,6 @@ impl Scratch {
             self.run.open = false;
         }
         n
-    }
-
-    /// Whether messages may be coalesced in this chunk.
-    pub fn coalescing(&self) -> bool {
-        self.gso.enabled
     }
 
     /// Whether some planned entry coalesces several messages.

@@ -72,13 +72,7 @@ pub const UDP_CORK: i32 = 1;
 /// receiver gets on such a socket. An option that cannot be read counts as
 /// clear (the socket is not UDP, and GSO is not tried there).
 pub fn udp_sends_as_given(fd: RawFd) -> bool {
-    [UDP_CORK, UDP_SEGMENT].iter().all(|&opt| {
-        let mut v: libc::c_int = 0;
-        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-        // SAFETY: v and len are valid out locations of the sizes given.
-        let r = unsafe { libc::getsockopt(fd, SOL_UDP, opt, (&mut v as *mut libc::c_int).cast(), &mut len) };
-        r != 0 || v == 0
-    })
+    [UDP_CORK, UDP_SEGMENT].iter().all(|&opt| getsockopt_int(fd, SOL_UDP, opt).is_none_or(|v| v == 0))
 }
 
 /// What `poll(2)` reported for a writability wait.
