@@ -1,6 +1,7 @@
 /* What goes into a message: addresses (rule 8), control messages (rule 9),
  * vectors (rule 10), size overflow (rule 13). */
 #include "common.h"
+#include "../test-int-msg.h"
 #include <gio/gunixfdmessage.h>
 #include <gio/gunixcredentialsmessage.h>
 #include <netinet/in.h>
@@ -66,78 +67,7 @@ assert_pipe_works (int write_end, int received_read_end, const char *word)
   g_assert_cmpstr (buf, ==, word);
 }
 
-/* ---- a custom GSocketControlMessage: one int at any level and type (an
- * SCM_RIGHTS descriptor, an IP_TOS value). A nonzero `size` claims another
- * size, which must make the send fail before anything is serialized. ---- */
-
-typedef struct
-{
-  GSocketControlMessage parent;
-  int level, type, value;
-  gsize size;
-  guint serialized;
-} TestIntMsg;
-typedef struct
-{
-  GSocketControlMessageClass parent_class;
-} TestIntMsgClass;
-
-GType test_int_msg_get_type (void);
-G_DEFINE_TYPE (TestIntMsg, test_int_msg, G_TYPE_SOCKET_CONTROL_MESSAGE)
-
-static gsize
-test_int_msg_get_size (GSocketControlMessage *m)
-{
-  TestIntMsg *self = (TestIntMsg *) m;
-  return self->size ? self->size : sizeof (int);
-}
-
-static int
-test_int_msg_get_level (GSocketControlMessage *m)
-{
-  return ((TestIntMsg *) m)->level;
-}
-
-static int
-test_int_msg_get_msg_type (GSocketControlMessage *m)
-{
-  return ((TestIntMsg *) m)->type;
-}
-
-static void
-test_int_msg_serialize (GSocketControlMessage *m, gpointer data)
-{
-  TestIntMsg *self = (TestIntMsg *) m;
-  g_assert_cmpuint (self->size, ==, 0);
-  self->serialized++;
-  memcpy (data, &self->value, sizeof (int));
-}
-
-static void
-test_int_msg_class_init (TestIntMsgClass *klass)
-{
-  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
-  c->get_size = test_int_msg_get_size;
-  c->get_level = test_int_msg_get_level;
-  c->get_type = test_int_msg_get_msg_type;
-  c->serialize = test_int_msg_serialize;
-}
-
-static void
-test_int_msg_init (TestIntMsg *self)
-{
-  self->value = -1;
-}
-
-static GSocketControlMessage *
-test_int_msg_new (int level, int type, int value)
-{
-  TestIntMsg *m = g_object_new (test_int_msg_get_type (), NULL);
-  m->level = level;
-  m->type = type;
-  m->value = value;
-  return G_SOCKET_CONTROL_MESSAGE (m);
-}
+/* ---- the custom control message (tests/test-int-msg.h) ---- */
 
 static GSocketControlMessage *
 test_fd_msg_new (int fd)

@@ -40,6 +40,8 @@
 #include <gio/gunixcredentialsmessage.h>
 #include <gsend.h>
 
+#include "../test-int-msg.h"
+
 /* ------------------------------------------------------------------------ */
 /* The two implementations, as tables of function pointers whose types are  */
 /* GIO's own: the twins must have exactly GIO's signatures to be stored.    */
@@ -864,59 +866,17 @@ build_two_fd_messages (Env *env, Msgs *m)
   om->num_control_messages = 1;
 }
 
-/* A GSocketControlMessage subclass of our own (rule 9: custom subclasses):
- * carries any level/type/int payload, e.g. IP_TOS or IP_TTL. */
-typedef struct {
-  GSocketControlMessage parent;
-  int level, type, value;
-} TestCmsg;
-typedef struct {
-  GSocketControlMessageClass parent_class;
-} TestCmsgClass;
-GType test_cmsg_get_type (void);
-G_DEFINE_TYPE (TestCmsg, test_cmsg, G_TYPE_SOCKET_CONTROL_MESSAGE)
-
-static gsize tc_get_size (GSocketControlMessage *m) { (void) m; return sizeof (int); }
-static int tc_get_level (GSocketControlMessage *m) { return ((TestCmsg *) m)->level; }
-static int tc_get_type (GSocketControlMessage *m) { return ((TestCmsg *) m)->type; }
-static void tc_serialize (GSocketControlMessage *m, gpointer data) { memcpy (data, &((TestCmsg *) m)->value, sizeof (int)); }
-static GSocketControlMessage *
-tc_deserialize (int level, int type, gsize size, gpointer data)
-{
-  (void) level; (void) type; (void) size; (void) data;
-  return NULL;
-}
-static void test_cmsg_init (TestCmsg *self) { (void) self; }
-static void
-test_cmsg_class_init (TestCmsgClass *klass)
-{
-  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (klass);
-  c->get_size = tc_get_size;
-  c->get_level = tc_get_level;
-  c->get_type = tc_get_type;
-  c->serialize = tc_serialize;
-  c->deserialize = tc_deserialize;
-}
-
-static GSocketControlMessage *
-test_cmsg_new (int level, int type, int value)
-{
-  TestCmsg *t = g_object_new (test_cmsg_get_type (), NULL);
-  t->level = level;
-  t->type = type;
-  t->value = value;
-  return G_SOCKET_CONTROL_MESSAGE (t);
-}
-
+/* A GSocketControlMessage subclass of our own (rule 9: custom subclasses),
+ * from tests/test-int-msg.h: any level/type/int payload, e.g. IP_TOS. */
 static void
 set_ip_controls (Msgs *m, GOutputMessage *om, gboolean v6, int tos, int ttl)
 {
   GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 3);
   guint n = 0;
   if (tos >= 0)
-    ctl[n++] = v6 ? test_cmsg_new (IPPROTO_IPV6, IPV6_TCLASS, tos) : test_cmsg_new (IPPROTO_IP, IP_TOS, tos);
+    ctl[n++] = v6 ? test_int_msg_new (IPPROTO_IPV6, IPV6_TCLASS, tos) : test_int_msg_new (IPPROTO_IP, IP_TOS, tos);
   if (ttl >= 0)
-    ctl[n++] = v6 ? test_cmsg_new (IPPROTO_IPV6, IPV6_HOPLIMIT, ttl) : test_cmsg_new (IPPROTO_IP, IP_TTL, ttl);
+    ctl[n++] = v6 ? test_int_msg_new (IPPROTO_IPV6, IPV6_HOPLIMIT, ttl) : test_int_msg_new (IPPROTO_IP, IP_TTL, ttl);
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (m->objs, ctl[i]);
   g_ptr_array_add (m->owned, ctl);
@@ -1009,7 +969,7 @@ bad_control_at (Env *env, Msgs *m, guint k)
       if (i == k)
         {
           GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 2);
-          ctl[0] = test_cmsg_new (SOL_SOCKET, 0x7777, 1);
+          ctl[0] = test_int_msg_new (SOL_SOCKET, 0x7777, 1);
           g_ptr_array_add (m->objs, ctl[0]);
           g_ptr_array_add (m->owned, ctl);
           om->control_messages = ctl;

@@ -24,6 +24,8 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
+#include "../test-int-msg.h"
+
 #ifndef SOL_UDP
 #define SOL_UDP 17
 #endif
@@ -171,46 +173,10 @@ rec_count_calls (int fd)
 
 /* IP_TOS (IPv4) or IPV6_TCLASS (IPv6) with value 0: accepted by Linux on
  * sendmsg and invisible to the receiver's payload. */
-typedef struct { GSocketControlMessage parent; int family; } TosMessage;
-typedef struct { GSocketControlMessageClass parent_class; } TosMessageClass;
-GType tos_message_get_type (void);
-G_DEFINE_TYPE (TosMessage, tos_message, G_TYPE_SOCKET_CONTROL_MESSAGE)
-
-static gsize tos_get_size (GSocketControlMessage *m) { (void) m; return sizeof (int); }
-static int
-tos_get_level (GSocketControlMessage *m)
-{
-  return ((TosMessage *) m)->family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-}
-static int
-tos_get_msg_type (GSocketControlMessage *m)
-{
-  return ((TosMessage *) m)->family == AF_INET6 ? IPV6_TCLASS : IP_TOS;
-}
-static void
-tos_serialize (GSocketControlMessage *m, gpointer data)
-{
-  int v = 0;
-  (void) m;
-  memcpy (data, &v, sizeof v);
-}
-static void tos_message_init (TosMessage *m) { m->family = AF_INET; }
-static void
-tos_message_class_init (TosMessageClass *k)
-{
-  GSocketControlMessageClass *c = G_SOCKET_CONTROL_MESSAGE_CLASS (k);
-  c->get_size = tos_get_size;
-  c->get_level = tos_get_level;
-  c->get_type = tos_get_msg_type;
-  c->serialize = tos_serialize;
-}
-
 static GSocketControlMessage *
 tos_message_new (int family)
 {
-  TosMessage *m = g_object_new (tos_message_get_type (), NULL);
-  m->family = family;
-  return G_SOCKET_CONTROL_MESSAGE (m);
+  return family == AF_INET6 ? test_int_msg_new (IPPROTO_IPV6, IPV6_TCLASS, 0) : test_int_msg_new (IPPROTO_IP, IP_TOS, 0);
 }
 
 /* ---- sockets ------------------------------------------------------------- */
