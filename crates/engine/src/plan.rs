@@ -270,6 +270,82 @@ struct Run {
     head: u64,
 }
 
+/// The limits of a run's growth (see `take_segments`).
+#[derive(Clone, Copy)]
+struct Segments {
+    /// Segment size.
+    seg: usize,
+    /// Payload bytes the run may still take.
+    budget: usize,
+    /// Full segments that fit in the budget (at most `most`).
+    full: usize,
+    /// Messages the run may still take.
+    most: usize,
+}
+
+/// Takes the messages `peek` describes as segments of a run: full-size
+/// ones while they fit, then perhaps a shorter last one. Without `COPY` a
+/// vector joins only where it lies, at `next` (following the run's); with
+/// `COPY` it may lie anywhere and is copied into `spare`. Returns how many
+/// were taken and the shorter last one's length (0: none).
+///
+/// # Safety
+/// As for [`Scratch::extend_simple`]: a non-null pointer from `peek` points
+/// to a readable vector. Without `COPY`, `next` is not null.
+#[inline(always)]
+unsafe fn take_segments<const COPY: bool>(
+    mut peek: impl FnMut(usize) -> Option<*const libc::iovec>,
+    mut next: *const libc::iovec,
+    spare: &mut [std::mem::MaybeUninit<libc::iovec>],
+    l: Segments,
+) -> (usize, usize) {
+    // Only readable pointers join: non-null ones, or ones equal to `next`.
+    let joins = |p: *const libc::iovec, next: *const libc::iovec| if COPY { !p.is_null() } else { p == next };
+    let mut n = 0;
+    while n < l.full {
+        match peek(n) {
+            // SAFETY: `joins` admits only readable pointers.
+            Some(p) if joins(p, next) && unsafe { (*p).iov_len } == l.seg => {
+                if COPY {
+                    // SAFETY: as above.
+                    spare[n].write(unsafe { *p });
+                }
+                n += 1;
+                next = next.wrapping_add(1);
+            }
+            _ => break,
+        }
+    }
+    if n < l.most {
+        if let Some(p) = peek(n) {
+            if joins(p, next) {
+                // SAFETY: as above.
+                let v = unsafe { *p };
+                if v.iov_len != 0 && v.iov_len < l.seg && v.iov_len <= l.budget - n * l.seg {
+                    if COPY {
+                        spare[n].write(v);
+                    }
+                    return (n + 1, v.iov_len);
+                }
+            }
+        }
+    }
+    (n, 0)
+}
+
+/// The `n` vectors a kernel header points at.
+///
+/// # Safety
+/// `p` and `n` come from a header this planner wrote: its vector array is
+/// the scratch copy or the caller's, valid per [`Scratch::push`]'s contract.
+unsafe fn header_vectors<'a>(p: *const libc::iovec, n: usize) -> &'a [libc::iovec] {
+    if n == 0 {
+        return &[];
+    }
+    // SAFETY: per the contract.
+    unsafe { std::slice::from_raw_parts(p, n) }
+}
+
 const EMPTY_HDR: libc::mmsghdr = libc::mmsghdr {
     msg_hdr: libc::msghdr {
         msg_name: std::ptr::null_mut(),
@@ -527,9 +603,8 @@ impl Scratch {
         if !self.run.copied {
             // Move the run's vectors (the caller's) to the end of the copy.
             let start = self.iov.len();
-            // SAFETY: the run's vectors are the caller's, valid for their
-            // count per `push`'s contract.
-            self.iov.extend_from_slice(unsafe { std::slice::from_raw_parts(h.msg_iov, h.msg_iovlen) });
+            // SAFETY: the run's header, written by this planner.
+            self.iov.extend_from_slice(unsafe { header_vectors(h.msg_iov, h.msg_iovlen) });
             self.hdrs[k].msg_hdr.msg_iov = self.iov[start..].as_mut_ptr();
             self.run.copied = true;
         }
@@ -661,7 +736,7 @@ impl Scratch {
     /// # Safety
     /// As for [`Scratch::extend_simple`].
     #[inline(always)]
-    unsafe fn grow_run(&mut self, mut peek: impl FnMut(usize) -> Option<*const libc::iovec>) -> usize {
+    unsafe fn grow_run(&mut self, peek: impl FnMut(usize) -> Option<*const libc::iovec>) -> usize {
         if !self.run.open {
             return 0;
         }
@@ -673,65 +748,26 @@ impl Scratch {
         // Full segments that fit in the byte budget; a shorter last one
         // may still fit after them.
         let full = most.min(budget / seg);
-        // A shorter last message of `len` bytes fits after `n` full ones.
-        let fits_short = |len: usize, n: usize| len != 0 && len < seg && len <= budget - n * seg;
-        let mut n = 0;
-        let mut short = 0;
-        if !self.run.copied {
+        let limits = Segments { seg, budget, full, most };
+        let (n, short) = if !self.run.copied {
             // The caller's vectors, as long as they follow one another
             // (`next` is not null: the run has vectors).
-            let mut next = self.hdrs[k].msg_hdr.msg_iov.wrapping_add(iovlen).cast_const();
-            while n < full {
-                match peek(n) {
-                    // SAFETY: a pointer equal to `next` is not null, so
-                    // readable per the contract.
-                    Some(p) if p == next && unsafe { (*p).iov_len } == seg => {
-                        n += 1;
-                        next = next.wrapping_add(1);
-                    }
-                    _ => break,
-                }
-            }
-            if n < most {
-                if let Some(p) = peek(n) {
-                    // SAFETY: as above.
-                    if p == next && fits_short(unsafe { (*p).iov_len }, n) {
-                        short = unsafe { (*p).iov_len };
-                        n += 1;
-                    }
-                }
-            }
+            let next = self.hdrs[k].msg_hdr.msg_iov.wrapping_add(iovlen).cast_const();
+            // SAFETY: forwarded contract.
+            unsafe { take_segments::<false>(peek, next, &mut [], limits) }
         } else {
             // Written into reserved space rather than pushed: `Vec::push`
             // here measured ~10 more instructions per message (callgrind).
             self.reserve_iov(most);
             let base = self.iov.len();
             let spare = &mut self.iov.spare_capacity_mut()[..most];
-            while n < full {
-                match peek(n) {
-                    // SAFETY: not null, so readable per the contract.
-                    Some(p) if !p.is_null() && unsafe { (*p).iov_len } == seg => {
-                        spare[n].write(unsafe { *p });
-                        n += 1;
-                    }
-                    _ => break,
-                }
-            }
-            if n < most {
-                if let Some(p) = peek(n) {
-                    // SAFETY: not null, so readable per the contract.
-                    if !p.is_null() && fits_short(unsafe { (*p).iov_len }, n) {
-                        let v = unsafe { *p };
-                        spare[n].write(v);
-                        short = v.iov_len;
-                        n += 1;
-                    }
-                }
-            }
-            // SAFETY: the first `n` elements of the spare capacity were
-            // just initialized.
-            unsafe { self.iov.set_len(base + n) };
-        }
+            // SAFETY: forwarded contract.
+            let taken = unsafe { take_segments::<true>(peek, std::ptr::null(), spare, limits) };
+            // SAFETY: take_segments initialized the first `taken.0`
+            // elements of the spare capacity.
+            unsafe { self.iov.set_len(base + taken.0) };
+            taken
+        };
         if n == 0 {
             return 0;
         }
@@ -782,6 +818,8 @@ impl Scratch {
             }
             let base = h.msg_hdr.msg_iov;
             let end = h.msg_hdr.msg_iovlen;
+            // SAFETY: the run's header, written by this planner.
+            let vectors = unsafe { header_vectors(base, end) };
             let mut v = 0;
             for j in 0..e.count {
                 let len = e.message_len(j);
@@ -791,9 +829,7 @@ impl Scratch {
                 } else {
                     let mut acc = 0;
                     while acc < len && v < end {
-                        // SAFETY: the run's `end` vectors are readable: the
-                        // caller's (per `push`'s contract) or the copy.
-                        acc += unsafe { (*base.add(v)).iov_len };
+                        acc += vectors[v].iov_len;
                         v += 1;
                     }
                 }
@@ -943,16 +979,11 @@ impl Plan<'_> {
         let (name, namelen) = name_of(&s.addrs, &s.cache, e.dest);
         assert!(h.msg_name == name && h.msg_namelen == namelen, "header {k}: stale destination pointer");
         let dest = if e.dest == CONNECTED { Vec::new() } else { addr_of(&s.addrs, &s.cache, e.dest).bytes().to_vec() };
-        let iov = if h.msg_iovlen == 0 {
-            Vec::new()
-        } else {
-            // SAFETY: per `push`'s contract the vectors are still valid
-            // (the caller's) or are in the copy.
-            unsafe { std::slice::from_raw_parts(h.msg_iov, h.msg_iovlen) }
-                .iter()
-                .map(|v| (v.iov_base as usize, v.iov_len))
-                .collect()
-        };
+        // SAFETY: a header this planner wrote.
+        let iov = unsafe { header_vectors(h.msg_iov, h.msg_iovlen) }
+            .iter()
+            .map(|v| (v.iov_base as usize, v.iov_len))
+            .collect();
         let control = if e.count > 1 {
             let seg = &s.segs[e.ctl as usize];
             assert!(h.msg_control == (seg as *const SegmentCmsg).cast_mut().cast(), "header {k}: stale UDP_SEGMENT");
