@@ -698,8 +698,9 @@ test_rule06_cancel_while_blocked (void)
     {
       GCancellable *c = g_cancellable_new ();
       CancelLater cl = { c, 200 * 1000 };
-      GThread *t = g_thread_new ("cancel", cancel_later_thread, &cl);
+      /* The clock starts before the canceller's sleep can. */
       gint64 r, t0 = g_get_monotonic_time ();
+      GThread *t = g_thread_new ("cancel", cancel_later_thread, &cl);
       switch (variant)
         {
         case 0:

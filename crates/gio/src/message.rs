@@ -237,6 +237,20 @@ pub unsafe fn describe_run(
 ) -> Result<(), DescribeError> {
     // SAFETY: per the contract.
     let head = unsafe { &*msgs.add(i) };
+    let n = s.room();
+    if s.messages() == 0 && n >= 2 && s.coalesces() {
+        // A fresh chunk: if it is one uniform batch, it is planned whole.
+        // SAFETY: the caller guarantees `n` messages from `i`.
+        if let Some((seg, last)) = unsafe { uniform(msgs.add(i), n) } {
+            // SAFETY: per the contract.
+            let dest = unsafe { dest_of(s, memo, head.address)? };
+            // SAFETY: `uniform` checked the shape `push_uniform` needs, and,
+            // as for `push`, the caller's vectors outlive the call.
+            if unsafe { s.push_uniform(dest, head.vectors.cast_const().cast(), n, seg, last) } {
+                return Ok(());
+            }
+        }
+    }
     // SAFETY: per the contract.
     unsafe { describe(s, memo, head)? };
     let peek = |k: usize| {
@@ -257,6 +271,58 @@ pub unsafe fn describe_run(
     // destination, and the cache holds only live, immutable ones.
     unsafe { s.extend_simple(head.address as usize, peek) };
     Ok(())
+}
+
+/// Whether the `n` (at least 2) messages at `msgs` are one uniform batch:
+/// one address object (or none), no control messages, one vector each,
+/// lying one after the other in one array, all of one size but the last.
+/// Returns that size and the last one's.
+///
+/// # Safety
+/// `msgs` points to `n` GOutputMessages that follow GIO's contract.
+// Not inlined: in a frame of its own the loop keeps everything in
+// registers (~2 instructions less per message, callgrind).
+#[inline(never)]
+unsafe fn uniform(msgs: *const gio::GOutputMessage, n: usize) -> Option<(usize, usize)> {
+    // SAFETY: per the contract.
+    let head = unsafe { &*msgs };
+    if head.num_vectors != 1 || head.num_control_messages != 0 || head.vectors.is_null() {
+        return None;
+    }
+    let (address, v0) = (head.address, head.vectors.cast_const());
+    // SAFETY: one vector, not NULL: readable per the contract.
+    let seg = unsafe { (*v0).size };
+    let shaped = |k: usize| {
+        // SAFETY: k < n.
+        let m = unsafe { &*msgs.add(k) };
+        m.address == address
+            && m.num_vectors == 1
+            && m.num_control_messages == 0
+            && std::ptr::eq(m.vectors, v0.wrapping_add(k))
+    };
+    // SAFETY: message k's only vector, readable as `shaped` checked it is
+    // where the caller says.
+    let full = |k: usize| shaped(k) && unsafe { (*v0.add(k)).size } == seg;
+    let last = n - 1;
+    let mut k = 1;
+    // Four at a time: the loop's own bookkeeping once per four messages.
+    while k + 4 <= last {
+        if !(full(k) && full(k + 1) && full(k + 2) && full(k + 3)) {
+            return None;
+        }
+        k += 4;
+    }
+    while k < last {
+        if !full(k) {
+            return None;
+        }
+        k += 1;
+    }
+    if !shaped(last) {
+        return None;
+    }
+    // SAFETY: as in `full`.
+    Some((seg, unsafe { (*v0.add(last)).size }))
 }
 
 /// Checks, without converting anything, the pointers of every message, so
