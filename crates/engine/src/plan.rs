@@ -562,10 +562,9 @@ impl Scratch {
         {
             return false;
         }
-        // At most one segment block per two messages.
+        // At most one segment block per two messages; headers point at
+        // them, so they must not move while runs are added.
         self.segs.reserve(n / 2 + 1);
-        self.entries.reserve(n);
-        self.hdrs.reserve(n);
         let code = dest_code(dest);
         let (name, namelen, head) = if code == CONNECTED {
             (std::ptr::null_mut(), 0, 0)

@@ -21,6 +21,7 @@ pub fn errno() -> i32 {
 /// The headers' pointers (names, vectors, control data) must be valid for the
 /// kernel to read: `Plan::link` makes them so, and the planner only stores
 /// pointers the caller handed in with the same guarantee.
+#[inline(always)]
 pub fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> Result<usize, i32> {
     if hdrs.is_empty() {
         return Ok(0);

@@ -331,6 +331,7 @@ fn cancellable_type() -> glib::GType {
 
 /// The argument checks shared by the batch functions. Emits the critical
 /// and returns false on the first failure.
+#[inline(always)]
 unsafe fn batch_preconditions(
     func: &'static CStr,
     socket: *mut gio::GSocket,

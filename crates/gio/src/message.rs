@@ -305,12 +305,12 @@ unsafe fn uniform(msgs: *const gio::GOutputMessage, n: usize) -> Option<(usize, 
     let full = |k: usize| shaped(k) && unsafe { (*v0.add(k)).size } == seg;
     let last = n - 1;
     let mut k = 1;
-    // Four at a time: the loop's own bookkeeping once per four messages.
-    while k + 4 <= last {
-        if !(full(k) && full(k + 1) && full(k + 2) && full(k + 3)) {
+    // Eight at a time: the loop's own bookkeeping once per eight messages.
+    while k + 8 <= last {
+        if !(0..8).all(|j| full(k + j)) {
             return None;
         }
-        k += 4;
+        k += 8;
     }
     while k < last {
         if !full(k) {
