@@ -496,7 +496,17 @@ typedef struct {
   GArray *msgs;      /* GOutputMessage */
   GPtrArray *owned;  /* freed with g_free */
   GPtrArray *objs;   /* unreffed */
+  GOutputVector *arena;  /* flat layout: every message's vectors, in order */
+  guint arena_used;
 } Msgs;
+
+/* GSEND_TEST_FLAT_VECTORS=1: the vectors of all messages of a batch lie one
+ * after the other in one array (as GStreamer's multiudpsink lays them out),
+ * the layout gsend plans without copying; otherwise each message has an
+ * array of its own. A one-vector message takes one slot, so that such
+ * messages are adjacent; others keep a NULL slot after theirs. */
+static gboolean flat_vectors;
+#define ARENA_SLOTS 8192
 
 /* Deterministic content: depends on message index, vector index, offset. */
 static guint8 *
@@ -518,8 +528,24 @@ add_msg (Msgs *m, GSocketAddress *addr, const gsize *sizes, guint nvec)
   om.address = addr;
   if (nvec > 0)
     {
-      GOutputVector *v = g_new0 (GOutputVector, nvec + 1); /* +1: NULL end */
-      g_ptr_array_add (m->owned, v);
+      GOutputVector *v;
+      guint slots = nvec == 1 ? 1 : nvec + 1;
+      if (flat_vectors && m->arena_used + slots < ARENA_SLOTS)
+        {
+          if (m->arena == NULL)
+            {
+              /* Zeroed: the slot after the last used one ends a list. */
+              m->arena = g_new0 (GOutputVector, ARENA_SLOTS);
+              g_ptr_array_add (m->owned, m->arena);
+            }
+          v = m->arena + m->arena_used;
+          m->arena_used += slots;
+        }
+      else
+        {
+          v = g_new0 (GOutputVector, nvec + 1); /* +1: NULL end */
+          g_ptr_array_add (m->owned, v);
+        }
       for (guint i = 0; i < nvec; i++)
         {
           v[i].buffer = pattern (m, mi, i, sizes[i]);
@@ -704,6 +730,26 @@ build_gso_runs (Env *env, Msgs *m)
     add_simple (m, env->dest[0], 30000);
   add_simple (m, env->dest[0], 65507); /* largest UDP/IPv4 payload */
   add_simple (m, env->dest[0], 65507);
+}
+
+/* One uniform batch: one address, one vector of one size per message but
+ * a shorter last (three runs). With GSEND_TEST_FLAT_VECTORS=1 gsend plans
+ * such a batch whole, without looking at each message twice. */
+static void
+build_uniform (Env *env, Msgs *m)
+{
+  for (guint i = 0; i < 150; i++)
+    add_simple (m, env->dest[0], 1200);
+  add_simple (m, env->dest[0], 700);
+}
+
+/* The same to the connected peer, every message of one size. */
+static void
+build_uniform_null_addr (Env *env, Msgs *m)
+{
+  (void) env;
+  for (guint i = 0; i < 64; i++)
+    add_simple (m, NULL, 1400);
 }
 
 /* Size edges of a segmented send: 64 x 1023 (65472 bytes, fits), 63 x 1040
@@ -1843,6 +1889,10 @@ static const Scenario scenarios[] = {
   { "udp4-gso-two-dests", "7,8,§5", setup_udp4_multi, build_gso_two_dests, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 80, NO_ERROR, 0, 0, NULL, NULL, FALSE, FALSE },
   { "udp4-run-then-70000", "1,7,§5", setup_udp4, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL, FALSE, FALSE },
   { "udp6-run-then-70000", "1,7,§5", setup_udp6, build_run_then_big, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL, FALSE, FALSE },
+  { "udp4-uniform", "7,§5", setup_udp4, build_uniform, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 151, NO_ERROR, 0, 0, NULL, NULL, FALSE, FALSE },
+  { "udp6-uniform", "7,§5", setup_udp6, build_uniform, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 151, NO_ERROR, 0, 0, NULL, NULL, FALSE, FALSE },
+  { "udp4-uniform-nonblocking", "3,7,§5", setup_udp4, build_uniform, K_BATCH, FALSE, 0, 0, FALSE, 0, DIFF_NONE, ANY_RET, NO_ERROR, 0, 0, NULL, NULL, FALSE, FALSE },
+  { "udp4-connected-uniform", "7,8,§5", setup_udp4_connected, build_uniform_null_addr, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 64, NO_ERROR, 0, 0, NULL, NULL, FALSE, FALSE },
   { "udp4-run-over-64k", "7,§5", setup_udp4, build_big_run, K_BATCH, TRUE, -1, 0, FALSE, 0, DIFF_NONE, 3, NO_ERROR, 0, 0, NULL, NULL, FALSE, FALSE },
   { "unix-full-cancel-while-blocked", "6", setup_unix_full, build_five, K_ALL, TRUE, -1, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0, NULL, NULL, FALSE, FALSE },
   { "unix-full-cancel-while-waiting", "4,6", setup_unix_full, build_five, K_TIMEOUT_KINDS | KM (K_SEND_MESSAGE_TIMEOUT), TRUE, 10 * G_USEC_PER_SEC, 0, FALSE, 0, DIFF_NONE, -1, G_IO_ERROR_CANCELLED, 100, 0, NULL, NULL, FALSE, FALSE },
@@ -2472,6 +2522,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  flat_vectors = g_strcmp0 (g_getenv ("GSEND_TEST_FLAT_VECTORS"), "1") == 0;
   struct sigaction sa = { 0 };
   sa.sa_handler = on_sigusr1;   /* no SA_RESTART: blocked calls see EINTR */
   sigemptyset (&sa.sa_mask);
