@@ -419,6 +419,7 @@ impl Scratch {
 
     /// Starts a new chunk that will be planned with `gso`; messages are
     /// grouped as they are pushed.
+    #[inline]
     pub fn begin_with(&mut self, gso: GsoPolicy) {
         self.addrs.clear();
         self.control.clear();
@@ -441,6 +442,7 @@ impl Scratch {
     }
 
     /// Sets how many messages this chunk may hold (at most [`CHUNK`]).
+    #[inline]
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit.min(CHUNK);
     }
@@ -541,6 +543,7 @@ impl Scratch {
     /// # Safety
     /// `iov` points to `n` readable vectors whose lengths are as stated,
     /// and the array stays valid as for [`Scratch::push`].
+    #[inline]
     pub unsafe fn push_uniform(
         &mut self,
         dest: Dest,
@@ -607,6 +610,11 @@ impl Scratch {
             first += count;
         }
         self.n_msgs = n;
+        if self.room() == 0 {
+            // Nothing more joins this chunk.
+            self.run.open = false;
+            return true;
+        }
         // The last run stays open as `try_join` would leave it: a run of
         // one, or one that neither ended shorter nor reached the count.
         let ended_short = count > 1 && total < count * len;
@@ -994,6 +1002,7 @@ impl Scratch {
     /// Finishes the chunk: the headers are ready for the kernel. Nothing
     /// may be added to the scratch space after this until the chunk is
     /// sent.
+    #[inline]
     pub fn plan(&mut self) {
         self.run.open = false;
         self.repoint();
@@ -1185,6 +1194,9 @@ mod tests {
                     for last in [0, 1, seg / 2, seg.saturating_sub(1), seg, seg + 1] {
                         for connected in [false, true] {
                             for extra in [0, 1, 3] {
+                                if n + extra > CHUNK {
+                                    continue;
+                                }
                                 cases += 1;
                                 let v: Vec<libc::iovec> = (0..n + extra)
                                     .map(|i| iov(0x10 * (i + 1), if i + 1 == n { last } else { seg }))
@@ -1208,7 +1220,8 @@ mod tests {
                                 };
                                 let (one_by_one, _) = plan(false);
                                 let (at_once, whole) = plan(true);
-                                assert_eq!(at_once, one_by_one, "n {n} seg {seg} last {last} extra {extra} {policy:?}");
+                                // (Not assert_eq: a plan of 1024 messages prints long.)
+                                assert!(at_once == one_by_one, "n {n} seg {seg} last {last} extra {extra} {policy:?}");
                                 taken += usize::from(whole);
                             }
                         }
