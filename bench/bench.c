@@ -13,7 +13,8 @@
  *   gsend-alloc-check            (this file built with GSEND_BENCH_ALLOC_CHECK)
  *       heap allocations per call in steady state (CONTRACT §4 rule 17)
  *
- * CASE: one-1200 one-100 many-1200 single-1200
+ * CASE: one-1200 one-100 many-1200 single-1200, and (callgrind only)
+ *       one-1200-apart one-100-apart (each message's vector apart)
  * VARIANT: gio gsend gsend-nogso raw
  */
 #define _GNU_SOURCE
@@ -60,6 +61,8 @@ typedef struct {
   guint n_msgs;  /* messages per call */
   gsize size;    /* bytes per datagram */
   guint n_dests; /* distinct destination address objects */
+  gboolean apart; /* each message's vector lies apart from the next one's
+                   * (an array per message) instead of all in one array */
 } Case;
 
 static const Case cases[] = {
@@ -69,6 +72,14 @@ static const Case cases[] = {
   { "single-1200", "1 x 1200 B per call", 1, 1200, 1 },
 };
 #define N_CASES G_N_ELEMENTS (cases)
+
+/* Only for callgrind (--callgrind): the one-destination cases with every
+ * message's vector apart from the others, as when each message is built
+ * with an array of its own (gsend copies them; it points at one array). */
+static const Case apart_cases[] = {
+  { "one-1200-apart", "64 x 1200 B to one destination, vectors apart", 64, 1200, 1, TRUE },
+  { "one-100-apart", "64 x 100 B to one destination, vectors apart", 64, 100, 1, TRUE },
+};
 
 /* Only for the allocation check: the largest batches rule 17 names. */
 static const Case big_cases[] G_GNUC_UNUSED = {
@@ -357,7 +368,8 @@ typedef struct {
   const Case *c;
   guint n; /* messages held: max(n_msgs, BURST_DGRAMS) */
   guint8 **bufs;
-  GOutputVector *vecs;
+  GOutputVector *vecs;       /* one per message, in one array (raw reads these) */
+  GOutputVector *apart_vecs; /* "-apart" cases: the messages' own, every other slot */
   GOutputMessage *msgs;
   GSocketAddress *addrs[MAX_DESTS];
   /* raw */
@@ -375,6 +387,8 @@ batch_new (const Case *c)
   b->n = MAX (c->n_msgs, BURST_DGRAMS);
   b->bufs = g_new0 (guint8 *, b->n);
   b->vecs = g_new0 (GOutputVector, b->n);
+  /* Every other slot, so that no message's vector follows the previous. */
+  b->apart_vecs = c->apart ? g_new0 (GOutputVector, 2 * b->n) : NULL;
   b->msgs = g_new0 (GOutputMessage, b->n);
   b->sa = g_new0 (struct sockaddr_in *, b->n);
   b->mm = g_new0 (struct mmsghdr, b->n);
@@ -393,8 +407,14 @@ batch_new (const Case *c)
       memset (b->bufs[i] + 8, 'a' + (i % 26), c->size - 8);
       b->vecs[i].buffer = b->bufs[i];
       b->vecs[i].size = c->size;
+      GOutputVector *v = &b->vecs[i];
+      if (c->apart)
+        {
+          v = &b->apart_vecs[2 * i];
+          *v = b->vecs[i];
+        }
       b->msgs[i].address = b->addrs[d];
-      b->msgs[i].vectors = &b->vecs[i];
+      b->msgs[i].vectors = v;
       b->msgs[i].num_vectors = 1;
       b->sa[i] = &rx.sins[d];
     }
@@ -410,6 +430,7 @@ batch_free (Batch *b)
     g_object_unref (b->addrs[d]);
   g_free (b->bufs);
   g_free (b->vecs);
+  g_free (b->apart_vecs);
   g_free (b->msgs);
   g_free (b->sa);
   g_free (b->mm);
@@ -804,6 +825,9 @@ run_callgrind (const char *case_name, const char *variant_name, guint iters)
   for (guint i = 0; i < N_CASES; i++)
     if (strcmp (cases[i].name, case_name) == 0)
       c = &cases[i];
+  for (guint i = 0; i < G_N_ELEMENTS (apart_cases); i++)
+    if (strcmp (apart_cases[i].name, case_name) == 0)
+      c = &apart_cases[i];
   for (int i = 0; i < N_VARIANTS; i++)
     if (strcmp (variant_names[i], variant_name) == 0)
       v = i;
@@ -908,7 +932,7 @@ main (int argc, char **argv)
           fprintf (stderr,
                    "usage: %s [--rounds R] [--bursts B] [--quick] [--spread] [--concurrent]\n"
                    "       %s --callgrind CASE VARIANT N\n"
-                   "CASE: one-1200 one-100 many-1200 single-1200\n"
+                   "CASE: one-1200 one-100 many-1200 single-1200 one-1200-apart one-100-apart\n"
                    "VARIANT: gio gsend gsend-nogso raw\n",
                    argv[0], argv[0]);
           return 2;
@@ -1096,15 +1120,16 @@ main (int argc, char **argv)
           ALLOC_CALLS, ALLOC_CALLS_BIG);
   printf ("| case | GIO | gsend | gsend GSO off | gsend datagram_based |\n"
           "|---|---:|---:|---:|---:|\n");
-  for (guint pass = 0; pass < 2; pass++)
+  /* The cases, the same with vectors apart, the 1024-message batches. */
+  for (guint pass = 0; pass < 3; pass++)
     {
-      const Case *list = pass ? big_cases : cases;
-      guint n = pass ? G_N_ELEMENTS (big_cases) : N_CASES;
+      const Case *list = pass == 0 ? cases : pass == 1 ? apart_cases : big_cases;
+      guint n = pass == 0 ? N_CASES : pass == 1 ? G_N_ELEMENTS (apart_cases) : G_N_ELEMENTS (big_cases);
       for (guint ci = 0; ci < n; ci++)
         {
           Batch *b = batch_new (&list[ci]);
           unsigned long a[4];
-          guint calls = pass ? ALLOC_CALLS_BIG : ALLOC_CALLS;
+          guint calls = pass == 2 ? ALLOC_CALLS_BIG : ALLOC_CALLS;
           a[0] = count_allocs (&s, V_GIO, b, calls);
           a[1] = count_allocs (&s, V_GSEND, b, calls);
           a[2] = count_allocs (&s, V_GSEND_NOGSO, b, calls);

@@ -3,7 +3,9 @@
 #   bench/callgrind.sh [CALLS]      (default 2000 calls per case and variant)
 # Collection is switched on around the send calls only; kernel work is not
 # counted by callgrind. BUILD_DIR (default: <repo>/_build) is the meson
-# build directory. VARIANTS (default "gio gsend") may add gsend-nogso raw.
+# build directory. VARIANTS (default "gio gsend") may add gsend-nogso raw;
+# CASES (default: all six) picks cases. The "-apart" cases give every
+# message its vector apart from the others' (an array per message).
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$repo/_build}
@@ -51,7 +53,7 @@ for v in $variants; do printf ' %s |' "$v"; done
 printf ' gsend/GIO |\n|---|'
 for v in $variants; do printf -- '---:|'; done
 printf -- '---:|\n'
-for c in one-1200 one-100 many-1200 single-1200; do
+for c in ${CASES:-one-1200 one-100 many-1200 single-1200 one-1200-apart one-100-apart}; do
   printf '| %s |' "$c"
   gio= gs=
   for v in $variants; do

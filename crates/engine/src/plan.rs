@@ -543,7 +543,7 @@ impl Scratch {
     /// # Safety
     /// `iov` points to `n` readable vectors whose lengths are as stated,
     /// and the array stays valid as for [`Scratch::push`].
-    #[inline]
+    #[inline(always)]
     pub unsafe fn push_uniform(
         &mut self,
         dest: Dest,
@@ -626,6 +626,52 @@ impl Scratch {
             head,
         };
         true
+    }
+
+    /// [`Scratch::push_uniform`] for vectors that lie anywhere: `vector(i)`
+    /// gives message `i`'s one vector, or `None` if the message does not
+    /// belong to a uniform batch. The vectors are copied into the scratch
+    /// space as they come; every one but the last must be as long as the
+    /// first. Returns false, adding nothing, where `push_uniform` would,
+    /// or when a message does not fit the shape.
+    pub fn push_uniform_copied(
+        &mut self,
+        dest: Dest,
+        n: usize,
+        mut vector: impl FnMut(usize) -> Option<libc::iovec>,
+    ) -> bool {
+        if self.n_msgs != 0 || !self.coalesces() || n < 2 || n > self.room() {
+            return false;
+        }
+        self.reserve_iov(n);
+        let base = self.iov.len();
+        let spare = &mut self.iov.spare_capacity_mut()[..n];
+        let Some(head) = vector(0) else { return false };
+        let seg = head.iov_len;
+        spare[0].write(head);
+        for (k, slot) in spare.iter_mut().enumerate().skip(1) {
+            match vector(k) {
+                Some(v) if v.iov_len == seg || k + 1 == n => {
+                    slot.write(v);
+                }
+                _ => return false,
+            }
+        }
+        // SAFETY: the loop above initialized all `n` spare elements.
+        unsafe { self.iov.set_len(base + n) };
+        let last = self.iov[base + n - 1].iov_len;
+        let copy = self.iov[base..].as_ptr();
+        // SAFETY: `copy` holds the `n` vectors just read, each as long as
+        // stated; it stays until the next `begin_with` (headers pointing
+        // into it move with it: `reserve_iov`).
+        if unsafe { self.push_uniform(dest, copy, n, seg, last) } {
+            // The last run's vectors end the copy: it may grow there.
+            self.run.copied = true;
+            true
+        } else {
+            self.iov.truncate(base);
+            false
+        }
     }
 
     /// The header fields of a message's own control data.
@@ -1201,27 +1247,35 @@ mod tests {
                                 let v: Vec<libc::iovec> = (0..n + extra)
                                     .map(|i| iov(0x10 * (i + 1), if i + 1 == n { last } else { seg }))
                                     .collect();
-                                let plan = |uniform: bool| {
+                                // 0: one by one; 1: whole, pointing at `v`; 2: whole, copied.
+                                let plan = |how: u8| {
                                     let mut s = Scratch::default();
                                     s.begin_with(policy);
                                     s.set_limit(n + extra);
                                     let d = if connected { Dest::Connected } else { s.push_addr(addr(9)) };
-                                    // SAFETY: `v` outlives the plan.
-                                    let whole = uniform && unsafe { s.push_uniform(d, v.as_ptr(), n, seg, last) };
+                                    let whole = match how {
+                                        0 => false,
+                                        // SAFETY: `v` outlives the plan.
+                                        1 => unsafe { s.push_uniform(d, v.as_ptr(), n, seg, last) },
+                                        _ => s.push_uniform_copied(d, n, |k| Some(v[k])),
+                                    };
                                     if whole {
                                         assert_eq!(s.messages(), n);
                                         push_each(&mut s, d, &v[n..]);
                                     } else {
-                                        assert_eq!(s.messages(), 0);
+                                        assert_eq!((s.messages(), s.iov.len()), (0, 0));
                                         push_each(&mut s, d, &v);
                                     }
                                     s.plan();
                                     (everything(&s), whole)
                                 };
-                                let (one_by_one, _) = plan(false);
-                                let (at_once, whole) = plan(true);
+                                let (one_by_one, _) = plan(0);
+                                let (at_once, whole) = plan(1);
+                                let (copied, whole_copied) = plan(2);
                                 // (Not assert_eq: a plan of 1024 messages prints long.)
                                 assert!(at_once == one_by_one, "n {n} seg {seg} last {last} extra {extra} {policy:?}");
+                                assert!(copied == one_by_one, "copied: n {n} seg {seg} last {last} extra {extra}");
+                                assert_eq!(whole, whole_copied);
                                 taken += usize::from(whole);
                             }
                         }
@@ -1232,6 +1286,26 @@ mod tests {
         // Many shapes (a fifth here: most sizes above are edge cases) are
         // taken whole: the comparison is not vacuous.
         assert!(taken * 5 > cases, "{taken} of {cases}");
+    }
+
+    #[test]
+    fn uniform_copy_stops_at_a_message_of_another_shape() {
+        let v: Vec<libc::iovec> = (0..8).map(|i| iov(0x10 * (i + 1), if i == 5 { 99 } else { 100 })).collect();
+        let mut s = Scratch::default();
+        s.begin_with(GsoPolicy::UDP);
+        s.set_limit(8);
+        // A message that is not of the shape, then one of another size:
+        // nothing is added, nothing is left in the copy.
+        assert!(!s.push_uniform_copied(Dest::Connected, 8, |k| (k != 3).then_some(v[k])));
+        assert!(!s.push_uniform_copied(Dest::Connected, 8, |k| Some(v[k])));
+        assert_eq!((s.messages(), s.iov.len()), (0, 0));
+        // The first five are uniform.
+        s.set_limit(5);
+        assert!(s.push_uniform_copied(Dest::Connected, 5, |k| Some(v[k])));
+        s.plan();
+        assert_eq!(shape(&s), vec![(0, 5)]);
+        // The header points at the copy, not at `v`.
+        assert_eq!(s.hdrs[0].msg_hdr.msg_iov.cast_const(), s.iov.as_ptr());
     }
 
     #[test]

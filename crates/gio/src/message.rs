@@ -241,13 +241,22 @@ pub unsafe fn describe_run(
     if s.messages() == 0 && n >= 2 && s.coalesces() {
         // A fresh chunk: if it is one uniform batch, it is planned whole.
         // SAFETY: the caller guarantees `n` messages from `i`.
-        if let Some((seg, last)) = unsafe { uniform(msgs.add(i), n) } {
-            // SAFETY: per the contract.
-            let dest = unsafe { dest_of(s, memo, head.address)? };
-            // SAFETY: `uniform` checked the shape `push_uniform` needs, and,
-            // as for `push`, the caller's vectors outlive the call.
-            if unsafe { s.push_uniform(dest, head.vectors.cast_const().cast(), n, seg, last) } {
-                return Ok(());
+        match unsafe { uniform(msgs.add(i), n) } {
+            Uniform::No => {}
+            Uniform::InOneArray(seg, last) => {
+                // SAFETY: per the contract.
+                let dest = unsafe { dest_of(s, memo, head.address)? };
+                // SAFETY: `uniform` checked the shape `push_uniform` needs,
+                // and, as for `push`, the caller's vectors outlive the call.
+                if unsafe { s.push_uniform(dest, head.vectors.cast_const().cast(), n, seg, last) } {
+                    return Ok(());
+                }
+            }
+            Uniform::Maybe => {
+                // SAFETY: as for `uniform`.
+                if unsafe { push_apart(s, memo, msgs.add(i), n)? } {
+                    return Ok(());
+                }
             }
         }
     }
@@ -273,21 +282,63 @@ pub unsafe fn describe_run(
     Ok(())
 }
 
+/// Plans the `n` (at least 2) messages at `msgs` whole if they are one
+/// uniform batch whose vectors lie apart (copying the vectors); returns
+/// whether it did.
+///
+/// # Safety
+/// As for [`uniform`].
+// Not inlined: it would cost the batch whose vectors lie in one array
+// ~40 instructions (registers of the caller's loop, callgrind).
+#[inline(never)]
+unsafe fn push_apart(
+    s: &mut Scratch,
+    memo: &mut AddrMemo,
+    msgs: *const gio::GOutputMessage,
+    n: usize,
+) -> Result<bool, DescribeError> {
+    // SAFETY: per the contract.
+    let head = unsafe { &*msgs };
+    // SAFETY: per the contract.
+    let dest = unsafe { dest_of(s, memo, head.address)? };
+    let vector = |k: usize| {
+        // SAFETY: k < n.
+        let m = unsafe { &*msgs.add(k) };
+        // SAFETY: one vector, not NULL: readable per the contract.
+        (m.address == head.address && m.num_vectors == 1 && m.num_control_messages == 0 && !m.vectors.is_null())
+            .then(|| unsafe { *m.vectors.cast_const().cast::<libc::iovec>() })
+    };
+    Ok(s.push_uniform_copied(dest, n, vector))
+}
+
+/// What [`uniform`] found.
+enum Uniform {
+    /// Not a uniform batch.
+    No,
+    /// A uniform batch whose vectors lie in one array: the segment size and
+    /// the last message's size.
+    InOneArray(usize, usize),
+    /// The first message has the shape but the second's vector does not
+    /// follow its own: the batch may be uniform with vectors that lie
+    /// apart (`push_uniform_copied` checks the rest as it copies them).
+    Maybe,
+}
+
 /// Whether the `n` (at least 2) messages at `msgs` are one uniform batch:
 /// one address object (or none), no control messages, one vector each,
-/// lying one after the other in one array, all of one size but the last.
-/// Returns that size and the last one's.
+/// all of one size but the last. Checked here in full when the vectors lie
+/// one after the other in one array; otherwise only the first message.
 ///
 /// # Safety
 /// `msgs` points to `n` GOutputMessages that follow GIO's contract.
 // Not inlined: in a frame of its own the loop keeps everything in
 // registers (~2 instructions less per message, callgrind).
 #[inline(never)]
-unsafe fn uniform(msgs: *const gio::GOutputMessage, n: usize) -> Option<(usize, usize)> {
+unsafe fn uniform(msgs: *const gio::GOutputMessage, n: usize) -> Uniform {
     // SAFETY: per the contract.
     let head = unsafe { &*msgs };
     if head.num_vectors != 1 || head.num_control_messages != 0 || head.vectors.is_null() {
-        return None;
+        return Uniform::No;
     }
     let (address, v0) = (head.address, head.vectors.cast_const());
     // SAFETY: one vector, not NULL: readable per the contract.
@@ -303,26 +354,30 @@ unsafe fn uniform(msgs: *const gio::GOutputMessage, n: usize) -> Option<(usize, 
     // SAFETY: message k's only vector, readable as `shaped` checked it is
     // where the caller says.
     let full = |k: usize| shaped(k) && unsafe { (*v0.add(k)).size } == seg;
+    // SAFETY: 1 < n.
+    if !std::ptr::eq(unsafe { (*msgs.add(1)).vectors }, v0.wrapping_add(1)) {
+        return Uniform::Maybe;
+    }
     let last = n - 1;
     let mut k = 1;
     // Eight at a time: the loop's own bookkeeping once per eight messages.
     while k + 8 <= last {
         if !(0..8).all(|j| full(k + j)) {
-            return None;
+            return Uniform::No;
         }
         k += 8;
     }
     while k < last {
         if !full(k) {
-            return None;
+            return Uniform::No;
         }
         k += 1;
     }
     if !shaped(last) {
-        return None;
+        return Uniform::No;
     }
     // SAFETY: as in `full`.
-    Some((seg, unsafe { (*v0.add(last)).size }))
+    Uniform::InOneArray(seg, unsafe { (*v0.add(last)).size })
 }
 
 /// Checks, without converting anything, the pointers of every message, so
