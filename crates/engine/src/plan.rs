@@ -1209,9 +1209,12 @@ mod tests {
         (0..p.len()).map(|k| (p.header(k).first, p.header(k).count)).collect()
     }
 
+    /// A header, the reports of its messages (index, bytes) and their count.
+    type Said = (HeaderView, Vec<(usize, usize)>, usize);
+
     /// Everything a finished plan tells the kernel and the reporter, for
     /// comparing two plans of one batch.
-    fn everything(s: &Scratch) -> Vec<(HeaderView, Vec<(usize, usize)>, usize)> {
+    fn everything(s: &Scratch) -> Vec<Said> {
         let p = s.view();
         (0..p.len())
             .map(|k| {
