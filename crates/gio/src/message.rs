@@ -243,18 +243,19 @@ pub unsafe fn describe_run(
         // SAFETY: the caller guarantees `n` messages from `i`.
         match unsafe { uniform(msgs.add(i), n) } {
             Uniform::No => {}
-            Uniform::InOneArray(seg, last) => {
+            Uniform::InOneArray { count, seg, last } => {
                 // SAFETY: per the contract.
                 let dest = unsafe { dest_of(s, memo, head.address)? };
                 // SAFETY: `uniform` checked the shape `push_uniform` needs,
                 // and, as for `push`, the caller's vectors outlive the call.
-                if unsafe { s.push_uniform(dest, head.vectors.cast_const().cast(), n, seg, last) } {
+                if unsafe { s.push_uniform(dest, head.vectors.cast_const().cast(), count, seg, last) } {
+                    // The rest, if any, is described from the next call on.
                     return Ok(());
                 }
             }
             Uniform::Maybe => {
                 // SAFETY: as for `uniform`.
-                if unsafe { push_apart(s, memo, msgs.add(i), n)? } {
+                if unsafe { push_apart(s, memo, msgs.add(i), n)? } > 0 {
                     return Ok(());
                 }
             }
@@ -282,9 +283,9 @@ pub unsafe fn describe_run(
     Ok(())
 }
 
-/// Plans the `n` (at least 2) messages at `msgs` whole if they are one
-/// uniform batch whose vectors lie apart (copying the vectors); returns
-/// whether it did.
+/// Plans the uniform start of the `n` (at least 2) messages at `msgs`
+/// whole, copying their vectors (which lie apart); returns how many
+/// messages it took (0: fewer than two are uniform).
 ///
 /// # Safety
 /// As for [`uniform`].
@@ -296,7 +297,7 @@ unsafe fn push_apart(
     memo: &mut AddrMemo,
     msgs: *const gio::GOutputMessage,
     n: usize,
-) -> Result<bool, DescribeError> {
+) -> Result<usize, DescribeError> {
     // SAFETY: per the contract.
     let head = unsafe { &*msgs };
     // SAFETY: per the contract.
@@ -315,19 +316,20 @@ unsafe fn push_apart(
 enum Uniform {
     /// Not a uniform batch.
     No,
-    /// A uniform batch whose vectors lie in one array: the segment size and
-    /// the last message's size.
-    InOneArray(usize, usize),
+    /// The first `count` (at least 2) messages are a uniform batch whose
+    /// vectors lie in one array: `seg` bytes each but the last, `last`.
+    InOneArray { count: usize, seg: usize, last: usize },
     /// The first message has the shape but the second's vector does not
-    /// follow its own: the batch may be uniform with vectors that lie
-    /// apart (`push_uniform_copied` checks the rest as it copies them).
+    /// follow its own: the start may be uniform with vectors that lie
+    /// apart (`push_uniform_copied` checks them as it copies them).
     Maybe,
 }
 
-/// Whether the `n` (at least 2) messages at `msgs` are one uniform batch:
-/// one address object (or none), no control messages, one vector each,
-/// all of one size but the last. Checked here in full when the vectors lie
-/// one after the other in one array; otherwise only the first message.
+/// How many of the `n` (at least 2) messages at `msgs` make a uniform
+/// batch from the first: one address object (or none), no control
+/// messages, one vector each, one size, perhaps a shorter one (not empty)
+/// to end it. Checked here in full when the vectors lie one after the
+/// other in one array; otherwise only the first message.
 ///
 /// # Safety
 /// `msgs` points to `n` GOutputMessages that follow GIO's contract.
@@ -358,26 +360,27 @@ unsafe fn uniform(msgs: *const gio::GOutputMessage, n: usize) -> Uniform {
     if !std::ptr::eq(unsafe { (*msgs.add(1)).vectors }, v0.wrapping_add(1)) {
         return Uniform::Maybe;
     }
-    let last = n - 1;
     let mut k = 1;
     // Eight at a time: the loop's own bookkeeping once per eight messages.
-    while k + 8 <= last {
-        if !(0..8).all(|j| full(k + j)) {
-            return Uniform::No;
-        }
+    while k + 8 <= n && (0..8).all(|j| full(k + j)) {
         k += 8;
     }
-    while k < last {
-        if !full(k) {
-            return Uniform::No;
-        }
+    while k < n && full(k) {
         k += 1;
     }
-    if !shaped(last) {
+    let mut last = seg;
+    if k < n && shaped(k) {
+        // SAFETY: as in `full`.
+        let size = unsafe { (*v0.add(k)).size };
+        if size > 0 && size < seg {
+            last = size;
+            k += 1;
+        }
+    }
+    if k < 2 {
         return Uniform::No;
     }
-    // SAFETY: as in `full`.
-    Uniform::InOneArray(seg, unsafe { (*v0.add(last)).size })
+    Uniform::InOneArray { count: k, seg, last }
 }
 
 /// Checks, without converting anything, the pointers of every message, so
