@@ -565,6 +565,14 @@ add_simple (Msgs *m, GSocketAddress *addr, gsize size)
   return add_msg (m, addr, &size, 1);
 }
 
+/* Add n one-vector messages of one size to addr. */
+static void
+add_same (Msgs *m, GSocketAddress *addr, guint n, gsize size)
+{
+  for (guint i = 0; i < n; i++)
+    add_simple (m, addr, size);
+}
+
 static void
 msgs_free (Msgs *m)
 {
@@ -578,8 +586,7 @@ msgs_free (Msgs *m)
 static void
 build_batch (Env *env, Msgs *m)
 {
-  for (guint i = 0; i < 8; i++)
-    add_simple (m, env->dest[0], 100);
+  add_same (m, env->dest[0], 8, 100);
   add_simple (m, env->dest[0], 37);
   add_simple (m, env->dest[0], 1200);
   add_simple (m, env->dest[0], 1);
@@ -589,8 +596,7 @@ static void
 build_batch_null_addr (Env *env, Msgs *m)
 {
   (void) env;
-  for (guint i = 0; i < 6; i++)
-    add_simple (m, NULL, 500);
+  add_same (m, NULL, 6, 500);
   add_simple (m, NULL, 20);
 }
 
@@ -600,10 +606,8 @@ build_distinct_addrs (Env *env, Msgs *m)
   for (guint i = 0; i < 12; i++)
     add_simple (m, env->dest[i % env->n_rx], 64);
   /* runs to the same destination, then a switch */
-  for (guint i = 0; i < 4; i++)
-    add_simple (m, env->dest[0], 64);
-  for (guint i = 0; i < 4; i++)
-    add_simple (m, env->dest[1], 64);
+  add_same (m, env->dest[0], 4, 64);
+  add_same (m, env->dest[1], 4, 64);
 }
 
 static void
@@ -665,8 +669,7 @@ build_big_first (Env *env, Msgs *m)
 static void
 build_big_at_3 (Env *env, Msgs *m)
 {
-  for (guint i = 0; i < 3; i++)
-    add_simple (m, env->dest[0], 100);
+  add_same (m, env->dest[0], 3, 100);
   add_simple (m, env->dest[0], 70000);
   add_simple (m, env->dest[0], 100);
 }
@@ -694,15 +697,13 @@ build_1500 (Env *env, Msgs *m)
 static void
 build_1500_same (Env *env, Msgs *m)
 {
-  for (guint i = 0; i < 1500; i++)
-    add_simple (m, env->dest[0], 100);
+  add_same (m, env->dest[0], 1500, 100);
 }
 
 static void
 build_1024 (Env *env, Msgs *m)
 {
-  for (guint i = 0; i < 1024; i++)
-    add_simple (m, env->dest[0], 20);
+  add_same (m, env->dest[0], 1024, 20);
 }
 
 /* Shapes the GSO path cares about (CONTRACT.md §5): long same-size runs
@@ -711,23 +712,18 @@ build_1024 (Env *env, Msgs *m)
 static void
 build_gso_runs (Env *env, Msgs *m)
 {
-  for (guint i = 0; i < 150; i++)      /* > 64 segments */
-    add_simple (m, env->dest[0], 1200);
+  add_same (m, env->dest[0], 150, 1200); /* > 64 segments */
   add_simple (m, env->dest[0], 700);   /* shorter last */
-  for (guint i = 0; i < 60; i++)       /* 60 x 1400 > 65507 bytes */
-    add_simple (m, env->dest[0], 1400);
-  for (guint i = 0; i < 5; i++)
-    add_simple (m, env->dest[0], 100);
+  add_same (m, env->dest[0], 60, 1400); /* 60 x 1400 > 65507 bytes */
+  add_same (m, env->dest[0], 5, 100);
   add_simple (m, env->dest[0], 101);   /* longer: ends the run */
   add_simple (m, env->dest[0], 100);
   gsize two[2] = { 60, 40 };           /* same size, two vectors */
   for (guint i = 0; i < 4; i++)
     add_msg (m, env->dest[0], two, 2);
   add_simple (m, env->dest[0], 0);     /* empty datagram inside a run */
-  for (guint i = 0; i < 4; i++)
-    add_simple (m, env->dest[0], 100);
-  for (guint i = 0; i < 3; i++)        /* 3 x 30000 > 64 KiB */
-    add_simple (m, env->dest[0], 30000);
+  add_same (m, env->dest[0], 4, 100);
+  add_same (m, env->dest[0], 3, 30000); /* 3 x 30000 > 64 KiB */
   add_simple (m, env->dest[0], 65507); /* largest UDP/IPv4 payload */
   add_simple (m, env->dest[0], 65507);
 }
@@ -738,8 +734,7 @@ build_gso_runs (Env *env, Msgs *m)
 static void
 build_uniform (Env *env, Msgs *m)
 {
-  for (guint i = 0; i < 150; i++)
-    add_simple (m, env->dest[0], 1200);
+  add_same (m, env->dest[0], 150, 1200);
   add_simple (m, env->dest[0], 700);
 }
 
@@ -748,8 +743,7 @@ static void
 build_uniform_null_addr (Env *env, Msgs *m)
 {
   (void) env;
-  for (guint i = 0; i < 64; i++)
-    add_simple (m, NULL, 1400);
+  add_same (m, NULL, 64, 1400);
 }
 
 /* Size edges of a segmented send: 64 x 1023 (65472 bytes, fits), 63 x 1040
@@ -759,23 +753,16 @@ static void
 build_gso_edges (Env *env, Msgs *m)
 {
   GSocketAddress *a = env->dest[0];
-  for (guint i = 0; i < 64; i++)
-    add_simple (m, a, 1023);
-  for (guint i = 0; i < 63; i++)
-    add_simple (m, a, 1040);
-  for (guint i = 0; i < 2; i++)
-    add_simple (m, a, 32753);
-  for (guint i = 0; i < 2; i++)
-    add_simple (m, a, 32754);
-  for (guint i = 0; i < 65; i++)
-    add_simple (m, a, 10);
+  add_same (m, a, 64, 1023);
+  add_same (m, a, 63, 1040);
+  add_same (m, a, 2, 32753);
+  add_same (m, a, 2, 32754);
+  add_same (m, a, 65, 10);
   add_simple (m, a, 9);
-  for (guint i = 0; i < 128; i++)
-    add_simple (m, a, 10);
+  add_same (m, a, 128, 10);
   for (guint i = 0; i < 10; i++)
     add_msg (m, a, NULL, 0);
-  for (guint i = 0; i < 70; i++)
-    add_simple (m, a, 1);
+  add_same (m, a, 70, 1);
   add_simple (m, a, 0);               /* shorter last: an empty one */
 }
 
@@ -786,16 +773,14 @@ build_connected_mixed (Env *env, Msgs *m)
 {
   GSocketAddress *order[] = { NULL, env->dest[1], NULL, env->dest[0], env->dest[0], NULL, env->dest[1] };
   for (guint r = 0; r < G_N_ELEMENTS (order); r++)
-    for (guint i = 0; i < 4; i++)
-      add_simple (m, order[r], 200);
+    add_same (m, order[r], 4, 200);
 }
 
 static void
 build_gso_two_dests (Env *env, Msgs *m)
 {
   for (guint r = 0; r < 6; r++)
-    for (guint i = 0; i < 10; i++)
-      add_simple (m, env->dest[r % 2], 500);
+    add_same (m, env->dest[r % 2], 10, 500);
   for (guint i = 0; i < 20; i++)
     add_simple (m, env->dest[i % 2], 500);
 }
@@ -805,8 +790,7 @@ build_gso_two_dests (Env *env, Msgs *m)
 static void
 build_run_then_big (Env *env, Msgs *m)
 {
-  for (guint i = 0; i < 64; i++)
-    add_simple (m, env->dest[0], 1200);
+  add_same (m, env->dest[0], 64, 1200);
   add_simple (m, env->dest[0], 70000);
   add_simple (m, env->dest[0], 1200);
 }
@@ -815,8 +799,7 @@ build_run_then_big (Env *env, Msgs *m)
 static void
 build_big_run (Env *env, Msgs *m)
 {
-  for (guint i = 0; i < 3; i++)
-    add_simple (m, env->dest[0], 65000);
+  add_same (m, env->dest[0], 3, 65000);
 }
 
 /* A vector with a NULL buffer and a non-zero size: not a precondition in
@@ -948,8 +931,7 @@ build_ip_controls (Env *env, Msgs *m, gboolean v6)
     }
   for (guint i = 0; i < 4; i++)   /* a whole run with the same controls */
     set_ip_controls (m, add_simple (m, env->dest[0], 300), v6, 0x10, 33);
-  for (guint i = 0; i < 4; i++)
-    add_simple (m, env->dest[0], 300);
+  add_same (m, env->dest[0], 4, 300);
 }
 static void build_ip4_controls (Env *env, Msgs *m) { build_ip_controls (env, m, FALSE); }
 static void build_ip6_controls (Env *env, Msgs *m) { build_ip_controls (env, m, TRUE); }

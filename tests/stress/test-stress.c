@@ -1364,6 +1364,13 @@ typedef struct
   guint32 id;
 } ChurnArgs;
 
+static guint32
+churn_len (guint32 seq)
+{
+  (void) seq;
+  return 200;
+}
+
 static gpointer
 churn_thread (gpointer data)
 {
@@ -1371,17 +1378,16 @@ churn_thread (gpointer data)
   ChurnArgs *a = data;
   GOutputMessage msgs[K];
   GOutputVector vecs[K];
-  static __thread guint8 bufs[K][256];
+  guint8 (*bufs)[2048] = g_malloc (K * 2048);
   GError *error = NULL;
+  build_batch (msgs, vecs, bufs, K, 0, a->id * K, churn_len);
   for (guint i = 0; i < K; i++)
-    {
-      make_payload (bufs[i], 0, a->id * K + i, 200);
-      vecs[i] = (GOutputVector) { bufs[i], 200 };
-      msgs[i] = (GOutputMessage) { a->addr, &vecs[i], 1, 0, NULL, 0 };
-    }
+    msgs[i].address = a->addr;
   gint r = gsend_socket_send_messages (a->sock, msgs, K, 0, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (r, ==, K);
+  check_batch_result (msgs, K, r);
+  g_free (bufs);
   return NULL;
 }
 
