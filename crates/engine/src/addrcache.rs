@@ -5,8 +5,8 @@
 //! The engine does not know what a key stands for. The caller that inserts
 //! a key guarantees it keeps standing for the same address while cached (the
 //! C edge keys on immutable address objects and moves the cache to a new
-//! generation, see [`AddrCache::sync`], when one is finalized), and passes
-//! a release function that is called for every key evicted or dropped.
+//! generation, see [`AddrCache::sync`], when one is finalized). The cache
+//! owns nothing a key stands for: evicting or dropping one is forgetting it.
 
 use crate::plan::SockAddr;
 
@@ -32,7 +32,6 @@ pub struct AddrCache {
     used: Vec<u32>,
     next: Vec<u8>,
     epoch: u32,
-    release: Option<unsafe fn(usize)>,
     /// The caller's validity generation the entries belong to (see
     /// [`AddrCache::sync`]).
     generation: u64,
@@ -53,7 +52,7 @@ impl AddrCache {
         }
     }
 
-    /// Forgets every entry (releasing its key) if `generation` is not the
+    /// Forgets every entry if `generation` is not the
     /// one the entries were made under. The caller bumps its generation
     /// whenever a key may have stopped standing for its address (for the C
     /// edge: an address object it cached was finalized, so its pointer may
@@ -69,16 +68,7 @@ impl AddrCache {
 
     #[cold]
     fn forget_all(&mut self) {
-        for k in &mut self.keys {
-            let old = std::mem::replace(k, 0);
-            if old != 0 {
-                if let Some(release) = self.release {
-                    // SAFETY: per insert's contract, `release` fits every
-                    // inserted key.
-                    unsafe { release(old) };
-                }
-            }
-        }
+        self.keys.fill(0);
     }
 
     /// Where `key` is cached, if it is.
@@ -110,14 +100,10 @@ impl AddrCache {
         self.find(key).map(|i| &self.vals[i])
     }
 
-    /// Caches `addr` under `key` (not cached yet), evicting (and
-    /// releasing) an unpinned key of the same set if it is full. Returns
-    /// false, and keeps nothing, if every entry of the set is pinned.
-    ///
-    /// # Safety
-    /// `release` must be sound to call once for `key`, and for every key
-    /// inserted before with it.
-    pub unsafe fn insert(&mut self, key: usize, addr: &SockAddr, release: unsafe fn(usize)) -> bool {
+    /// Caches `addr` under `key` (not cached yet), evicting an unpinned key
+    /// of the same set if it is full. Returns false, and keeps nothing, if
+    /// every entry of the set is pinned.
+    pub fn insert(&mut self, key: usize, addr: &SockAddr) -> bool {
         if key == 0 {
             return false;
         }
@@ -134,16 +120,11 @@ impl AddrCache {
         }) else {
             return false;
         };
-        self.release = Some(release);
         self.next[set] = ((way + 1) % WAYS) as u8;
         let i = set * WAYS + way;
-        let old = std::mem::replace(&mut self.keys[i], key);
+        self.keys[i] = key;
         self.vals[i] = *addr;
         self.used[i] = self.epoch;
-        if old != 0 {
-            // SAFETY: per the contract, `release` fits every inserted key.
-            unsafe { release(old) };
-        }
         true
     }
 
@@ -158,56 +139,31 @@ impl AddrCache {
     }
 }
 
-impl Drop for AddrCache {
-    fn drop(&mut self) {
-        if let Some(release) = self.release {
-            for &k in &self.keys {
-                if k != 0 {
-                    // SAFETY: per insert's contract.
-                    unsafe { release(k) };
-                }
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    static RELEASED: AtomicUsize = AtomicUsize::new(0);
-
-    unsafe fn count(_: usize) {
-        RELEASED.fetch_add(1, Ordering::SeqCst);
-    }
-
     #[test]
-    fn hits_evicts_and_releases() {
+    fn hits_and_evicts() {
         let mut c = AddrCache::default();
         let a = SockAddr { len: 7, ..Default::default() };
         assert!(c.get(16).is_none());
         for k in 1..=1000usize {
             c.begin_epoch();
-            // SAFETY: `count` is sound for any key.
-            assert!(unsafe { c.insert(k * 16, &a, count) });
+            assert!(c.insert(k * 16, &a));
         }
         assert_eq!(c.get(1000 * 16).map(|x| x.len), Some(7));
-        let evicted = RELEASED.load(Ordering::SeqCst);
-        assert_eq!(evicted + c.len(), 1000);
-        drop(c);
-        assert_eq!(RELEASED.load(Ordering::SeqCst), 1000);
+        // 1000 keys in 512 entries: the older ones were evicted.
+        assert_eq!(c.len(), SETS * WAYS);
+        assert!(c.get(16).is_none());
     }
 
     #[test]
     fn a_new_generation_forgets_everything() {
-        unsafe fn nothing(_: usize) {}
         let mut c = AddrCache::default();
         c.sync(5);
         c.begin_epoch();
         let a = SockAddr { len: 3, ..Default::default() };
-        // SAFETY: `nothing` is sound for any key.
-        assert!(unsafe { c.insert(32, &a, nothing) });
+        assert!(c.insert(32, &a));
         c.sync(5);
         assert!(c.get(32).is_some(), "same generation keeps entries");
         c.sync(6);
@@ -217,19 +173,18 @@ mod tests {
 
     #[test]
     fn pinned_entries_are_not_evicted() {
-        unsafe fn nothing(_: usize) {}
         let mut c = AddrCache::default();
         c.begin_epoch();
         // Keys that all fall in one set: the set fills, then refuses.
         let set = set_of(16);
         let keys: Vec<usize> = (1..100_000usize).map(|k| k * 16).filter(|&k| set_of(k) == set).take(6).collect();
         let a = SockAddr::default();
-        let inserted: Vec<bool> = keys.iter().map(|&k| unsafe { c.insert(k, &a, nothing) }).collect();
+        let inserted: Vec<bool> = keys.iter().map(|&k| c.insert(k, &a)).collect();
         assert_eq!(inserted, vec![true, true, true, true, false, false]);
         assert!(c.lookup(keys[0]).is_some());
         c.begin_epoch();
         // A new chunk: the set may be reused.
-        assert!(unsafe { c.insert(keys[5], &a, nothing) });
+        assert!(c.insert(keys[5], &a));
         assert_eq!(c.len(), 4);
     }
 }

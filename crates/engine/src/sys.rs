@@ -19,8 +19,9 @@ pub fn errno() -> i32 {
 /// errno of the failure.
 ///
 /// The headers' pointers (names, vectors, control data) must be valid for the
-/// kernel to read: `Plan::link` makes them so, and the planner only stores
-/// pointers the caller handed in with the same guarantee.
+/// kernel to read: the planner points them at its own buffers (moving them
+/// along when a buffer grows, see `Scratch::plan`) or at memory the caller
+/// handed in with the same guarantee.
 #[inline(always)]
 pub fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> Result<usize, i32> {
     if hdrs.is_empty() {

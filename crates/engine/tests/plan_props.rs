@@ -307,8 +307,6 @@ fn random_dest(r: &mut Rng, n_dests: usize) -> DestSpec {
     }
 }
 
-unsafe fn release_nothing(_: usize) {}
-
 /// The key `extend_simple` gets for a destination: 0 for the connected
 /// peer, the cache key of a cached one, and for the others a key of their
 /// pool entry that the cache does not hold (so the walk stops there and the
@@ -557,7 +555,7 @@ fn run_case(s: &mut Scratch, seed: u64, st: &mut Stats) {
     for (i, a) in c.pool.iter().enumerate() {
         if s.cache.get(cache_key(i)).is_none() {
             // SAFETY: the keys own nothing; releasing them does nothing.
-            assert!(unsafe { s.cache.insert(cache_key(i), a, release_nothing) });
+            assert!(s.cache.insert(cache_key(i), a));
         }
     }
     let mut from = 0;
@@ -765,7 +763,7 @@ fn send_case(seed: u64) -> (usize, bool) {
     let mut s = Scratch::default();
     for (i, a) in pool.iter().enumerate() {
         // SAFETY: the keys own nothing.
-        assert!(unsafe { s.cache.insert(cache_key(i), a, release_nothing) });
+        assert!(s.cache.insert(cache_key(i), a));
     }
     let req = SendRequest { fd: tx.as_raw_fd(), n, flags: 0, timeout: Timeout::Block(None), gso: c.policy };
     let extend = matches!(c.mode, Mode::ExtendRun);

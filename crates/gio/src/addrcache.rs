@@ -48,9 +48,6 @@ unsafe extern "C" fn finalized(_data: glib::gpointer) {
     GENERATION.fetch_add(1, Ordering::SeqCst);
 }
 
-/// Evicted keys need nothing: the cache holds no reference.
-unsafe fn release(_key: usize) {}
-
 /// Brings this thread's cache up to date with the finalizations so far.
 /// Call before any lookup of a call.
 #[inline]
@@ -79,6 +76,6 @@ pub unsafe fn remember(s: &mut Scratch, address: *mut gio::GSocketAddress, nativ
         if gobject::g_object_get_qdata(obj, q).is_null() {
             gobject::g_object_set_qdata_full(obj, q, 1usize as glib::gpointer, Some(finalized));
         }
-        s.cache.insert(address as usize, native, release);
+        s.cache.insert(address as usize, native);
     }
 }
