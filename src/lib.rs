@@ -345,10 +345,14 @@ pub unsafe extern "C" fn gsend_socket_send_datagrams(
 ///
 /// Turns UDP segmentation offload on or off for one socket. It is on by
 /// default (unless the environment variable `GSEND_GSO` is `0`), and only
-/// ever used on UDP sockets for runs of equal-size datagrams to one
-/// destination without control messages; receivers cannot tell the
-/// difference. Turning it on again also retries a socket on which the
-/// kernel refused it before.
+/// ever used on UDP sockets (as the kernel reports them: not on ICMP "ping"
+/// sockets) for runs of equal-size datagrams to one destination without
+/// control messages, and not while the socket has TX timestamps on or the
+/// flags carry `MSG_ZEROCOPY`. An ordinary receiver gets the same
+/// datagrams either way; a receiver that turned on `UDP_GRO` may get a run
+/// as one large datagram with its segment size, as from any sender using
+/// segmentation offload. Turning it on again also retries a socket on which
+/// the kernel refused it before.
 #[no_mangle]
 pub unsafe extern "C" fn gsend_socket_set_gso(socket: *mut GSocket, enabled: gboolean) {
     // SAFETY: the socket is type-checked before use.
@@ -367,4 +371,38 @@ pub unsafe extern "C" fn gsend_socket_set_gso(socket: *mut GSocket, enabled: gbo
 pub unsafe extern "C" fn gsend_socket_get_gso(socket: *mut GSocket) -> gboolean {
     // SAFETY: the socket is type-checked before use.
     unsafe { imp::socket_get_gso(socket) }
+}
+
+/// gsend_socket_set_gso_max_bytes:
+/// @socket: a #GSocket
+/// @max_bytes: the most payload bytes one segmented send may carry, or 0
+///   for the process-wide cap
+///
+/// Caps the size of the runs gsend coalesces on @socket. A segmented send
+/// travels through the local queues (the qdisc of the outgoing interface)
+/// as one packet of up to 64 KiB: a queue with a byte limit below that
+/// (`bfifo`, a small `tbf` bucket) drops it whole where the same datagrams
+/// sent one by one would pass. Set the cap at or below such a limit. Runs
+/// are never larger than the kernel allows (65507 bytes, 64 segments);
+/// a cap below twice the datagram size turns coalescing off for datagrams
+/// of that size. The process-wide cap is the environment variable
+/// `GSEND_GSO_MAX_BYTES` (read once), else 65507.
+#[no_mangle]
+pub unsafe extern "C" fn gsend_socket_set_gso_max_bytes(socket: *mut GSocket, max_bytes: guint) {
+    // SAFETY: the socket is type-checked before use.
+    unsafe { imp::socket_set_gso_max_bytes(socket, max_bytes) }
+}
+
+/// gsend_socket_get_gso_max_bytes:
+/// @socket: a #GSocket
+///
+/// Tells how many payload bytes one segmented send on @socket may carry at
+/// most: the cap set with gsend_socket_set_gso_max_bytes(), else the
+/// process-wide one.
+///
+/// Returns: the cap in bytes.
+#[no_mangle]
+pub unsafe extern "C" fn gsend_socket_get_gso_max_bytes(socket: *mut GSocket) -> guint {
+    // SAFETY: the socket is type-checked before use.
+    unsafe { imp::socket_get_gso_max_bytes(socket) }
 }

@@ -115,6 +115,12 @@ test_rule12_null_socket (void)
   EXPECT_CRITICAL ("gsend_socket_get_gso");
   g_assert_false (gsend_socket_get_gso (NULL));
   g_test_assert_expected_messages ();
+  EXPECT_CRITICAL ("gsend_socket_set_gso_max_bytes");
+  gsend_socket_set_gso_max_bytes (NULL, 1000);
+  g_test_assert_expected_messages ();
+  EXPECT_CRITICAL ("gsend_socket_get_gso_max_bytes");
+  g_assert_cmpuint (gsend_socket_get_gso_max_bytes (NULL), ==, 0);
+  g_test_assert_expected_messages ();
   g_bytes_unref (d);
   teardown ();
 }
@@ -140,6 +146,12 @@ test_rule12_wrong_type_socket (void)
   g_test_assert_expected_messages ();
   EXPECT_CRITICAL ("gsend_socket_get_gso");
   g_assert_false (gsend_socket_get_gso ((GSocket *) not_a_socket));
+  g_test_assert_expected_messages ();
+  EXPECT_CRITICAL ("gsend_socket_set_gso_max_bytes");
+  gsend_socket_set_gso_max_bytes ((GSocket *) not_a_socket, 1000);
+  g_test_assert_expected_messages ();
+  EXPECT_CRITICAL ("gsend_socket_get_gso_max_bytes");
+  g_assert_cmpuint (gsend_socket_get_gso_max_bytes ((GSocket *) not_a_socket), ==, 0);
   g_test_assert_expected_messages ();
   g_object_unref (not_a_socket);
   g_bytes_unref (d);

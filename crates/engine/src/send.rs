@@ -47,7 +47,8 @@ pub struct Outcome<E> {
     /// Why it stopped early, if it did. A caller following GIO's rules
     /// reports it only when `sent == 0`.
     pub failure: Option<Failure<E>>,
-    /// The kernel refused a GSO send: do not try again on this socket.
+    /// The kernel refused a GSO send and then took the same datagrams sent
+    /// one by one: do not try again on this socket.
     pub gso_refused: bool,
 }
 
@@ -66,8 +67,11 @@ pub struct SendRequest {
     pub gso: GsoPolicy,
 }
 
-/// Errnos with which the kernel refuses a segmented send as such (nothing
-/// of it was sent; the same datagrams may go one by one).
+/// Errnos with which the kernel may refuse a segmented send as such
+/// (nothing of it was sent; the same datagrams may go one by one). The
+/// same errnos also come from causes that have nothing to do with
+/// segmentation (`MSG_OOB` on UDP, an address of the wrong size): a refusal
+/// is concluded only when the datagrams then go through sent plainly.
 fn refuses_gso(errno: i32) -> bool {
     matches!(errno, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EPROTONOSUPPORT)
 }
@@ -137,8 +141,13 @@ pub fn send<E>(
 ) -> Outcome<E> {
     let mut out = Outcome { sent: 0, failure: None, gso_refused: false };
     // MSG_MORE corks: what follows joins one datagram, which a segmented
-    // send would cut up.
-    let mut gso = if req.flags & libc::MSG_MORE != 0 { GsoPolicy::OFF } else { req.gso };
+    // send would cut up. MSG_ZEROCOPY reports one completion per send: a
+    // segmented send would give one for the whole run.
+    let mut gso = if req.flags & (libc::MSG_MORE | libc::MSG_ZEROCOPY) != 0 { GsoPolicy::OFF } else { req.gso };
+    // A segmented send failed with an errno of `refuses_gso`: the same
+    // datagrams now go one by one, and the refusal stands only if the
+    // kernel takes them.
+    let mut refusal_unconfirmed = false;
     // The socket's UDP options are read once per call, when a run is first
     // about to go out.
     let mut options_checked = false;
@@ -177,6 +186,10 @@ pub fn send<E>(
                     return out;
                 }
                 Ok(r) => {
+                    if refusal_unconfirmed {
+                        refusal_unconfirmed = false;
+                        out.gso_refused = true;
+                    }
                     out.sent += s.sent(k..k + r, start, &mut report);
                     k += r;
                 }
@@ -200,13 +213,15 @@ pub fn send<E>(
                         }
                     }
                 }
-                Err(libc::EMSGSIZE) if s.entries[k].is_gso() => {
-                    // Too big as a whole for the path (its MTU): send this
-                    // run's datagrams one by one; GSO stays on.
+                Err(libc::EMSGSIZE | libc::ENOBUFS) if s.entries[k].is_gso() => {
+                    // Too big as a whole for the path (its MTU), or for a
+                    // queue with a byte limit (dropped whole, reported with
+                    // IP_RECVERR): send this run's datagrams one by one;
+                    // GSO stays on.
                     s.replan_entry_plain(k);
                 }
                 Err(errno) if s.entries[k].is_gso() && refuses_gso(errno) => {
-                    out.gso_refused = true;
+                    refusal_unconfirmed = true;
                     gso = GsoPolicy::OFF;
                     s.replan_plain(k);
                 }
@@ -340,6 +355,124 @@ mod tests {
         assert_eq!(out.sent, 0);
         assert_eq!(out.failure, Some(Failure::Describe { index: 2, error: "bad" }));
         assert!(recv_all(&b).is_empty());
+    }
+
+    /// A UDP socket connected to a bound one on 127.0.0.1: (sender, receiver).
+    fn udp_pair() -> (OwnedFd, OwnedFd) {
+        let mk = || {
+            // SAFETY: plain socket creation.
+            let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0) };
+            assert!(fd >= 0);
+            // SAFETY: a new descriptor owned by nobody else.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        };
+        let (tx, rx) = (mk(), mk());
+        // SAFETY: sockaddr_in is plain old data; all zeroes is valid.
+        let mut a: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+        a.sin_family = libc::AF_INET as libc::sa_family_t;
+        a.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: `a` and `len` are valid for the sizes given.
+        unsafe {
+            let p = (&mut a as *mut libc::sockaddr_in).cast::<libc::sockaddr>();
+            assert_eq!(libc::bind(rx.as_raw_fd(), p, len), 0);
+            assert_eq!(libc::getsockname(rx.as_raw_fd(), p, &mut len), 0);
+            assert_eq!(libc::connect(tx.as_raw_fd(), p, len), 0);
+        }
+        (tx, rx)
+    }
+
+    /// Sends `n` datagrams of `len` bytes with GSO allowed and `flags`;
+    /// returns the outcome and how many of the last chunk's headers were
+    /// segmented sends.
+    fn send_uniform(fd: &OwnedFd, n: usize, len: usize, flags: i32) -> (Outcome<()>, usize) {
+        let data = vec![5u8; len];
+        let v = [libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: len }];
+        let req = SendRequest { fd: fd.as_raw_fd(), n, flags, timeout: Timeout::NonBlocking, gso: GsoPolicy::UDP };
+        with_scratch(|s| {
+            let out = send(
+                s,
+                &req,
+                &mut PollWaiter,
+                |_, s| {
+                    // SAFETY: `v` outlives the send.
+                    unsafe { s.push(Message { dest: Dest::Connected, iov: &v, control: None, len }) };
+                    Ok(())
+                },
+                |_, _| {},
+            );
+            let plan = s.view();
+            let segmented = (0..plan.len()).filter(|&k| plan.header(k).segment.is_some()).count();
+            (out, segmented)
+        })
+    }
+
+    fn set_int(fd: &OwnedFd, level: i32, opt: i32, v: i32) {
+        // SAFETY: `v` is an int of the size passed.
+        let r = unsafe {
+            libc::setsockopt(fd.as_raw_fd(), level, opt, (&v as *const i32).cast(), std::mem::size_of::<i32>() as _)
+        };
+        assert_eq!(r, 0);
+    }
+
+    #[test]
+    fn uniform_batch_is_segmented() {
+        let (tx, rx) = udp_pair();
+        let (out, segmented) = send_uniform(&tx, 8, 100, 0);
+        assert_eq!((out.sent, out.failure, out.gso_refused, segmented), (8, None, false, 1));
+        assert_eq!(recv_all(&rx).len(), 8);
+    }
+
+    #[test]
+    fn an_unrelated_failure_is_no_refusal() {
+        // MSG_OOB fails on UDP whether segmented or not: reported, and
+        // segmentation is not blamed.
+        let (tx, rx) = udp_pair();
+        let (out, _) = send_uniform(&tx, 8, 100, libc::MSG_OOB);
+        assert_eq!(out.sent, 0);
+        assert_eq!(out.failure, Some(Failure::Os { index: 0, errno: libc::EOPNOTSUPP }));
+        assert!(!out.gso_refused);
+        assert!(recv_all(&rx).is_empty());
+    }
+
+    #[test]
+    fn a_refusal_stands_when_the_plain_send_goes_through() {
+        // Without UDP checksums the kernel refuses segmentation (EINVAL) but
+        // takes the datagrams one by one.
+        let (tx, rx) = udp_pair();
+        set_int(&tx, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1);
+        let (out, segmented) = send_uniform(&tx, 8, 100, 0);
+        assert_eq!((out.sent, out.failure, out.gso_refused, segmented), (8, None, true, 0));
+        assert_eq!(recv_all(&rx).len(), 8);
+    }
+
+    #[test]
+    fn per_send_features_are_not_coalesced() {
+        let (tx, rx) = udp_pair();
+        // MSG_ZEROCOPY (without SO_ZEROCOPY the kernel ignores it).
+        let (out, segmented) = send_uniform(&tx, 8, 100, libc::MSG_ZEROCOPY);
+        assert_eq!((out.sent, segmented), (8, 0));
+        // TX timestamps on the socket.
+        let ts = (libc::SOF_TIMESTAMPING_TX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE) as i32;
+        set_int(&tx, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, ts);
+        let (out, segmented) = send_uniform(&tx, 8, 100, 0);
+        assert_eq!((out.sent, segmented), (8, 0));
+        // RX timestamps alone do not matter.
+        set_int(&tx, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, libc::SOF_TIMESTAMPING_RX_SOFTWARE as i32);
+        let (out, segmented) = send_uniform(&tx, 8, 100, 0);
+        assert_eq!((out.sent, segmented), (8, 1));
+        assert_eq!(recv_all(&rx).len(), 24);
+    }
+
+    #[test]
+    fn options_that_cannot_be_read_stop_coalescing() {
+        // An AF_UNIX socket has no UDP options.
+        let (a, _b) = dgram_pair();
+        assert!(!sys::udp_sends_as_given(a.as_raw_fd()));
+        assert!(!sys::is_udp_socket(a.as_raw_fd()));
+        let (tx, _rx) = udp_pair();
+        assert!(sys::udp_sends_as_given(tx.as_raw_fd()));
+        assert!(sys::is_udp_socket(tx.as_raw_fd()));
     }
 
     #[test]

@@ -68,13 +68,31 @@ pub fn sendmsg(fd: RawFd, name: Option<&SockAddr>, iov: &[libc::iovec], flags: i
 /// `UDP_CORK` (linux/udp.h).
 pub const UDP_CORK: i32 = 1;
 
+/// TX timestamp requests of `SO_TIMESTAMPING` (linux/net_tstamp.h): with any
+/// of them on, the kernel reports one timestamp per send, keyed by send.
+const TX_TIMESTAMPS: i32 = (libc::SOF_TIMESTAMPING_TX_HARDWARE
+    | libc::SOF_TIMESTAMPING_TX_SOFTWARE
+    | libc::SOF_TIMESTAMPING_TX_SCHED
+    | libc::SOF_TIMESTAMPING_TX_ACK) as i32;
+
 /// Whether the kernel sends each of this UDP socket's datagrams as it is
-/// given: not corked (`UDP_CORK`) and without a socket-wide segment size
-/// (`UDP_SEGMENT` set by the user). A segmented send would change what the
-/// receiver gets on such a socket. An option that cannot be read counts as
-/// clear (the socket is not UDP, and GSO is not tried there).
+/// given: not corked (`UDP_CORK`), without a socket-wide segment size
+/// (`UDP_SEGMENT` set by the user), and without TX timestamps
+/// (`SO_TIMESTAMPING`, which reports one timestamp per send: a segmented
+/// send would give one for the whole run). A segmented send would change
+/// what the receiver or the error queue gets on such a socket. An option
+/// that cannot be read counts against coalescing (a socket whose
+/// `SOL_UDP` options cannot be read is not UDP).
 pub fn udp_sends_as_given(fd: RawFd) -> bool {
-    [UDP_CORK, UDP_SEGMENT].iter().all(|&opt| getsockopt_int(fd, SOL_UDP, opt).is_none_or(|v| v == 0))
+    [UDP_CORK, UDP_SEGMENT].iter().all(|&opt| getsockopt_int(fd, SOL_UDP, opt) == Some(0))
+        && getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING).is_some_and(|v| v & TX_TIMESTAMPS == 0)
+}
+
+/// Whether the kernel says `fd` is a UDP socket (`SO_PROTOCOL` is
+/// `IPPROTO_UDP`): GIO's own idea of the protocol calls an ICMP "ping"
+/// socket UDP, and the kernel ignores `UDP_SEGMENT` there.
+pub fn is_udp_socket(fd: RawFd) -> bool {
+    getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL) == Some(libc::IPPROTO_UDP)
 }
 
 /// What `poll(2)` reported for a writability wait.

@@ -27,7 +27,7 @@ pub mod socket;
 use glue::{critical, is_a, set_io_error};
 use message::{AddrMemo, DescribeError};
 
-pub use gso::{socket_get_gso, socket_set_gso};
+pub use gso::{socket_get_gso, socket_get_gso_max_bytes, socket_set_gso, socket_set_gso_max_bytes};
 
 type GError = glib::GError;
 
@@ -239,7 +239,7 @@ unsafe fn run(
     // Without an explicit timeout, the socket's blocking flag decides.
     let timeout_us = timeout_us.unwrap_or(if st.blocking { -1 } else { 0 });
     // SAFETY: socket is a GSocket.
-    let gso = if n > 1 && st.udp && unsafe { gso::wanted(socket) } { GsoPolicy::UDP } else { GsoPolicy::OFF };
+    let gso = if n > 1 && st.udp { unsafe { gso::policy(socket, st.fd) } } else { GsoPolicy::OFF };
     let req = SendRequest { fd: st.fd, n, flags, timeout: Timeout::from_micros(timeout_us, Instant::now), gso };
     let mut waiter = GioWaiter::new(socket, cancellable);
     let mut memo = AddrMemo::default();
