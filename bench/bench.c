@@ -6,7 +6,10 @@
  *   gsend-bench [--rounds R] [--bursts B] [--quick] [--spread] [--concurrent]
  *       the table (median over R interleaved rounds of datagrams per
  *       CPU-second of the sending thread)
- *   gsend-bench --callgrind CASE VARIANT N
+ *   gsend-bench --caps [--rounds R] [--bursts B]
+ *       64 x 1200 B to one destination through gsend with segmented sends
+ *       capped at 16, 32 and 64 KiB (gsend_socket_set_gso_max_bytes)
+ *   gsend-bench [--gso-max-bytes N] --callgrind CASE VARIANT N
  *       N calls of one case and variant with callgrind collection switched on
  *       around the send calls only (run under
  *       valgrind --tool=callgrind --collect-atstart=no)
@@ -468,11 +471,16 @@ new_udp_socket (void)
   return s;
 }
 
+/* --gso-max-bytes: the cap set on the gsend variant's socket (0: none). */
+static guint gso_max_bytes;
+
 static void
 senders_open (Senders *s)
 {
   s->gio = new_udp_socket ();
   s->gsend = new_udp_socket ();
+  if (gso_max_bytes)
+    gsend_socket_set_gso_max_bytes (s->gsend, gso_max_bytes);
   s->nogso = new_udp_socket ();
   gsend_socket_set_gso (s->nogso, FALSE);
   if (gsend_socket_get_gso (s->nogso))
@@ -815,6 +823,67 @@ run_table (guint rounds, guint bursts, gboolean spread, gboolean concurrent)
 }
 
 /* ------------------------------------------------------------------ */
+/* The cost of the run size (--caps)                                    */
+
+/* 64 x 1200 B to one destination: GIO, gsend with its runs capped at 16,
+ * 32 and 64 KiB (13, 27 and 54 segments: 5, 3 and 2 sends per call), and
+ * gsend without GSO; median over interleaved rounds of datagrams per
+ * CPU-second, and each cap's rate relative to 64 KiB within its round. */
+static int
+run_caps (guint rounds, guint bursts)
+{
+  static const guint caps[] = { 16384, 32768, 65507 };
+  enum { N_CAPS = G_N_ELEMENTS (caps), N_COLS = N_CAPS + 2 };
+  Senders s;
+  receiver_open (TRUE);
+  rx.alternate = TRUE;
+  receiver_start ();
+  senders_open (&s);
+  Batch *b = batch_new (&cases[0]);
+  double *rates = g_new0 (double, N_COLS * rounds);
+  double *rel = g_new0 (double, N_CAPS * rounds);
+  guint64 lost = 0;
+
+  for (guint r = 0; r < rounds; r++)
+    for (guint k = 0; k < N_COLS; k++)
+      {
+        guint col = (k + r) % N_COLS; /* rotating order */
+        RunResult res;
+        if (col < N_CAPS)
+          {
+            gsend_socket_set_gso_max_bytes (s.gsend, caps[col]);
+            res = run_one (&s, V_GSEND, b, bursts);
+          }
+        else
+          res = run_one (&s, col == N_CAPS ? V_GIO : V_GSEND_NOGSO, b, bursts);
+        rates[col * rounds + r] = res.rate;
+        lost += res.lost + res.dups + res.bad;
+      }
+  for (guint r = 0; r < rounds; r++)
+    for (guint c = 0; c < N_CAPS; c++)
+      rel[c * rounds + r] = rates[c * rounds + r] / rates[(N_CAPS - 1) * rounds + r];
+  printf ("64 x 1200 B to one destination, %u rounds of %u bursts: millions of datagrams per CPU-second\n"
+          "(median), and the rate relative to the 64 KiB cap (median of the per-round ratios)\n\n"
+          "| sender | sends per call | Mdgram/CPU-s | vs 64 KiB |\n|---|---:|---:|---:|\n", rounds, bursts);
+  for (guint c = 0; c < N_CAPS; c++)
+    {
+      guint segs = caps[c] / 1200;
+      printf ("| gsend, cap %u | %u | %.2f | %.3f |\n", caps[c], (64 + segs - 1) / segs,
+              median (rates + c * rounds, rounds) / 1e6, median (rel + c * rounds, rounds));
+    }
+  printf ("| GIO | 64 | %.2f | |\n", median (rates + N_CAPS * rounds, rounds) / 1e6);
+  printf ("| gsend, GSO off | 64 | %.2f | |\n", median (rates + (N_CAPS + 1) * rounds, rounds) / 1e6);
+  if (lost)
+    printf ("\n%" G_GUINT64_FORMAT " datagrams lost, doubled or of the wrong length\n", lost);
+  g_free (rates);
+  g_free (rel);
+  batch_free (b);
+  senders_close (&s);
+  receiver_stop ();
+  return lost ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Callgrind mode                                                       */
 
 static int
@@ -903,10 +972,14 @@ int
 main (int argc, char **argv)
 {
   guint rounds = 10, bursts = 300;
-  gboolean spread = FALSE, concurrent = FALSE;
+  gboolean spread = FALSE, concurrent = FALSE, caps = FALSE;
   for (int i = 1; i < argc; i++)
     {
-      if (strcmp (argv[i], "--callgrind") == 0 && i + 3 < argc)
+      if (strcmp (argv[i], "--gso-max-bytes") == 0 && i + 1 < argc)
+        gso_max_bytes = (guint) atoi (argv[++i]);
+      else if (strcmp (argv[i], "--caps") == 0)
+        caps = TRUE;
+      else if (strcmp (argv[i], "--callgrind") == 0 && i + 3 < argc)
         return run_callgrind (argv[i + 1], argv[i + 2], (guint) atoi (argv[i + 3]));
       else if (strcmp (argv[i], "--quick") == 0)
         {
@@ -930,14 +1003,16 @@ main (int argc, char **argv)
       else
         {
           fprintf (stderr,
-                   "usage: %s [--rounds R] [--bursts B] [--quick] [--spread] [--concurrent]\n"
-                   "       %s --callgrind CASE VARIANT N\n"
+                   "usage: %s [--rounds R] [--bursts B] [--quick] [--spread] [--concurrent] [--caps]\n"
+                   "       %s [--gso-max-bytes N] --callgrind CASE VARIANT N\n"
                    "CASE: one-1200 one-100 many-1200 single-1200 one-1200-apart one-100-apart\n"
                    "VARIANT: gio gsend gsend-nogso raw\n",
                    argv[0], argv[0]);
           return 2;
         }
     }
+  if (caps)
+    return run_caps (rounds, bursts);
   return run_table (rounds, bursts, spread, concurrent);
 }
 

@@ -6,6 +6,8 @@
 # build directory. VARIANTS (default "gio gsend") may add gsend-nogso raw;
 # CASES (default: all six) picks cases. The "-apart" cases give every
 # message its vector apart from the others' (an array per message).
+# GSO_MAX_BYTES caps the gsend variant's segmented sends
+# (gsend_socket_set_gso_max_bytes), e.g. 16384 or 32768.
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$repo/_build}
@@ -34,7 +36,7 @@ export LD_LIBRARY_PATH="$build${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 ir_per_dgram() {
   out="$tmp/cg.$1.$2"
   valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="$out" \
-    "$bench" --callgrind "$1" "$2" "$calls" >"$tmp/log" 2>"$tmp/err" || {
+    "$bench" ${GSO_MAX_BYTES:+--gso-max-bytes "$GSO_MAX_BYTES"} --callgrind "$1" "$2" "$calls" >"$tmp/log" 2>"$tmp/err" || {
     cat "$tmp/err" >&2
     exit 1
   }
