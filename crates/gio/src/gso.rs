@@ -53,14 +53,21 @@ pub fn enabled_by_env() -> bool {
 /// positive number of bytes, else [`DEFAULT_MAX_BYTES`]; at most the
 /// kernel's limit.
 pub fn max_bytes_by_env() -> usize {
-    static CAP: OnceLock<usize> = OnceLock::new();
-    *CAP.get_or_init(|| {
-        std::env::var("GSEND_GSO_MAX_BYTES")
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|&v| v > 0)
-            .map_or(DEFAULT_MAX_BYTES, |v| v.min(GsoPolicy::UDP.max_bytes as u64) as usize)
-    })
+    // No lock (a child forked while another thread reads it must not
+    // inherit one held): threads that race both read the same value.
+    static CAP: AtomicUsize = AtomicUsize::new(0);
+    match CAP.load(Ordering::Relaxed) {
+        0 => {
+            let cap = std::env::var("GSEND_GSO_MAX_BYTES")
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|&v| v > 0)
+                .map_or(DEFAULT_MAX_BYTES, |v| v.min(GsoPolicy::UDP.max_bytes as u64) as usize);
+            CAP.store(cap, Ordering::Relaxed);
+            cap
+        }
+        cap => cap,
+    }
 }
 
 unsafe fn state(socket: *mut gio::GSocket) -> usize {
@@ -275,5 +282,46 @@ pub unsafe extern "C" fn socket_get_gso_max_bytes(socket: *mut gio::GSocket) -> 
             let cap = state(socket) >> CAP_SHIFT;
             (if cap == 0 { max_bytes_by_env() } else { cap }) as c_uint
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn switch_cap_and_refusal_are_kept_apart() {
+        // SAFETY: a socket of our own.
+        unsafe {
+            let s = gio::g_socket_new(
+                gio::G_SOCKET_FAMILY_IPV4,
+                gio::G_SOCKET_TYPE_DATAGRAM,
+                gio::G_SOCKET_PROTOCOL_UDP,
+                std::ptr::null_mut(),
+            );
+            assert!(!s.is_null());
+            let fd = gio::g_socket_get_fd(s);
+            let on = enabled_by_env();
+            assert_eq!(policy(s, fd).enabled, on);
+            assert_eq!(socket_get_gso_max_bytes(s) as usize, max_bytes_by_env());
+            socket_set_gso_max_bytes(s, 3000);
+            socket_set_gso(s, 0);
+            assert!(!policy(s, fd).enabled);
+            assert_eq!(socket_get_gso_max_bytes(s), 3000);
+            socket_set_gso(s, 1);
+            let p = policy(s, fd);
+            assert_eq!((p.enabled, p.max_bytes), (on, 3000));
+            refused(s);
+            assert!(!policy(s, fd).enabled);
+            assert_eq!(socket_get_gso(s), 0);
+            assert_eq!(socket_get_gso_max_bytes(s), 3000);
+            socket_set_gso(s, 1);
+            socket_set_gso_max_bytes(s, 0);
+            let p = policy(s, fd);
+            assert_eq!((p.enabled, p.max_bytes), (on, max_bytes_by_env()));
+            assert_ne!(state(s) & PROTOCOL_CHECKED, 0);
+            assert_eq!(state(s) & NOT_UDP, 0);
+            gobject::g_object_unref(s.cast());
+        }
     }
 }
