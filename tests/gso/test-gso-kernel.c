@@ -23,6 +23,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -688,8 +689,12 @@ test_gro_receiver (void)
 int
 main (int argc, char **argv)
 {
+  const char *factor = g_getenv ("GSEND_STRESS_WATCHDOG_FACTOR");
   gso_env_off = g_strcmp0 (g_getenv ("GSEND_GSO"), "0") == 0;
   g_test_init (&argc, &argv, NULL);
+  /* Watchdog: every wait here is bounded, but a send that hangs would
+   * otherwise be caught only by meson's timeout (SIGALRM kills). */
+  alarm (60 * (factor != NULL ? MAX (1, atoi (factor)) : 1));
 
   g_test_add_func ("/gso-kernel/ping/ipv4", test_ping_v4);
   g_test_add_func ("/gso-kernel/ping/ipv6", test_ping_v6);
