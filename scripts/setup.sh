@@ -8,6 +8,7 @@ packages=(
   meson ninja-build
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   python3 python3-gi
+  valac gjs
   libglib2.0-tests valgrind gdb iproute2
 )
 
