@@ -9,6 +9,7 @@ packages=(
   gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0
   python3 python3-gi
   libglib2.0-tests valgrind gdb iproute2
+  gi-docgen
 )
 
 missing=()
