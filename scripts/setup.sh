@@ -10,6 +10,7 @@ packages=(
   python3 python3-gi
   valac gjs
   libglib2.0-tests valgrind gdb iproute2
+  gi-docgen
 )
 
 missing=()

@@ -37,6 +37,18 @@ if [ -f meson.build ]; then
   fi
   step "meson compile" meson compile -C "$builddir"
   step "meson test" meson test -C "$builddir" --print-errorlogs --num-processes 2
+
+  # The API reference: gi-docgen over the GIR and docs/*.md, any warning
+  # fatal, in a build directory of its own (documentation on, tests off)
+  # that reuses the cargo build above.
+  docbuild=$builddir/reference-build
+  if [ ! -f "$docbuild/build.ninja" ]; then
+    step "meson setup (reference)" meson setup "$docbuild" --buildtype=release \
+      -Ddocumentation=true -Dtests=false -Dcargo_target_dir="$builddir/cargo-target"
+  else
+    step "meson setup (reference)" meson setup --reconfigure "$docbuild"
+  fi
+  step "API reference (gi-docgen)" meson compile -C "$docbuild"
 fi
 
 # The build regenerates include/gsend.h: it must be what is committed.

@@ -1,4 +1,4 @@
-/* The C ABI of gsend.h (CONTRACT.md §2): every twin has exactly the type of
+/* The C ABI of gsend.h (docs/behaviour.md, "The functions at a glance"): every twin has exactly the type of
  * its GIO counterpart, every function in the header links and is callable. */
 #include "common.h"
 
