@@ -493,6 +493,93 @@ void gsend_socket_set_gso(GSocket *socket,
  */
 gboolean gsend_socket_get_gso(GSocket *socket);
 
+/**
+ * gsend_get_major_version:
+ *
+ * The major version of the gsend library the program runs with, which
+ * may differ from %GSEND_MAJOR_VERSION, the version of the headers it was
+ * compiled against.
+ *
+ * Returns: the major version of the running library
+ *
+ * Since: 0.1
+ */
+guint gsend_get_major_version(void);
+
+/**
+ * gsend_get_minor_version:
+ *
+ * The minor version of the gsend library the program runs with (see
+ * gsend_get_major_version()).
+ *
+ * Returns: the minor version of the running library
+ *
+ * Since: 0.1
+ */
+guint gsend_get_minor_version(void);
+
+/**
+ * gsend_get_micro_version:
+ *
+ * The micro version of the gsend library the program runs with (see
+ * gsend_get_major_version()).
+ *
+ * Returns: the micro version of the running library
+ *
+ * Since: 0.1
+ */
+guint gsend_get_micro_version(void);
+
+/**
+ * gsend_check_version:
+ * @required_major: the required major version
+ * @required_minor: the required minor version
+ * @required_micro: the required micro version
+ *
+ * Checks at run time that the gsend library in use is compatible with the
+ * given version: its major version is @required_major, and its minor and
+ * micro versions are at least @required_minor and @required_micro (the
+ * minor version compared first). Pass %GSEND_MAJOR_VERSION,
+ * %GSEND_MINOR_VERSION and %GSEND_MICRO_VERSION to check that the library
+ * is at least as new as the headers the program was compiled against.
+ *
+ * Returns: (transfer none) (nullable): %NULL if the library is
+ *   compatible, or a string saying why it is not. The string belongs to
+ *   gsend and must not be modified or freed.
+ *
+ * Since: 0.1
+ */
+const gchar *gsend_check_version(guint required_major,
+                                 guint required_minor,
+                                 guint required_micro);
+
+/**
+ * GSEND_MAJOR_VERSION:
+ *
+ * The major version of the gsend headers in use.
+ *
+ * Since: 0.1
+ */
+#define GSEND_MAJOR_VERSION 0
+
+/**
+ * GSEND_MINOR_VERSION:
+ *
+ * The minor version of the gsend headers in use.
+ *
+ * Since: 0.1
+ */
+#define GSEND_MINOR_VERSION 1
+
+/**
+ * GSEND_MICRO_VERSION:
+ *
+ * The micro version of the gsend headers in use.
+ *
+ * Since: 0.1
+ */
+#define GSEND_MICRO_VERSION 0
+
 G_END_DECLS
 
 #endif /* GSEND_H */

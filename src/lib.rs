@@ -17,6 +17,9 @@ use gio_sys::{
 use glib_sys::{GBytes, GError};
 use gsend_gio as imp;
 
+mod version;
+pub use version::{gsend_check_version, gsend_get_major_version, gsend_get_micro_version, gsend_get_minor_version};
+
 /// GLib's `gint`.
 pub type gint = std::ffi::c_int;
 /// GLib's `guint`.
