@@ -11,6 +11,7 @@ packages=(
   valac gjs
   libglib2.0-tests valgrind gdb iproute2
   gi-docgen
+  debhelper lintian
 )
 
 missing=()
