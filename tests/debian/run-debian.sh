@@ -97,7 +97,14 @@ say "dpkg-buildpackage -us -uc -b (log: build.log)"
 if [ -z "${GSEND_DEBIAN_CHECK:-}" ]; then
   export DEB_BUILD_OPTIONS="nocheck ${DEB_BUILD_OPTIONS:-}"
 fi
-(cd "$srcdir" && dpkg-buildpackage -us -uc -b -j"$(nproc)") >"$tmp/build.log" 2>&1 \
+build_cmd=(dpkg-buildpackage -us -uc -b -j"$(nproc)")
+# From the tarball the build must not need the network: run it in a network
+# namespace of its own, with only a loopback interface.
+if [ -n "$tarball" ] && unshare -n true 2>/dev/null; then
+  echo "   (in a network namespace without network: unshare -n)"
+  build_cmd=(unshare -n sh -c 'ip link set lo up 2>/dev/null || true; exec "$@"' sh "${build_cmd[@]}")
+fi
+(cd "$srcdir" && "${build_cmd[@]}") >"$tmp/build.log" 2>&1 \
   || { tail -n 60 "$tmp/build.log"; fail "dpkg-buildpackage"; }
 changes=$(ls "$tmp"/build/*.changes)
 
