@@ -44,6 +44,12 @@ fi
 # updates the committed one).
 step "committed header is current" cargo test --quiet --package gsend --test header
 
+# The release tarball (meson dist, crates vendored) builds, passes the
+# quick suites and installs with no network and an empty CARGO_HOME.
+if [ -f meson.build ]; then
+  step "release tarball builds offline" scripts/check-tarball.sh "$builddir"
+fi
+
 echo
 echo "steps: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then
