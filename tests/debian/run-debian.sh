@@ -92,6 +92,11 @@ else
 fi
 srcdir=$(find "$tmp/build" -mindepth 1 -maxdepth 1 -type d | head -n 1)
 [ -f "$srcdir/debian/control" ] || fail "no debian/ in the unpacked source"
+# The project's version (the tarball's name) and the package's must agree.
+upstream=$(cd "$srcdir" && dpkg-parsechangelog -S Version | sed 's/^[0-9]*://; s/-[^-]*$//')
+if [ -n "$tarball" ] && [ "$(basename "$srcdir")" != "gsend-$upstream" ]; then
+  fail "debian/changelog is at $upstream but the tarball is $(basename "$srcdir"): add a changelog entry (dch -v VERSION-1)"
+fi
 
 say "dpkg-buildpackage -us -uc -b (log: build.log)"
 if [ -z "${GSEND_DEBIAN_CHECK:-}" ]; then

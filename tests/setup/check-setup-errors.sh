@@ -7,6 +7,10 @@
 #   3. no gobject-introspection-1.0          -> names g-ir-scanner and
 #                                               -Dintrospection=disabled
 #   4. the same with -Dintrospection=disabled -> configures
+#   5. no vapigen, -Dvapi=enabled            -> names vapigen and
+#                                               -Dvapi=disabled
+#   6. no vapigen, -Dvapi=auto (the default) -> configures, says why
+#   7. -Dvapi=enabled -Dintrospection=disabled -> names both options
 #
 # usage: check-setup-errors.sh SOURCE_ROOT
 set -uo pipefail
@@ -72,8 +76,26 @@ expect "no introspection" fail "g-ir-scanner" "-Dintrospection=disabled" -- \
 expect "introspection disabled" ok -- \
   env PKG_CONFIG_LIBDIR="$pcdir" PKG_CONFIG_PATH= "$meson" setup "$tmp/b4" "$src" -Dtests=false -Dintrospection=disabled
 
+# 5-7. A PATH of links to every program but vapigen (and its versioned
+# names).
+novapi_bin=$tmp/novapi-bin
+mkdir "$novapi_bin"
+for d in "${path_dirs[@]}"; do
+  [ -d "$d" ] || continue
+  for f in "$d"/*; do
+    case ${f##*/} in vapigen*) continue ;; esac
+    [ -e "$novapi_bin/${f##*/}" ] || ln -s "$f" "$novapi_bin/"
+  done
+done
+expect "no vapigen, vapi enabled" fail "vapigen not found" "-Dvapi=disabled" -- \
+  env PATH="$novapi_bin" "$meson" setup "$tmp/b5" "$src" -Dtests=false -Dvapi=enabled
+expect "no vapigen, vapi auto" ok "vapigen not found" -- \
+  env PATH="$novapi_bin" "$meson" setup "$tmp/b6" "$src" -Dtests=false
+expect "vapi enabled, introspection disabled" fail "-Dintrospection=enabled" "-Dvapi=disabled" -- \
+  "$meson" setup "$tmp/b7" "$src" -Dtests=false -Dvapi=enabled -Dintrospection=disabled
+
 # Nothing was built by the failed setups.
-for b in b1 b2 b3; do
+for b in b1 b2 b3 b5 b7; do
   [ ! -e "$tmp/$b/build.ninja" ] || { echo "FAIL: $b has a build.ninja"; failed=1; }
 done
 [ $failed -eq 0 ] && echo "setup errors: ok"
