@@ -14,7 +14,7 @@
  *       around the send calls only (run under
  *       valgrind --tool=callgrind --collect-atstart=no)
  *   gsend-alloc-check            (this file built with GSEND_BENCH_ALLOC_CHECK)
- *       heap allocations per call in steady state (CONTRACT §4 rule 17)
+ *       heap allocations per call in steady state (docs/behaviour.md rule 17)
  *
  * CASE: one-1200 one-100 many-1200 single-1200, and (callgrind only)
  *       one-1200-apart one-100-apart (each message's vector apart)

@@ -21,16 +21,47 @@ G_BEGIN_DECLS
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Sends one or more datagrams, exactly as g_datagram_based_send_messages()
- * does. When @datagram_based is a #GSocket the messages go through gsend's
- * engine (sendmmsg, UDP segmentation offload); any other implementation is
- * called through its interface, with GIO's checks of the result.
+ * Sends the datagrams described by @messages on @datagram_based, in order,
+ * as g_datagram_based_send_messages() does. When @datagram_based is a
+ * #GSocket the messages go through gsend's engine (sendmmsg, UDP
+ * segmentation offload, no limit of 1024 messages per call); any other
+ * implementation is called through its interface, and its result is
+ * checked as GIO checks it.
  *
- * A #GSocket that is not a datagram or seqpacket socket, or that has a
- * #GSocket:timeout set, is refused with %G_IO_ERROR_NOT_SUPPORTED.
+ * @timeout decides how long the call may wait for room in the socket. A
+ * negative value waits until every message is sent, an error occurs or
+ * @cancellable is cancelled. 0 never waits: what fits is sent, and the call
+ * fails with %G_IO_ERROR_WOULD_BLOCK only if not even the first message
+ * fit. A positive value is one deadline, in microseconds from the start of
+ * the call: if nothing was sent by then the call fails with
+ * %G_IO_ERROR_TIMED_OUT, otherwise it returns the count sent so far.
  *
- * Returns: the number of messages sent, or -1 on error. An error is only
- *   reported when no message could be sent.
+ * A #GSocket that is not a datagram or seqpacket socket, or whose
+ * [property@Gio.Socket:timeout] is set, is refused with
+ * %G_IO_ERROR_NOT_SUPPORTED.
+ *
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, ends the call with the count sent so far or, if that is none,
+ * %G_IO_ERROR_CLOSED; so does a socket whose sending side is shut down.
+ * @cancellable, if cancelled before or during the call, ends it the same
+ * way with %G_IO_ERROR_CANCELLED. A kernel error carries the #GIOErrorEnum
+ * code of its errno and the index of the failing message. Interrupted
+ * system calls (EINTR) are retried. Flags are passed to the kernel as
+ * given, with MSG_NOSIGNAL added.
+ *
+ * The bytes_sent field of every message that was sent is set to the number
+ * of bytes the kernel accepted for it; the bytes_sent fields of messages
+ * that were not sent are left as they were.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones, as long as each call has its own
+ * message array. It is not async-signal-safe.
+ *
+ * Returns: the number of messages sent, from 0 to @num_messages, or -1
+ *   with @error set. An error is reported only when no message was sent:
+ *   after a partial send the count is returned and the error dropped.
+ *
+ * Since: 0.1
  */
 gint gsend_datagram_based_send_messages(GDatagramBased *datagram_based,
                                         GOutputMessage *messages,
@@ -49,16 +80,45 @@ gint gsend_datagram_based_send_messages(GDatagramBased *datagram_based,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Sends several datagrams in one go, as g_socket_send_messages() does:
- * blocking sockets wait until every message is sent, non-blocking ones send
- * what fits and fail with %G_IO_ERROR_WOULD_BLOCK if nothing did. Unlike
- * GIO, more than 1024 messages are all sent, and runs of equal-size UDP
- * datagrams to one destination are handed to the kernel as one segmented
- * send where the kernel supports it. The bytes_sent field of every sent
- * message is set.
+ * Sends the datagrams described by @messages on @socket, in order, with the
+ * parameters of g_socket_send_messages(). Unlike GIO, more than 1024
+ * messages are all sent, and runs of equal-size UDP datagrams to one
+ * destination are handed to the kernel as one segmented send where the
+ * kernel supports it; receivers get the same datagrams.
  *
- * Returns: the number of messages sent, or -1 on error. An error is only
- *   reported when no message could be sent.
+ * The socket's blocking flag ([property@Gio.Socket:blocking]) decides how long
+ * the call may wait for room: a blocking socket waits until every message
+ * is sent, an error occurs or @cancellable is cancelled; a non-blocking one
+ * sends what fits and fails with %G_IO_ERROR_WOULD_BLOCK only if not even
+ * the first message fit.
+ *
+ * If the socket has a timeout of its own ([property@Gio.Socket:timeout], in
+ * seconds, set with g_socket_set_timeout()), every wait for room lasts at
+ * most that long; a call that sent nothing by then fails with
+ * %G_IO_ERROR_TIMED_OUT.
+ *
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, ends the call with the count sent so far or, if that is none,
+ * %G_IO_ERROR_CLOSED; so does a socket whose sending side is shut down.
+ * @cancellable, if cancelled before or during the call, ends it the same
+ * way with %G_IO_ERROR_CANCELLED. A kernel error carries the #GIOErrorEnum
+ * code of its errno and the index of the failing message. Interrupted
+ * system calls (EINTR) are retried. Flags are passed to the kernel as
+ * given, with MSG_NOSIGNAL added.
+ *
+ * The bytes_sent field of every message that was sent is set to the number
+ * of bytes the kernel accepted for it; the bytes_sent fields of messages
+ * that were not sent are left as they were.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones, as long as each call has its own
+ * message array. It is not async-signal-safe.
+ *
+ * Returns: the number of messages sent, from 0 to @num_messages, or -1
+ *   with @error set. An error is reported only when no message was sent:
+ *   after a partial send the count is returned and the error dropped.
+ *
+ * Since: 0.1
  */
 gint gsend_socket_send_messages(GSocket *socket,
                                 GOutputMessage *messages,
@@ -79,11 +139,44 @@ gint gsend_socket_send_messages(GSocket *socket,
  * @error: return location for a #GError
  *
  * Like gsend_socket_send_messages(), with the wait decided by @timeout_us
- * rather than by the socket's blocking flag. With a positive timeout the
- * deadline is counted from the start of the call; %G_IO_ERROR_TIMED_OUT is
- * reported only if nothing was sent by then.
+ * rather than by the socket's blocking flag. GIO has this function too but
+ * keeps it private.
  *
- * Returns: the number of messages sent, or -1 on error.
+ * @timeout_us decides how long the call may wait for room in the socket. A
+ * negative value waits until every message is sent, an error occurs or
+ * @cancellable is cancelled. 0 never waits: what fits is sent, and the call
+ * fails with %G_IO_ERROR_WOULD_BLOCK only if not even the first message
+ * fit. A positive value is one deadline, in microseconds from the start of
+ * the call: if nothing was sent by then the call fails with
+ * %G_IO_ERROR_TIMED_OUT, otherwise it returns the count sent so far.
+ *
+ * If the socket has a timeout of its own ([property@Gio.Socket:timeout], in
+ * seconds, set with g_socket_set_timeout()), every wait for room lasts at
+ * most that long; a call that sent nothing by then fails with
+ * %G_IO_ERROR_TIMED_OUT.
+ *
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, ends the call with the count sent so far or, if that is none,
+ * %G_IO_ERROR_CLOSED; so does a socket whose sending side is shut down.
+ * @cancellable, if cancelled before or during the call, ends it the same
+ * way with %G_IO_ERROR_CANCELLED. A kernel error carries the #GIOErrorEnum
+ * code of its errno and the index of the failing message. Interrupted
+ * system calls (EINTR) are retried. Flags are passed to the kernel as
+ * given, with MSG_NOSIGNAL added.
+ *
+ * The bytes_sent field of every message that was sent is set to the number
+ * of bytes the kernel accepted for it; the bytes_sent fields of messages
+ * that were not sent are left as they were.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones, as long as each call has its own
+ * message array. It is not async-signal-safe.
+ *
+ * Returns: the number of messages sent, from 0 to @num_messages, or -1
+ *   with @error set. An error is reported only when no message was sent:
+ *   after a partial send the count is returned and the error dropped.
+ *
+ * Since: 0.1
  */
 gint gsend_socket_send_messages_with_timeout(GSocket *socket,
                                              GOutputMessage *messages,
@@ -108,10 +201,31 @@ gint gsend_socket_send_messages_with_timeout(GSocket *socket,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Sends one message, as g_socket_send_message() does. With no vectors at
- * all a single zero byte is sent.
+ * Sends one datagram, gathered from @vectors in order, with the control
+ * messages in @messages, to @address, with the parameters of
+ * g_socket_send_message(). With no vectors at all a single zero byte is
+ * sent.
  *
- * Returns: the number of bytes written, or -1 on error.
+ * The socket's blocking flag decides whether the call waits for room: a
+ * blocking socket waits until the datagram is sent, an error occurs or
+ * @cancellable is cancelled; a non-blocking one fails with
+ * %G_IO_ERROR_WOULD_BLOCK when the socket is full. If the socket has a
+ * timeout of its own ([property@Gio.Socket:timeout]), the wait lasts at most
+ * that long and then fails with %G_IO_ERROR_TIMED_OUT.
+ *
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, gives %G_IO_ERROR_CLOSED; a cancelled @cancellable gives
+ * %G_IO_ERROR_CANCELLED. Kernel errors carry the #GIOErrorEnum code of
+ * their errno, as with GIO (a shut-down socket gives
+ * %G_IO_ERROR_BROKEN_PIPE). Interrupted system calls are retried, and
+ * MSG_NOSIGNAL is added to the flags.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones. It is not async-signal-safe.
+ *
+ * Returns: the number of bytes written, or -1 with @error set.
+ *
+ * Since: 0.1
  */
 gssize gsend_socket_send_message(GSocket *socket,
                                  GSocketAddress *address,
@@ -138,13 +252,30 @@ gssize gsend_socket_send_message(GSocket *socket,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Like gsend_socket_send_message(), with the wait decided by @timeout_us.
- * As with g_socket_send_message_with_timeout(), a full socket with a zero
- * timeout gives %G_POLLABLE_RETURN_WOULD_BLOCK without an error.
+ * Like gsend_socket_send_message(), with the wait decided by @timeout_us,
+ * with the parameters of g_socket_send_message_with_timeout(). A negative
+ * @timeout_us waits until the datagram is sent, an error occurs or
+ * @cancellable is cancelled; 0 never waits and returns
+ * %G_POLLABLE_RETURN_WOULD_BLOCK, without setting @error, when the socket is
+ * full; a positive value waits at most that many microseconds and then
+ * fails with %G_IO_ERROR_TIMED_OUT. The socket's own timeout
+ * ([property@Gio.Socket:timeout]) bounds every wait too.
  *
- * Returns: %G_POLLABLE_RETURN_OK if the data was written,
- *   %G_POLLABLE_RETURN_WOULD_BLOCK if the socket is full, or
- *   %G_POLLABLE_RETURN_FAILED with @error set.
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, gives %G_IO_ERROR_CLOSED; a cancelled @cancellable gives
+ * %G_IO_ERROR_CANCELLED. Kernel errors carry the #GIOErrorEnum code of
+ * their errno, as with GIO (a shut-down socket gives
+ * %G_IO_ERROR_BROKEN_PIPE). Interrupted system calls are retried, and
+ * MSG_NOSIGNAL is added to the flags.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones. It is not async-signal-safe.
+ *
+ * Returns: %G_POLLABLE_RETURN_OK if the datagram was sent (its size is
+ *   stored in @bytes_written), %G_POLLABLE_RETURN_WOULD_BLOCK if the socket
+ *   is full, or %G_POLLABLE_RETURN_FAILED with @error set.
+ *
+ * Since: 0.1
  */
 GPollableReturn gsend_socket_send_message_with_timeout(GSocket *socket,
                                                        GSocketAddress *address,
@@ -167,9 +298,26 @@ GPollableReturn gsend_socket_send_message_with_timeout(GSocket *socket,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Sends @size bytes from @buffer to @address, as g_socket_send_to() does.
+ * Sends @size bytes from @buffer as one datagram to @address, with the
+ * parameters of g_socket_send_to(). The socket's blocking flag decides
+ * whether the call waits for room (a non-blocking socket that is full
+ * gives %G_IO_ERROR_WOULD_BLOCK); the socket's own timeout
+ * ([property@Gio.Socket:timeout]) bounds the wait and then gives
+ * %G_IO_ERROR_TIMED_OUT.
  *
- * Returns: the number of bytes written, or -1 on error.
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, gives %G_IO_ERROR_CLOSED; a cancelled @cancellable gives
+ * %G_IO_ERROR_CANCELLED. Kernel errors carry the #GIOErrorEnum code of
+ * their errno, as with GIO (a shut-down socket gives
+ * %G_IO_ERROR_BROKEN_PIPE). Interrupted system calls are retried, and
+ * MSG_NOSIGNAL is added to the flags.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones. It is not async-signal-safe.
+ *
+ * Returns: the number of bytes written, or -1 with @error set.
+ *
+ * Since: 0.1
  */
 gssize gsend_socket_send_to(GSocket *socket,
                             GSocketAddress *address,
@@ -186,10 +334,26 @@ gssize gsend_socket_send_to(GSocket *socket,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Sends @size bytes from @buffer to the connected peer, as g_socket_send()
- * does, blocking or not according to the socket's blocking flag.
+ * Sends @size bytes from @buffer to the connected peer, with the parameters
+ * of g_socket_send(). The socket's blocking flag decides whether the call
+ * waits for room (a non-blocking socket that is full gives
+ * %G_IO_ERROR_WOULD_BLOCK); the socket's own timeout
+ * ([property@Gio.Socket:timeout]) bounds the wait and then gives
+ * %G_IO_ERROR_TIMED_OUT.
  *
- * Returns: the number of bytes written, or -1 on error.
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, gives %G_IO_ERROR_CLOSED; a cancelled @cancellable gives
+ * %G_IO_ERROR_CANCELLED. Kernel errors carry the #GIOErrorEnum code of
+ * their errno, as with GIO (a shut-down socket gives
+ * %G_IO_ERROR_BROKEN_PIPE). Interrupted system calls are retried, and
+ * MSG_NOSIGNAL is added to the flags.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones. It is not async-signal-safe.
+ *
+ * Returns: the number of bytes written, or -1 with @error set.
+ *
+ * Since: 0.1
  */
 gssize gsend_socket_send(GSocket *socket,
                          const gchar *buffer,
@@ -206,10 +370,26 @@ gssize gsend_socket_send(GSocket *socket,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Like gsend_socket_send(), with the wait decided by @blocking, as
- * g_socket_send_with_blocking() does.
+ * Like gsend_socket_send(), with the wait decided by @blocking instead of
+ * the socket's blocking flag, with the parameters of
+ * g_socket_send_with_blocking(). With @blocking %FALSE a full socket gives
+ * %G_IO_ERROR_WOULD_BLOCK; with %TRUE the call waits, at most for the
+ * socket's own timeout ([property@Gio.Socket:timeout]) if it has one, which
+ * then gives %G_IO_ERROR_TIMED_OUT.
  *
- * Returns: the number of bytes written, or -1 on error.
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, gives %G_IO_ERROR_CLOSED; a cancelled @cancellable gives
+ * %G_IO_ERROR_CANCELLED. Kernel errors carry the #GIOErrorEnum code of
+ * their errno, as with GIO (a shut-down socket gives
+ * %G_IO_ERROR_BROKEN_PIPE). Interrupted system calls are retried, and
+ * MSG_NOSIGNAL is added to the flags.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones. It is not async-signal-safe.
+ *
+ * Returns: the number of bytes written, or -1 with @error set.
+ *
+ * Since: 0.1
  */
 gssize gsend_socket_send_with_blocking(GSocket *socket,
                                        const gchar *buffer,
@@ -231,12 +411,45 @@ gssize gsend_socket_send_with_blocking(GSocket *socket,
  * @cancellable: (nullable): a #GCancellable
  * @error: return location for a #GError
  *
- * Sends each #GBytes of @datagrams as one datagram to @address, in order,
- * with the rules of gsend_socket_send_messages_with_timeout(). Unlike the
- * #GOutputMessage functions it can be called from language bindings.
+ * Sends each #GBytes of @datagrams as one datagram to @address, in order.
+ * Unlike the #GOutputMessage functions it can be called from language
+ * bindings (Python, JavaScript, Vala). It does not keep @datagrams or
+ * @address after it returns.
  *
- * Returns: the number of datagrams sent, or -1 on error. An error is only
- *   reported when no datagram could be sent.
+ * @timeout_us decides how long the call may wait for room in the socket. A
+ * negative value waits until every datagram is sent, an error occurs or
+ * @cancellable is cancelled. 0 never waits: what fits is sent, and the call
+ * fails with %G_IO_ERROR_WOULD_BLOCK only if not even the first datagram
+ * fit. A positive value is one deadline, in microseconds from the start of
+ * the call: if nothing was sent by then the call fails with
+ * %G_IO_ERROR_TIMED_OUT, otherwise it returns the count sent so far.
+ *
+ * If the socket has a timeout of its own ([property@Gio.Socket:timeout], in
+ * seconds, set with g_socket_set_timeout()), every wait for room lasts at
+ * most that long; a call that sent nothing by then fails with
+ * %G_IO_ERROR_TIMED_OUT.
+ *
+ * A socket closed with g_socket_close(), before the call or while it
+ * waits, ends the call with the count sent so far or, if that is none,
+ * %G_IO_ERROR_CLOSED; so does a socket whose sending side is shut down.
+ * @cancellable, if cancelled before or during the call, ends it the same
+ * way with %G_IO_ERROR_CANCELLED. A kernel error carries the #GIOErrorEnum
+ * code of its errno and the index of the failing datagram. Interrupted
+ * system calls (EINTR) are retried. Flags are passed to the kernel as
+ * given, with MSG_NOSIGNAL added.
+ *
+ * The datagrams sent are always the first ones of @datagrams: after a
+ * partial send, send the rest again starting at the returned count.
+ *
+ * This function may be called from any number of threads at once, on the
+ * same socket or on different ones, as long as each call has its own
+ * array. It is not async-signal-safe.
+ *
+ * Returns: the number of datagrams sent, from 0 to @n_datagrams, or -1
+ *   with @error set. An error is reported only when no datagram was sent:
+ *   after a partial send the count is returned and the error dropped.
+ *
+ * Since: 0.1
  */
 gint gsend_socket_send_datagrams(GSocket *socket,
                                  GSocketAddress *address,
@@ -253,15 +466,17 @@ gint gsend_socket_send_datagrams(GSocket *socket,
  * @enabled: %FALSE to never coalesce datagrams on @socket
  *
  * Turns UDP segmentation offload on or off for one socket. It is on by
- * default (unless the environment variable `GSEND_GSO` is `0`), and only
- * ever used on UDP sockets (as the kernel reports them: not on ICMP "ping"
- * sockets) for runs of equal-size datagrams to one destination without
- * control messages, and not while the socket has TX timestamps on or the
- * flags carry `MSG_ZEROCOPY`. An ordinary receiver gets the same
- * datagrams either way; a receiver that turned on `UDP_GRO` may get a run
- * as one large datagram with its segment size, as from any sender using
- * segmentation offload. Turning it on again also retries a socket on which
- * the kernel refused it before.
+ * default, unless the environment variable `GSEND_GSO` is `0`, and is only
+ * ever used on sockets the kernel calls UDP (not on ICMP "ping" sockets,
+ * which GIO reports as UDP), for runs of equal-size datagrams to one
+ * destination without control messages, and not while the socket has TX
+ * timestamps on or the flags carry `MSG_ZEROCOPY`. Receivers get the same
+ * datagrams either way, except a local receiver that turned on the UDP_GRO
+ * option, which may get each run as one datagram with its segment size.
+ * Turning it on again also retries a socket on which the kernel refused it
+ * before.
+ *
+ * Since: 0.1
  */
 void gsend_socket_set_gso(GSocket *socket,
                           gboolean enabled);
@@ -271,10 +486,12 @@ void gsend_socket_set_gso(GSocket *socket,
  * @socket: a #GSocket
  *
  * Tells whether batches sent on @socket may use UDP segmentation offload:
- * it is a UDP socket, GSO is not turned off for it or for the process, and
- * the kernel has not refused it.
+ * it is a UDP socket, it is not turned off for the socket or for the
+ * process, and the kernel has not refused it.
  *
  * Returns: %TRUE if gsend will try segmentation offload on @socket.
+ *
+ * Since: 0.1
  */
 gboolean gsend_socket_get_gso(GSocket *socket);
 
@@ -293,6 +510,8 @@ gboolean gsend_socket_get_gso(GSocket *socket);
  * a cap below twice the datagram size turns coalescing off for datagrams
  * of that size. The process-wide cap is the environment variable
  * `GSEND_GSO_MAX_BYTES` (read once), else 65507.
+ *
+ * Since: 0.1
  */
 void gsend_socket_set_gso_max_bytes(GSocket *socket,
                                     guint max_bytes);
@@ -306,8 +525,97 @@ void gsend_socket_set_gso_max_bytes(GSocket *socket,
  * process-wide one.
  *
  * Returns: the cap in bytes.
+ *
+ * Since: 0.1
  */
 guint gsend_socket_get_gso_max_bytes(GSocket *socket);
+
+/**
+ * gsend_get_major_version:
+ *
+ * The major version of the gsend library the program runs with, which
+ * may differ from %GSEND_MAJOR_VERSION, the version of the headers it was
+ * compiled against.
+ *
+ * Returns: the major version of the running library
+ *
+ * Since: 0.1
+ */
+guint gsend_get_major_version(void);
+
+/**
+ * gsend_get_minor_version:
+ *
+ * The minor version of the gsend library the program runs with (see
+ * gsend_get_major_version()).
+ *
+ * Returns: the minor version of the running library
+ *
+ * Since: 0.1
+ */
+guint gsend_get_minor_version(void);
+
+/**
+ * gsend_get_micro_version:
+ *
+ * The micro version of the gsend library the program runs with (see
+ * gsend_get_major_version()).
+ *
+ * Returns: the micro version of the running library
+ *
+ * Since: 0.1
+ */
+guint gsend_get_micro_version(void);
+
+/**
+ * gsend_check_version:
+ * @required_major: the required major version
+ * @required_minor: the required minor version
+ * @required_micro: the required micro version
+ *
+ * Checks at run time that the gsend library in use is compatible with the
+ * given version: its major version is @required_major, and its minor and
+ * micro versions are at least @required_minor and @required_micro (the
+ * minor version compared first). Pass %GSEND_MAJOR_VERSION,
+ * %GSEND_MINOR_VERSION and %GSEND_MICRO_VERSION to check that the library
+ * is at least as new as the headers the program was compiled against.
+ *
+ * Returns: (transfer none) (nullable): %NULL if the library is
+ *   compatible, or a string saying why it is not. The string belongs to
+ *   gsend and must not be modified or freed.
+ *
+ * Since: 0.1
+ */
+const gchar *gsend_check_version(guint required_major,
+                                 guint required_minor,
+                                 guint required_micro);
+
+/**
+ * GSEND_MAJOR_VERSION:
+ *
+ * The major version of the gsend headers in use.
+ *
+ * Since: 0.1
+ */
+#define GSEND_MAJOR_VERSION 0
+
+/**
+ * GSEND_MINOR_VERSION:
+ *
+ * The minor version of the gsend headers in use.
+ *
+ * Since: 0.1
+ */
+#define GSEND_MINOR_VERSION 1
+
+/**
+ * GSEND_MICRO_VERSION:
+ *
+ * The micro version of the gsend headers in use.
+ *
+ * Since: 0.1
+ */
+#define GSEND_MICRO_VERSION 0
 
 G_END_DECLS
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets everything up and runs the benchmark (CONTRACT §6): the CPU-time table
+# Sets everything up and runs the benchmark (README, "Performance"): the CPU-time table
 # of GIO, gsend, gsend with GSO off and the raw sendmmsg loop, then the
 # user-space instructions per datagram under callgrind.
 #   scripts/bench.sh [gsend-bench options, default --rounds 30]

@@ -1,4 +1,4 @@
-/* A GSocketControlMessage subclass for the tests (CONTRACT §4 rule 9:
+/* A GSocketControlMessage subclass for the tests (docs/behaviour.md rule 9:
  * custom subclasses): one int at any level and type (an SCM_RIGHTS
  * descriptor, IP_TOS, IPV6_TCLASS, IP_TTL...). It counts how often it was
  * serialized; a nonzero `size` makes it claim that size instead, and then

@@ -1,4 +1,4 @@
-/* The C ABI of gsend.h (CONTRACT.md §2): every twin has exactly the type of
+/* The C ABI of gsend.h (docs/behaviour.md, "The functions at a glance"): every twin has exactly the type of
  * its GIO counterpart, every function in the header links and is callable. */
 #include "common.h"
 
@@ -24,6 +24,15 @@ _Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_mes
 _Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_datagrams), SendDatagrams), "");
 _Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_set_gso), SetGso), "");
 _Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_get_gso), GetGso), "");
+
+/* The version functions (GLib's style). */
+typedef guint (*GetVersion) (void);
+typedef const gchar *(*CheckVersion) (guint, guint, guint);
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_get_major_version), GetVersion), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_get_minor_version), GetVersion), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_get_micro_version), GetVersion), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_check_version), CheckVersion), "");
+_Static_assert (GSEND_MAJOR_VERSION >= 0 && GSEND_MINOR_VERSION >= 0 && GSEND_MICRO_VERSION >= 0, "");
 
 /* Assignments too: these fail to build with -Werror=incompatible-pointer-types
  * if a signature drifts. */
@@ -101,11 +110,32 @@ test_abi_calls (void)
   g_object_unref (rx);
 }
 
+/* The library's version is the header's; gsend_check_version() accepts
+ * it and anything older of the same major version, refuses newer ones and
+ * other major versions with a message. */
+static void
+test_abi_version (void)
+{
+  g_assert_cmpuint (gsend_get_major_version (), ==, GSEND_MAJOR_VERSION);
+  g_assert_cmpuint (gsend_get_minor_version (), ==, GSEND_MINOR_VERSION);
+  g_assert_cmpuint (gsend_get_micro_version (), ==, GSEND_MICRO_VERSION);
+  g_assert_null (gsend_check_version (GSEND_MAJOR_VERSION, GSEND_MINOR_VERSION, GSEND_MICRO_VERSION));
+  g_assert_null (gsend_check_version (GSEND_MAJOR_VERSION, 0, 0));
+  g_assert_nonnull (gsend_check_version (GSEND_MAJOR_VERSION, GSEND_MINOR_VERSION, GSEND_MICRO_VERSION + 1));
+  g_assert_nonnull (gsend_check_version (GSEND_MAJOR_VERSION, GSEND_MINOR_VERSION + 1, 0));
+  const gchar *other = gsend_check_version (GSEND_MAJOR_VERSION + 1, 0, 0);
+  g_assert_nonnull (other);
+  g_assert_nonnull (strstr (other, "major"));
+  /* Static: the same pointer every time. */
+  g_assert_true (other == gsend_check_version (GSEND_MAJOR_VERSION + 1, 0, 0));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/abi/addresses", test_abi_addresses);
   g_test_add_func ("/abi/calls", test_abi_calls);
+  g_test_add_func ("/abi/version", test_abi_version);
   return g_test_run ();
 }

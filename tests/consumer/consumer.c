@@ -52,6 +52,14 @@ main (int argc, char **argv)
   if (argc != 2)
     FAIL ("usage: %s <expected path of libgsend.so.1>", argv[0]);
 
+  /* The installed header and library are one release. */
+  if (gsend_check_version (GSEND_MAJOR_VERSION, GSEND_MINOR_VERSION, GSEND_MICRO_VERSION) != NULL)
+    FAIL ("gsend_check_version: %s", gsend_check_version (GSEND_MAJOR_VERSION, GSEND_MINOR_VERSION, GSEND_MICRO_VERSION));
+  if (gsend_get_major_version () != GSEND_MAJOR_VERSION || gsend_get_minor_version () != GSEND_MINOR_VERSION ||
+      gsend_get_micro_version () != GSEND_MICRO_VERSION)
+    FAIL ("library version %u.%u.%u, header version %d.%d.%d", gsend_get_major_version (), gsend_get_minor_version (),
+          gsend_get_micro_version (), GSEND_MAJOR_VERSION, GSEND_MINOR_VERSION, GSEND_MICRO_VERSION);
+
   /* The library really is the installed one. */
   if (!dladdr ((void *) gsend_socket_send_datagrams, &info) || info.dli_fname == NULL)
     FAIL ("dladdr found no library for gsend_socket_send_datagrams");

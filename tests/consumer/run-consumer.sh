@@ -6,7 +6,7 @@
 #      meson install;
 #   2. DESTDIR=<tmp>/stage meson install installs the same files under
 #      <tmp>/stage<prefix>;
-#   3. every artifact of CONTRACT §1 is in the prefix (library with its
+#   3. every artifact README's meson section lists is in the prefix (library with its
 #      soname and link, preload library, header, .pc, GIR, typelib);
 #   4. consumer.c, copied to a directory outside the tree, is compiled with
 #      `pkg-config --cflags --libs gsend-1` only, and runs against the

@@ -8,7 +8,7 @@
  * boundaries in order, and for AF_UNIX the control data (passed fds by
  * device/inode, credentials by pid/uid/gid).
  *
- * The contract's deliberate differences (CONTRACT.md §2/§3/§4) are asserted
+ * The deliberate differences (docs/behaviour.md, "Differences from GIO") are asserted
  * as differences:
  *   EPIPE    rule 5:  *_send_messages: GIO BROKEN_PIPE, gsend CLOSED;
  *                     the single-message twins are identical.
@@ -79,7 +79,7 @@ static const Impl gsend_impl = {
   gsend_socket_send_with_blocking,
 };
 
-/* gsend's extras beyond GIO's names (CONTRACT.md §2, §3) are compared with
+/* gsend's extras beyond GIO's names (docs/behaviour.md, "The functions at a glance") are compared with
  * what GIO does for the same request: g_datagram_based_send_messages on
  * the GSocket (which is how GIO reaches its private
  * g_socket_send_messages_with_timeout). */
@@ -706,7 +706,7 @@ build_1024 (Env *env, Msgs *m)
   add_same (m, env->dest[0], 1024, 20);
 }
 
-/* Shapes the GSO path cares about (CONTRACT.md §5): long same-size runs
+/* Shapes the GSO path cares about (docs/behaviour.md, "Segmentation offload"): long same-size runs
  * (more than 64 segments, more than 64 KiB), a shorter last one, a longer
  * one that ends a run, size changes, destination changes. */
 static void
@@ -1296,7 +1296,7 @@ typedef enum {
 
 typedef struct {
   const char *name;
-  const char *rule;                   /* CONTRACT.md §4 rule(s) checked */
+  const char *rule;                   /* docs/behaviour.md rule(s) checked */
   void (*setup) (Env *env);
   void (*build) (Env *env, Msgs *m);
   guint kinds;                        /* which calls (bitmask of KM(kind)) */
@@ -1619,7 +1619,7 @@ test_scenario (gconstpointer data)
 
   /* GIO 2.74 shortens a finite wait at every EINTR (it subtracts the time
    * elapsed since the start from what is left, again and again), so with
-   * signals arriving it may give up long before the deadline. The contract
+   * signals arriving it may give up long before the deadline. docs/behaviour.md
    * (rules 2 and 4) wants EINTR retried and one deadline: gsend alone must
    * get the intended result then. */
   if (sc->interrupt && g.err_set && g.domain == G_IO_ERROR && g.code == G_IO_ERROR_TIMED_OUT)

@@ -1,4 +1,4 @@
-/* GSO tests (CONTRACT §5; §4 rules 1 and 7).
+/* GSO tests (docs/behaviour.md, "Segmentation offload"; rules 1 and 7).
  *
  * Receivers must get the same bytes in the same order whether gsend
  * coalesces runs into UDP_SEGMENT sends or not, every message's bytes_sent
@@ -36,7 +36,7 @@
 #define SO_NO_CHECK 11
 #endif
 
-/* The plan limits of CONTRACT §5 (kernel UDP_MAX_SEGMENTS, IPv4 payload). */
+/* The plan limits of docs/behaviour.md, "Segmentation offload" (kernel UDP_MAX_SEGMENTS, IPv4 payload). */
 #define MAX_SEGS 64
 #define MAX_GSO_BYTES 65507
 
@@ -358,7 +358,7 @@ assert_same_datagrams (GPtrArray *got, GPtrArray *want, const char *what)
                g_bytes_get_size (got->pdata[i]), g_bytes_get_size (want->pdata[i]));
 }
 
-/* The grouping CONTRACT §5 allows and gsend does: a run is consecutive
+/* The grouping gsend does (docs/behaviour.md, "Segmentation offload"): a run is consecutive
  * messages to the same destination, without control data, of the first
  * one's size (the last may be shorter, then the run ends), non-empty, at
  * most MAX_SEGS of them and MAX_GSO_BYTES together. Returns the expected
@@ -412,7 +412,7 @@ send_all (GSocket *tx, MsgSet *s)
 /* The core check: send `spec` with GSO on and with GSO off (per socket),
  * compare both receivers' datagrams with each other and with the expected
  * list, and compare the kernel headers of the GSO send with the grouping
- * CONTRACT §5 describes. */
+ * docs/behaviour.md describes under "Segmentation offload". */
 static void
 check_case (GSocketFamily family, const MsgSpec *spec, guint n)
 {
@@ -767,7 +767,7 @@ set_bytes_sent (MsgSet *s, guint v)
 /* The kernel refuses segmentation on a socket without UDP checksums
  * (SO_NO_CHECK on IPv4, UDP_NO_CHECK6_TX on IPv6): every message must
  * still arrive exactly once and in order, with its bytes_sent, and gsend
- * must stop trying GSO on that socket (CONTRACT §5; rules 1, 7). A plain
+ * must stop trying GSO on that socket (docs/behaviour.md, "Segmentation offload"; rules 1, 7). A plain
  * header goes first, so the refusal comes in the middle of a sendmmsg. */
 static void
 fallback_case (GSocketFamily family)
@@ -1020,7 +1020,7 @@ test_datagram_based (void)
  * still arrive once and in order, as IP fragments, with its bytes_sent.
  * With EMSGSIZE gsend resends the rest of that chunk plain and keeps GSO
  * for the socket (the next batch of 1000-byte datagrams is segmented);
- * after EINVAL it may stop (CONTRACT §5), which is only reported. */
+ * after EINVAL it may stop (docs/behaviour.md, "Segmentation offload"), which is only reported. */
 static void
 test_segment_above_mtu (void)
 {

@@ -9,7 +9,7 @@
  *
  *  - /preload/no-cap/batch-udp, /preload/no-cap/batch-unix: one
  *    g_socket_send_messages call with 3000 datagrams. GIO caps a call at
- *    1024 messages; gsend has none (CONTRACT §3), so the call returns 3000
+ *    1024 messages; gsend has none (docs/behaviour.md, "Differences from GIO"), so the call returns 3000
  *    under the shim and 1024 without.
  *  - /preload/rule05/epipe: g_socket_send_messages on a stream whose write
  *    side is shut down: gsend says G_IO_ERROR_CLOSED with "message 0" in

@@ -1,6 +1,6 @@
 /* Reliability under load: nothing crashes, nothing is lost.
  *
- * Rules checked (CONTRACT §4): 1 (counts), 2 (EINTR retried, blocking),
+ * Rules checked (docs/behaviour.md): 1 (counts), 2 (EINTR retried, blocking),
  * 4 (one deadline, never early), 6 (cancellation while blocked), 7
  * (bytes_sent), 16 (many threads on one socket).
  *

@@ -1,4 +1,4 @@
-//! Property tests of the planner (CONTRACT §5; §4 rules 7 and 10).
+//! Property tests of the planner (docs/behaviour.md, "Segmentation offload"; rules 7 and 10).
 //!
 //! Random batches (0..3000 messages, 0..8 vectors each including empty ones,
 //! sizes from 0 to beyond an IP datagram, destinations from a small pool
