@@ -77,7 +77,7 @@ impl GioWaiter {
         GioWaiter { socket, cancellable, pollfd: None, made_fd: false, socket_timeout: None }
     }
 
-    fn cancelled(&self) -> bool {
+    fn is_cancelled(&self) -> bool {
         // SAFETY: the cancellable was type-checked by the caller.
         !self.cancellable.is_null() && unsafe { gio::g_cancellable_is_cancelled(self.cancellable) } != 0
     }
@@ -85,7 +85,7 @@ impl GioWaiter {
 
 impl Waiter for GioWaiter {
     fn wait(&mut self, fd: i32, deadline: Option<Instant>) -> Result<(), Stop> {
-        if self.cancelled() {
+        if self.is_cancelled() {
             return Err(Stop::Cancelled);
         }
         if !self.cancellable.is_null() && !self.made_fd {
@@ -108,12 +108,31 @@ impl Waiter for GioWaiter {
             (Some(d), Some(t)) => Some(d.min(Instant::now() + t)),
         };
         match wait::wait_writable(fd, self.pollfd.map(|p| p.fd), deadline) {
-            Ok(Woke::Writable) => Ok(()),
-            Ok(Woke::Extra) if self.cancelled() => Err(Stop::Cancelled),
+            // A signal: the engine asks `current_fd` before trying again.
+            Ok(Woke::Writable | Woke::Interrupted) => Ok(()),
+            Ok(Woke::Extra) if self.is_cancelled() => Err(Stop::Cancelled),
             // Woken by a cancellable that was reset meanwhile: try again.
             Ok(Woke::Extra) => Ok(()),
             Err(stop) => Err(stop),
         }
+    }
+
+    /// The socket may have been closed by another thread while the send
+    /// waited (and its descriptor number taken by a new socket): read its
+    /// state again, as GIO reads its fd field before every system call.
+    fn current_fd(&mut self, _fd: i32) -> Result<i32, Stop> {
+        // SAFETY: the socket was type-checked by the caller and is alive
+        // for the call.
+        let st = unsafe { socket::state(self.socket) };
+        if st.closed || st.fd < 0 {
+            return Err(Stop::Closed);
+        }
+        Ok(st.fd)
+    }
+
+    #[inline]
+    fn cancelled(&mut self) -> bool {
+        self.is_cancelled()
     }
 }
 
@@ -194,7 +213,7 @@ unsafe fn fast_one(
     };
     match one {
         One::Sent(n) => Fast::Sent(n),
-        One::Full => Fast::General,
+        One::Full | One::Interrupted => Fast::General,
         One::Failed(errno) => {
             // SAFETY: error is NULL or unset.
             unsafe { os_error(error, *style, 0, errno) };
@@ -289,6 +308,12 @@ unsafe fn run(
         },
         Failure::Os { index, errno } => unsafe { os_error(error, style, index, errno) },
         Failure::WouldBlock { .. } => return Res::WouldBlock,
+        Failure::Wait { stop: Stop::Closed, .. } => unsafe {
+            set_io_error(error, gio::G_IO_ERROR_CLOSED, "Socket is already closed")
+        },
+        Failure::NoSpace { .. } => unsafe {
+            set_io_error(error, gio::G_IO_ERROR_NO_SPACE, "Not enough memory to send")
+        },
         Failure::Wait { stop: Stop::TimedOut, .. } => unsafe {
             set_io_error(error, gio::G_IO_ERROR_TIMED_OUT, "Socket I/O timed out")
         },
