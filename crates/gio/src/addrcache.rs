@@ -18,8 +18,8 @@
 //! The cache holds no reference: an address object is freed when its
 //! owner lets it go, as with GIO.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use gio_sys as gio;
 use glib_sys as glib;
@@ -31,16 +31,43 @@ use crate::glue;
 /// Bumped whenever a cached address object is finalized.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-fn immutable_types() -> (glib::GType, glib::GType) {
-    static T: OnceLock<(glib::GType, glib::GType)> = OnceLock::new();
-    // SAFETY: type getters.
-    *T.get_or_init(|| unsafe { (gio::g_inet_socket_address_get_type(), gio::g_unix_socket_address_get_type()) })
+/// Whether `t` is exactly `GInetSocketAddress` or `GUnixSocketAddress`.
+///
+/// The types are learnt from the objects, by name, and kept without a lock
+/// (see `glue::Cached`): calling `g_unix_socket_address_get_type()` would
+/// register that type, GLib's own one-time set-up, in a program that never
+/// made such an address, and a fork during it would leave the child
+/// waiting for it. A type of which an object exists is registered already.
+#[inline]
+fn immutable(t: glib::GType) -> bool {
+    let (inet, unix) = (INET.load(Ordering::Relaxed), UNIX.load(Ordering::Relaxed));
+    t == inet || t == unix || (inet == 0 || unix == 0) && learn(t, inet, unix)
+}
+
+/// The exact types, once seen (0: not yet).
+static INET: AtomicUsize = AtomicUsize::new(0);
+static UNIX: AtomicUsize = AtomicUsize::new(0);
+
+#[cold]
+fn learn(t: glib::GType, inet: glib::GType, unix: glib::GType) -> bool {
+    // SAFETY: t is a registered type (an object of it exists); its name is
+    // a static string.
+    let name = unsafe { CStr::from_ptr(gobject::g_type_name(t)) };
+    let cell = if inet == 0 && name == c"GInetSocketAddress" {
+        &INET
+    } else if unix == 0 && name == c"GUnixSocketAddress" {
+        &UNIX
+    } else {
+        return false;
+    };
+    cell.store(t, Ordering::Relaxed);
+    true
 }
 
 fn quark() -> glib::GQuark {
-    static Q: OnceLock<glib::GQuark> = OnceLock::new();
+    static Q: glue::Cached = glue::Cached::new();
     // SAFETY: a static NUL-terminated string.
-    *Q.get_or_init(|| unsafe { glib::g_quark_from_static_string(c"gsend-cached-address".as_ptr()) })
+    Q.get(|| unsafe { glib::g_quark_from_static_string(c"gsend-cached-address".as_ptr()) } as usize) as glib::GQuark
 }
 
 /// The destroy notification of the mark: the object is being finalized.
@@ -60,10 +87,9 @@ pub fn sync(s: &mut Scratch) {
 /// # Safety
 /// `address` is a live GSocketAddress.
 pub unsafe fn remember(s: &mut Scratch, address: *mut gio::GSocketAddress, native: &SockAddr) {
-    let (inet, unix) = immutable_types();
     // SAFETY: per the contract.
     let t = unsafe { glue::type_of(address.cast()) };
-    if t != inet && t != unix {
+    if !immutable(t) {
         return;
     }
     let q = quark();

@@ -3,8 +3,6 @@
 //! kernel has refused before. The per-socket state is GObject qdata on the
 //! GSocket, so it lives and dies with the socket.
 
-use std::sync::OnceLock;
-
 use gio_sys as gio;
 use glib_sys as glib;
 use gobject_sys as gobject;
@@ -16,15 +14,26 @@ const OFF_BY_USER: usize = 1;
 const REFUSED: usize = 2;
 
 fn quark() -> glib::GQuark {
-    static Q: OnceLock<glib::GQuark> = OnceLock::new();
+    static Q: glue::Cached = glue::Cached::new();
     // SAFETY: a static NUL-terminated string.
-    *Q.get_or_init(|| unsafe { glib::g_quark_from_static_string(c"gsend-gso".as_ptr()) })
+    Q.get(|| unsafe { glib::g_quark_from_static_string(c"gsend-gso".as_ptr()) } as usize) as glib::GQuark
 }
 
-/// False when the environment says `GSEND_GSO=0` (read once).
+/// False when the environment says `GSEND_GSO=0` (read once). Read with
+/// libc's `getenv`, not `std::env`, whose lock a fork could leave held.
 pub fn enabled_by_env() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("GSEND_GSO").is_none_or(|v| v != "0"))
+    static ON: glue::Cached = glue::Cached::new();
+    ON.get(|| {
+        // SAFETY: a NUL-terminated name; the result is NULL or a C string.
+        let v = unsafe { libc::getenv(c"GSEND_GSO".as_ptr()) };
+        // SAFETY: as above.
+        let off = !v.is_null() && unsafe { std::ffi::CStr::from_ptr(v) } == c"0";
+        if off {
+            2
+        } else {
+            1
+        }
+    }) == 1
 }
 
 unsafe fn state(socket: *mut gio::GSocket) -> usize {

@@ -348,10 +348,11 @@ unsafe fn would_block(error: *mut *mut GError, style: Style) {
 
 use socket::socket_type;
 
+#[inline]
 fn cancellable_type() -> glib::GType {
-    static T: std::sync::OnceLock<glib::GType> = std::sync::OnceLock::new();
+    static T: glue::Cached = glue::Cached::new();
     // SAFETY: a type getter.
-    *T.get_or_init(|| unsafe { gio::g_cancellable_get_type() })
+    T.get(|| unsafe { gio::g_cancellable_get_type() })
 }
 
 /// The argument checks shared by the batch functions. Emits the critical
