@@ -77,22 +77,21 @@ fn refuses_gso(errno: i32) -> bool {
     matches!(errno, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EPROTONOSUPPORT)
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
 /// Runs `f` with this thread's scratch space, or with a fresh one if it is
-/// in use further up the stack (a control message's serializer that sends).
+/// in use further up the stack (a control message's serializer that sends)
+/// or cannot be had (memory is short: the fresh one holds nothing yet, and
+/// [`send`] reports [`Failure::NoSpace`] if it cannot get its memory
+/// either).
+///
+/// The space lives in a POSIX thread-specific slot (see
+/// [`sys::with_thread_scratch`]) rather than a Rust `thread_local!`:
+/// registering a `thread_local!`'s destructor allocates, and glibc aborts
+/// the process when that fails.
 pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    let mut f = Some(f);
-    let r = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => Some((f.take().expect("called once"))(&mut s)),
-        Err(_) => None,
-    });
-    match r {
-        Ok(Some(r)) => r,
-        _ => (f.take().expect("called once"))(&mut Scratch::default()),
-    }
+    sys::with_thread_scratch(|cell| match cell.map(RefCell::try_borrow_mut) {
+        Some(Ok(mut s)) => f(&mut s),
+        _ => f(&mut Scratch::default()),
+    })
 }
 
 /// What [`try_send_one`] did.
@@ -178,6 +177,10 @@ pub fn send<E>(
             }
         }
         let end = req.n.min(start + CHUNK);
+        if !s.try_reserve_chunk() {
+            out.failure = Some(Failure::NoSpace { index: start });
+            return out;
+        }
         s.begin_with(gso);
         s.set_limit(end - start);
         // A describer adds message `i` and may add following ones too (see

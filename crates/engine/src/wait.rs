@@ -50,8 +50,10 @@ pub enum Stop {
 /// [`Waiter::current_fd`] for the descriptor of its next system call
 /// instead of reusing the one it started with.
 pub trait Waiter {
-    /// Returns when `fd` may be writable, or early (a signal): the engine
-    /// tries again either way; `Err` to give up.
+    /// Returns when `fd` may be writable, or early (for instance when a
+    /// signal interrupted the wait and the socket was closed meanwhile):
+    /// the engine asks [`Waiter::current_fd`] and tries again either way;
+    /// `Err` to give up.
     fn wait(&mut self, fd: RawFd, deadline: Option<Instant>) -> Result<(), Stop>;
 
     /// The socket's descriptor now (`fd` is the one used so far), or
@@ -113,7 +115,9 @@ pub struct PollWaiter;
 
 impl Waiter for PollWaiter {
     fn wait(&mut self, fd: RawFd, deadline: Option<Instant>) -> Result<(), Stop> {
-        wait_writable(fd, None, deadline).map(|_| ())
+        // Nobody closes the descriptor: a signal just restarts the wait.
+        while wait_writable(fd, None, deadline)? == Woke::Interrupted {}
+        Ok(())
     }
 
     fn current_fd(&mut self, fd: RawFd) -> Result<RawFd, Stop> {

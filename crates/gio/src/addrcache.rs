@@ -105,3 +105,90 @@ pub unsafe fn remember(s: &mut Scratch, address: *mut gio::GSocketAddress, nativ
         s.cache.insert(address as usize, native);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use gio_sys as gio;
+    use gsend_engine::plan::Scratch;
+
+    /// What a sending thread keeps after a batch of 1024 messages to 1024
+    /// address objects (the "Memory" section of docs/behaviour.md quotes
+    /// it): the scratch space with its address cache, and the cell that
+    /// holds it. Run with `--nocapture` to see the figure.
+    #[test]
+    fn memory_a_sending_thread_keeps() {
+        let one = kept_after(1);
+        let many = kept_after(1024);
+        assert!(one <= many);
+        assert!(many < 512 * 1024, "{many} bytes");
+    }
+
+    /// Bytes kept by a fresh thread after one batch of 1024 messages to
+    /// `n_addrs` address objects.
+    fn kept_after(n_addrs: usize) -> usize {
+        let n = 1024usize;
+        std::thread::spawn(move || {
+            // SAFETY: sockets, addresses and messages of our own, alive for
+            // the call.
+            unsafe {
+                let rx = gio::g_socket_new(
+                    gio::G_SOCKET_FAMILY_IPV4,
+                    gio::G_SOCKET_TYPE_DATAGRAM,
+                    gio::G_SOCKET_PROTOCOL_UDP,
+                    std::ptr::null_mut(),
+                );
+                let lo = gio::g_inet_address_new_loopback(gio::G_SOCKET_FAMILY_IPV4);
+                let any = gio::g_inet_socket_address_new(lo, 0);
+                assert_ne!(gio::g_socket_bind(rx, any, 1, std::ptr::null_mut()), 0);
+                let bound = gio::g_socket_get_local_address(rx, std::ptr::null_mut());
+                let port = gio::g_inet_socket_address_get_port(bound.cast());
+                let tx = gio::g_socket_new(
+                    gio::G_SOCKET_FAMILY_IPV4,
+                    gio::G_SOCKET_TYPE_DATAGRAM,
+                    gio::G_SOCKET_PROTOCOL_UDP,
+                    std::ptr::null_mut(),
+                );
+                let payload = [7u8; 16];
+                let mut vecs = vec![gio::GOutputVector { buffer: payload.as_ptr().cast(), size: 16 }; n];
+                let addrs: Vec<*mut gio::GSocketAddress> =
+                    (0..n_addrs).map(|_| gio::g_inet_socket_address_new(lo, port)).collect();
+                let mut msgs: Vec<gio::GOutputMessage> = (0..n)
+                    .map(|i| gio::GOutputMessage {
+                        address: addrs[i % n_addrs],
+                        vectors: &mut vecs[i],
+                        num_vectors: 1,
+                        bytes_sent: 0,
+                        control_messages: std::ptr::null_mut(),
+                        num_control_messages: 0,
+                    })
+                    .collect();
+                let sent = crate::socket_send_messages_with_timeout(
+                    tx,
+                    msgs.as_mut_ptr(),
+                    n as u32,
+                    0,
+                    0,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                );
+                assert!(sent > 0);
+                let kept = gsend_engine::with_scratch(|s| s.heap_bytes()) + std::mem::size_of::<RefCell<Scratch>>();
+                println!(
+                    "FIGURE a sending thread keeps {kept} bytes ({} KiB) after {n} messages to {n_addrs} address objects",
+                    kept / 1024
+                );
+                for a in addrs {
+                    gobject_sys::g_object_unref(a.cast());
+                }
+                for o in [rx.cast(), tx.cast(), lo.cast(), any.cast(), bound.cast()] {
+                    gobject_sys::g_object_unref(o);
+                }
+                kept
+            }
+        })
+        .join()
+        .unwrap()
+    }
+}

@@ -102,6 +102,19 @@ pub unsafe fn set_io_error(error: *mut *mut glib::GError, code: c_int, message: 
     unsafe { glib::g_set_error_literal(error, gio::g_io_error_quark(), code, msg.as_ptr()) }
 }
 
+/// [`set_io_error`] with a literal message: no allocation of gsend's own
+/// (for errors about running out of memory).
+///
+/// # Safety
+/// As for [`set_io_error`].
+pub unsafe fn set_io_error_literal(error: *mut *mut glib::GError, code: c_int, message: &CStr) {
+    if error.is_null() {
+        return;
+    }
+    // SAFETY: error is a valid out location; the string is valid.
+    unsafe { glib::g_set_error_literal(error, gio::g_io_error_quark(), code, message.as_ptr()) }
+}
+
 /// The system's text for `errno`, as GLib gives it.
 pub fn strerror(errno: i32) -> String {
     // SAFETY: g_strerror returns a static, NUL-terminated UTF-8 string.

@@ -107,13 +107,21 @@ impl Waiter for GioWaiter {
             (None, Some(t)) => Some(Instant::now() + t),
             (Some(d), Some(t)) => Some(d.min(Instant::now() + t)),
         };
-        match wait::wait_writable(fd, self.pollfd.map(|p| p.fd), deadline) {
-            // A signal: the engine asks `current_fd` before trying again.
-            Ok(Woke::Writable | Woke::Interrupted) => Ok(()),
-            Ok(Woke::Extra) if self.is_cancelled() => Err(Stop::Cancelled),
-            // Woken by a cancellable that was reset meanwhile: try again.
-            Ok(Woke::Extra) => Ok(()),
-            Err(stop) => Err(stop),
+        loop {
+            return match wait::wait_writable(fd, self.pollfd.map(|p| p.fd), deadline) {
+                Ok(Woke::Writable) => Ok(()),
+                // A signal: if the socket was closed meanwhile, back to the
+                // engine, whose `current_fd` says so; else wait on, with
+                // the same deadline (the socket's timeout bounds the whole
+                // wait, not the time since the last signal).
+                // SAFETY: the socket was type-checked by the caller.
+                Ok(Woke::Interrupted) if unsafe { socket::state(socket) }.closed => Ok(()),
+                Ok(Woke::Interrupted) => continue,
+                Ok(Woke::Extra) if self.is_cancelled() => Err(Stop::Cancelled),
+                // Woken by a cancellable that was reset meanwhile: try again.
+                Ok(Woke::Extra) => Ok(()),
+                Err(stop) => Err(stop),
+            };
         }
     }
 
@@ -311,8 +319,9 @@ unsafe fn run(
         Failure::Wait { stop: Stop::Closed, .. } => unsafe {
             set_io_error(error, gio::G_IO_ERROR_CLOSED, "Socket is already closed")
         },
-        Failure::NoSpace { .. } => unsafe {
-            set_io_error(error, gio::G_IO_ERROR_NO_SPACE, "Not enough memory to send")
+        // Memory is short: a literal, no formatting.
+        Failure::NoSpace { .. } | Failure::Describe { error: DescribeError::NoSpace, .. } => unsafe {
+            glue::set_io_error_literal(error, gio::G_IO_ERROR_NO_SPACE, c"Not enough memory to send")
         },
         Failure::Wait { stop: Stop::TimedOut, .. } => unsafe {
             set_io_error(error, gio::G_IO_ERROR_TIMED_OUT, "Socket I/O timed out")
