@@ -107,11 +107,8 @@ impl AddrCache {
         if key == 0 {
             return false;
         }
-        if self.keys.is_empty() {
-            self.keys = vec![0; SETS * WAYS];
-            self.vals = vec![SockAddr::default(); SETS * WAYS];
-            self.used = vec![0; SETS * WAYS];
-            self.next = vec![0; SETS];
+        if self.keys.is_empty() && !self.allocate() {
+            return false;
         }
         let set = set_of(key);
         let Some(way) = (0..WAYS).map(|w| (self.next[set] as usize + w) % WAYS).find(|&w| {
@@ -126,6 +123,36 @@ impl AddrCache {
         self.vals[i] = *addr;
         self.used[i] = self.epoch;
         true
+    }
+
+    /// Allocates the table; false (and nothing kept) if the memory cannot
+    /// be had: the cache is only a shortcut, a send goes on without it.
+    #[cold]
+    fn allocate(&mut self) -> bool {
+        fn filled<T: Clone>(n: usize, v: T) -> Option<Vec<T>> {
+            let mut x = Vec::new();
+            x.try_reserve_exact(n).ok()?;
+            x.resize(n, v);
+            Some(x)
+        }
+        let (Some(vals), Some(used), Some(next), Some(keys)) = (
+            filled(SETS * WAYS, SockAddr::default()),
+            filled(SETS * WAYS, 0u32),
+            filled(SETS, 0u8),
+            filled(SETS * WAYS, 0usize),
+        ) else {
+            return false;
+        };
+        (self.keys, self.vals, self.used, self.next) = (keys, vals, used, next);
+        true
+    }
+
+    /// Bytes of memory the cache holds (0 until its first insert).
+    pub fn heap_bytes(&self) -> usize {
+        self.keys.capacity() * std::mem::size_of::<usize>()
+            + self.vals.capacity() * std::mem::size_of::<SockAddr>()
+            + self.used.capacity() * std::mem::size_of::<u32>()
+            + self.next.capacity()
     }
 
     /// Keys cached (for tests).

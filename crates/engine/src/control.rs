@@ -72,6 +72,11 @@ impl ControlBuf {
         unsafe { std::slice::from_raw_parts_mut(self.words.as_mut_ptr().cast::<u8>(), self.words.len() * 8) }
     }
 
+    /// Bytes of memory held.
+    pub fn heap_bytes(&self) -> usize {
+        self.words.capacity() * 8
+    }
+
     /// Where the bytes start (moves when the buffer grows).
     pub fn base(&self) -> *const u8 {
         self.words.as_ptr().cast()

@@ -441,10 +441,53 @@ impl Scratch {
         self.cache.begin_epoch();
     }
 
+    /// Makes sure the memory a chunk of [`CHUNK`] messages needs up front
+    /// (kernel headers, entries, segment blocks, copied vectors) is there,
+    /// without aborting when it cannot be had: false if it could not be
+    /// allocated. Once it is, it is kept: nothing to do on later calls.
+    #[inline]
+    pub fn try_reserve_chunk(&mut self) -> bool {
+        if self.hdrs.capacity() >= CHUNK && self.iov.capacity() >= CHUNK {
+            return true;
+        }
+        self.try_reserve_chunk_slow()
+    }
+
+    #[cold]
+    fn try_reserve_chunk_slow(&mut self) -> bool {
+        // Empty between chunks (this runs before `begin_with`), so nothing
+        // points into them yet and they may move.
+        self.hdrs.clear();
+        self.entries.clear();
+        self.segs.clear();
+        self.iov.clear();
+        self.entries.try_reserve_exact(CHUNK).is_ok()
+            && self.segs.try_reserve_exact(CHUNK / 2 + 1).is_ok()
+            && self.iov.try_reserve_exact(CHUNK).is_ok()
+            && self.hdrs.try_reserve_exact(CHUNK).is_ok()
+    }
+
     /// Sets how many messages this chunk may hold (at most [`CHUNK`]).
     #[inline]
     pub fn set_limit(&mut self, limit: usize) {
         self.limit = limit.min(CHUNK);
+    }
+
+    /// Bytes of heap memory this scratch space holds, its address cache
+    /// included (what a sending thread keeps between calls).
+    pub fn heap_bytes(&self) -> usize {
+        fn bytes<T>(v: &Vec<T>) -> usize {
+            v.capacity() * std::mem::size_of::<T>()
+        }
+        bytes(&self.addrs)
+            + self.control.heap_bytes()
+            + bytes(&self.iov)
+            + bytes(&self.segs)
+            + bytes(&self.entries)
+            + bytes(&self.hdrs)
+            + bytes(&self.spare_entries)
+            + bytes(&self.spare_hdrs)
+            + self.cache.heap_bytes()
     }
 
     /// How many more messages this chunk may hold.
@@ -467,11 +510,14 @@ impl Scratch {
     }
 
     /// A slot for an address the caller fills in place; returns its handle
-    /// and the slot.
-    pub fn addr_slot(&mut self) -> (Dest, &mut SockAddr) {
+    /// and the slot, or `None` if the memory for it cannot be had.
+    pub fn addr_slot(&mut self) -> Option<(Dest, &mut SockAddr)> {
+        // Headers point into `addrs` by offset until `plan` (see
+        // `addrs_base`): growing it here is fine.
+        self.addrs.try_reserve(1).ok()?;
         self.addrs.push(SockAddr::default());
         let i = self.addrs.len() - 1;
-        (Dest::Addr(i as u32), &mut self.addrs[i])
+        Some((Dest::Addr(i as u32), &mut self.addrs[i]))
     }
 
     /// Drops the most recent address (its conversion failed; no message
@@ -1382,6 +1428,20 @@ mod tests {
         // The caller's vectors follow one another: the header points at
         // them, nothing is copied.
         assert_eq!(s.hdrs[0].msg_hdr.msg_iov.cast_const(), v.as_ptr());
+    }
+
+    #[test]
+    fn chunk_memory_is_reserved_up_front_and_kept() {
+        let mut s = Scratch::default();
+        assert_eq!(s.heap_bytes(), 0, "nothing before the first send");
+        assert!(s.try_reserve_chunk());
+        let reserved = s.heap_bytes();
+        assert!(reserved >= CHUNK * std::mem::size_of::<libc::mmsghdr>());
+        s.begin();
+        assert!(s.addr_slot().is_some());
+        s.begin();
+        assert!(s.try_reserve_chunk());
+        assert!(s.heap_bytes() >= reserved, "kept across chunks");
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub enum Failure<E> {
         /// The errno.
         errno: i32,
     },
+    /// The thread could not get the memory to plan a chunk.
+    NoSpace {
+        /// First message not sent.
+        index: usize,
+    },
     /// The socket is full and the call may not wait.
     WouldBlock {
         /// First message not sent.
@@ -76,22 +81,21 @@ fn refuses_gso(errno: i32) -> bool {
     matches!(errno, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EPROTONOSUPPORT)
 }
 
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
-}
-
 /// Runs `f` with this thread's scratch space, or with a fresh one if it is
-/// in use further up the stack (a control message's serializer that sends).
+/// in use further up the stack (a control message's serializer that sends)
+/// or cannot be had (memory is short: the fresh one holds nothing yet, and
+/// [`send`] reports [`Failure::NoSpace`] if it cannot get its memory
+/// either).
+///
+/// The space lives in a POSIX thread-specific slot (see
+/// [`sys::with_thread_scratch`]) rather than a Rust `thread_local!`:
+/// registering a `thread_local!`'s destructor allocates, and glibc aborts
+/// the process when that fails.
 pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    let mut f = Some(f);
-    let r = SCRATCH.try_with(|cell| match cell.try_borrow_mut() {
-        Ok(mut s) => Some((f.take().expect("called once"))(&mut s)),
-        Err(_) => None,
-    });
-    match r {
-        Ok(Some(r)) => r,
-        _ => (f.take().expect("called once"))(&mut Scratch::default()),
-    }
+    sys::with_thread_scratch(|cell| match cell.map(RefCell::try_borrow_mut) {
+        Some(Ok(mut s)) => f(&mut s),
+        _ => f(&mut Scratch::default()),
+    })
 }
 
 /// What [`try_send_one`] did.
@@ -105,10 +109,14 @@ pub enum One {
     /// The socket is full: nothing was sent; take the general path, which
     /// waits by the rules.
     Full,
+    /// A signal interrupted the call: nothing was sent; take the general
+    /// path, which reads the socket's state again (it may have been closed
+    /// meanwhile, and its descriptor number reused).
+    Interrupted,
 }
 
 /// Sends one datagram without control data if the kernel takes it at once.
-/// `EINTR` is retried.
+/// `EINTR` is not retried here (see [`One::Interrupted`]).
 ///
 /// This is the fast path for one message per call: no planning, one
 /// `sendmsg`. An error is final (a pending socket error such as
@@ -116,14 +124,30 @@ pub enum One {
 /// must not retry on another path).
 #[inline]
 pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc::iovec], flags: i32) -> One {
-    loop {
-        match sys::sendmsg(fd, name, iov, flags | libc::MSG_NOSIGNAL) {
-            Ok(n) => return One::Sent(n),
-            Err(libc::EINTR) => continue,
-            Err(libc::EAGAIN) => return One::Full,
-            Err(errno) => return One::Failed(errno),
+    match sys::sendmsg(fd, name, iov, flags | libc::MSG_NOSIGNAL) {
+        Ok(n) => One::Sent(n),
+        Err(libc::EINTR) => One::Interrupted,
+        Err(libc::EAGAIN) => One::Full,
+        Err(errno) => One::Failed(errno),
+    }
+}
+
+/// Why a send must stop before its next chunk: the deadline passed, or the
+/// waiter says it was cancelled. No system call unless there is a deadline
+/// (reading the monotonic clock goes through the vDSO).
+#[inline]
+fn stop_between_chunks(timeout: Timeout, waiter: &mut dyn Waiter, fd: RawFd) -> Result<RawFd, Stop> {
+    if let Timeout::Block(Some(deadline)) = timeout {
+        if std::time::Instant::now() >= deadline {
+            return Err(Stop::TimedOut);
         }
     }
+    if waiter.cancelled() {
+        return Err(Stop::Cancelled);
+    }
+    // Another thread may have closed the socket while the last chunk went
+    // out, without any wait in between.
+    waiter.current_fd(fd)
 }
 
 /// Sends `req.n` messages. `describe(i, scratch)` adds message `i` to the
@@ -132,6 +156,12 @@ pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc
 /// (see [`Scratch::extend_simple`]); it is called for a chunk of up to
 /// 1024 messages before any of them is sent. `report(i, bytes)` is called for
 /// every message the kernel accepted.
+///
+/// `req.fd` is used until the first wait or interrupted system call; after
+/// each of those the descriptor comes from [`Waiter::current_fd`], and a
+/// closed socket ends the send ([`Stop::Closed`]). Before every chunk after
+/// the first, a passed deadline, a cancellation or a closed socket ends it
+/// too.
 pub fn send<E>(
     s: &mut Scratch,
     req: &SendRequest,
@@ -152,9 +182,23 @@ pub fn send<E>(
     // about to go out.
     let mut options_checked = false;
     let flags = req.flags | libc::MSG_NOSIGNAL;
+    let mut fd = req.fd;
     let mut start = 0;
     while start < req.n {
+        if start > 0 {
+            match stop_between_chunks(req.timeout, waiter, fd) {
+                Ok(now) => fd = now,
+                Err(stop) => {
+                    out.failure = Some(Failure::Wait { index: start, stop });
+                    return out;
+                }
+            }
+        }
         let end = req.n.min(start + CHUNK);
+        if !s.try_reserve_chunk() {
+            out.failure = Some(Failure::NoSpace { index: start });
+            return out;
+        }
         s.begin_with(gso);
         s.set_limit(end - start);
         // A describer adds message `i` and may add following ones too (see
@@ -170,7 +214,7 @@ pub fn send<E>(
         s.plan();
         if gso.enabled && !options_checked && s.has_runs() {
             options_checked = true;
-            if !sys::udp_sends_as_given(req.fd) {
+            if !sys::udp_sends_as_given(fd) {
                 gso = GsoPolicy::OFF;
                 s.replan_plain(0);
             }
@@ -178,7 +222,7 @@ pub fn send<E>(
         let mut k = 0;
         while k < s.hdrs.len() {
             let first = start + s.entries[k].first;
-            match sys::sendmmsg(req.fd, &mut s.hdrs[k..], flags) {
+            match sys::sendmmsg(fd, &mut s.hdrs[k..], flags) {
                 Ok(0) => {
                     // Only for an empty vector, which cannot happen here;
                     // never spin on it.
@@ -193,7 +237,13 @@ pub fn send<E>(
                     out.sent += s.sent(k..k + r, start, &mut report);
                     k += r;
                 }
-                Err(libc::EINTR) => {}
+                Err(libc::EINTR) => match waiter.current_fd(fd) {
+                    Ok(now) => fd = now,
+                    Err(stop) => {
+                        out.failure = Some(Failure::Wait { index: first, stop });
+                        return out;
+                    }
+                },
                 Err(libc::EAGAIN) => {
                     if s.entries[k].is_gso() && req.timeout == Timeout::NonBlocking {
                         // A smaller datagram may still fit: try them one by one.
@@ -206,9 +256,12 @@ pub fn send<E>(
                             return out;
                         }
                         Timeout::Block(deadline) => {
-                            if let Err(stop) = waiter.wait(req.fd, deadline) {
-                                out.failure = Some(Failure::Wait { index: first, stop });
-                                return out;
+                            match waiter.wait(fd, deadline).and_then(|()| waiter.current_fd(fd)) {
+                                Ok(now) => fd = now,
+                                Err(stop) => {
+                                    out.failure = Some(Failure::Wait { index: first, stop });
+                                    return out;
+                                }
                             }
                         }
                     }
@@ -473,6 +526,172 @@ mod tests {
         let (tx, _rx) = udp_pair();
         assert!(sys::udp_sends_as_given(tx.as_raw_fd()));
         assert!(sys::is_udp_socket(tx.as_raw_fd()));
+    }
+
+    /// Drains the receiver when asked to wait; reports the socket closed, or
+    /// replaced, or the send cancelled, when told to.
+    struct FakeWaiter {
+        rx: RawFd,
+        received: usize,
+        waits: usize,
+        /// `current_fd` answers `Closed` from this wait on.
+        closed_after: usize,
+        /// `current_fd` answers this descriptor instead, if set.
+        replace: Option<RawFd>,
+        /// `cancelled` answers true from this call on.
+        cancel_after: usize,
+        cancel_calls: usize,
+        fds_asked: Vec<RawFd>,
+        /// Another thread closes the socket when the send first asks about
+        /// cancellation (between its chunks, with no wait).
+        close_between_chunks: bool,
+    }
+
+    impl FakeWaiter {
+        fn new(rx: &OwnedFd) -> Self {
+            FakeWaiter {
+                rx: rx.as_raw_fd(),
+                received: 0,
+                waits: 0,
+                closed_after: usize::MAX,
+                replace: None,
+                cancel_after: usize::MAX,
+                cancel_calls: 0,
+                fds_asked: Vec::new(),
+                close_between_chunks: false,
+            }
+        }
+
+        fn drain(&mut self) {
+            let mut buf = [0u8; 64];
+            // SAFETY: buf is valid for writes of its length.
+            while unsafe { libc::recv(self.rx, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) } >= 0 {
+                self.received += 1;
+            }
+        }
+    }
+
+    impl Waiter for FakeWaiter {
+        fn wait(&mut self, _fd: RawFd, _deadline: Option<std::time::Instant>) -> Result<(), Stop> {
+            self.waits += 1;
+            self.drain();
+            Ok(())
+        }
+
+        fn current_fd(&mut self, fd: RawFd) -> Result<RawFd, Stop> {
+            self.fds_asked.push(fd);
+            if self.waits >= self.closed_after || (self.close_between_chunks && self.cancel_calls > 0) {
+                return Err(Stop::Closed);
+            }
+            Ok(self.replace.unwrap_or(fd))
+        }
+
+        fn cancelled(&mut self) -> bool {
+            self.cancel_calls += 1;
+            self.cancel_calls >= self.cancel_after
+        }
+    }
+
+    fn send_small(fd: &OwnedFd, n: usize, timeout: Timeout, waiter: &mut FakeWaiter) -> Outcome<()> {
+        let v = [libc::iovec { iov_base: b"x".as_ptr() as *mut _, iov_len: 1 }];
+        let req = SendRequest { fd: fd.as_raw_fd(), n, flags: 0, timeout, gso: GsoPolicy::OFF };
+        with_scratch(|s| {
+            send(
+                s,
+                &req,
+                waiter,
+                |_, s| {
+                    // SAFETY: `v` outlives the send.
+                    unsafe { s.push(Message { dest: Dest::Connected, iov: &v, control: None, len: 1 }) };
+                    Ok(())
+                },
+                |_, _| {},
+            )
+        })
+    }
+
+    /// Fills `a`'s queue, then makes room for exactly `room` datagrams.
+    fn fill_leaving(a: &OwnedFd, b: &OwnedFd, room: usize) {
+        let mut filled = 0;
+        // SAFETY: a valid one-byte buffer.
+        while unsafe { libc::send(a.as_raw_fd(), b"f".as_ptr().cast(), 1, libc::MSG_DONTWAIT) } == 1 {
+            filled += 1;
+        }
+        assert!(filled >= room);
+        let mut buf = [0u8; 8];
+        for _ in 0..room {
+            // SAFETY: buf is valid for writes of its length.
+            assert_eq!(unsafe { libc::recv(b.as_raw_fd(), buf.as_mut_ptr().cast(), 8, libc::MSG_DONTWAIT) }, 1);
+        }
+    }
+
+    #[test]
+    fn a_socket_closed_during_the_wait_ends_the_send_with_its_count() {
+        let (a, b) = dgram_pair();
+        fill_leaving(&a, &b, 2);
+        let mut w = FakeWaiter::new(&b);
+        w.closed_after = 1;
+        let out = send_small(&a, 5, Timeout::Block(None), &mut w);
+        assert_eq!(out.sent, 2);
+        assert_eq!(out.failure, Some(Failure::Wait { index: 2, stop: Stop::Closed }));
+        assert_eq!(w.waits, 1);
+        assert_eq!(w.fds_asked, vec![a.as_raw_fd()]);
+        // Nothing was sent after the wait: what the waiter drained is the
+        // queue as it was, and nothing is left.
+        assert!(recv_all(&b).is_empty());
+    }
+
+    #[test]
+    fn after_a_wait_the_waiters_descriptor_is_used() {
+        let (a, b) = dgram_pair();
+        let (c, d) = dgram_pair();
+        fill_leaving(&a, &b, 0);
+        let mut w = FakeWaiter::new(&b);
+        w.replace = Some(c.as_raw_fd());
+        let out = send_small(&a, 3, Timeout::Block(None), &mut w);
+        assert_eq!(out.sent, 3);
+        assert!(out.failure.is_none());
+        assert_eq!(recv_all(&d).len(), 3, "the sends after the wait go to the descriptor the waiter gave");
+        assert!(recv_all(&b).is_empty());
+    }
+
+    #[test]
+    fn cancellation_is_seen_between_chunks() {
+        let (a, b) = dgram_pair();
+        let mut w = FakeWaiter::new(&b);
+        w.cancel_after = 1;
+        let out = send_small(&a, 3 * CHUNK, Timeout::Block(None), &mut w);
+        assert_eq!(out.sent, CHUNK);
+        assert_eq!(out.failure, Some(Failure::Wait { index: CHUNK, stop: Stop::Cancelled }));
+        w.drain();
+        assert_eq!(w.received, CHUNK);
+        assert_eq!(w.cancel_calls, 1, "asked once, before the second chunk");
+    }
+
+    #[test]
+    fn a_socket_closed_between_chunks_is_seen() {
+        let (a, b) = dgram_pair();
+        let mut w = FakeWaiter::new(&b);
+        w.close_between_chunks = true;
+        let out = send_small(&a, 3 * CHUNK, Timeout::Block(None), &mut w);
+        assert_eq!(out.sent, CHUNK);
+        assert_eq!(out.failure, Some(Failure::Wait { index: CHUNK, stop: Stop::Closed }));
+        w.drain();
+        assert_eq!(w.received, CHUNK);
+    }
+
+    #[test]
+    fn a_passed_deadline_is_seen_between_chunks() {
+        let (a, b) = dgram_pair();
+        let mut w = FakeWaiter::new(&b);
+        // Already past: the first chunk still goes (as in GIO, a deadline
+        // is only looked at when there is a reason to stop).
+        let deadline = std::time::Instant::now();
+        let out = send_small(&a, 3 * CHUNK, Timeout::Block(Some(deadline)), &mut w);
+        assert_eq!(out.sent, CHUNK);
+        assert_eq!(out.failure, Some(Failure::Wait { index: CHUNK, stop: Stop::TimedOut }));
+        w.drain();
+        assert_eq!(w.received, CHUNK);
     }
 
     #[test]

@@ -34,14 +34,37 @@ pub enum Stop {
     TimedOut,
     /// The operation was cancelled.
     Cancelled,
+    /// The socket was closed (by another thread, while the send waited or
+    /// was interrupted).
+    Closed,
     /// `poll` failed with this errno.
     Os(i32),
 }
 
-/// Waits for a socket to become writable.
+/// Waits for a socket to become writable, and knows what the socket is now.
+///
+/// A socket may be closed by another thread while a send waits for it or
+/// while a system call of the send is interrupted; its descriptor number is
+/// then free, and the next socket the process opens may get it. So after
+/// every wait and every interrupted call the engine asks
+/// [`Waiter::current_fd`] for the descriptor of its next system call
+/// instead of reusing the one it started with.
 pub trait Waiter {
-    /// Returns when `fd` may be writable; `Err` to give up.
+    /// Returns when `fd` may be writable, or early (for instance when a
+    /// signal interrupted the wait and the socket was closed meanwhile):
+    /// the engine asks [`Waiter::current_fd`] and tries again either way;
+    /// `Err` to give up.
     fn wait(&mut self, fd: RawFd, deadline: Option<Instant>) -> Result<(), Stop>;
+
+    /// The socket's descriptor now (`fd` is the one used so far), or
+    /// `Err(Stop::Closed)` if the socket was closed.
+    fn current_fd(&mut self, fd: RawFd) -> Result<RawFd, Stop>;
+
+    /// Whether the send was cancelled. Asked before every chunk of a large
+    /// batch (not only while waiting), so it must be cheap: no system call.
+    fn cancelled(&mut self) -> bool {
+        false
+    }
 }
 
 /// What woke a [`wait_writable`].
@@ -51,6 +74,9 @@ pub enum Woke {
     Writable,
     /// The extra descriptor.
     Extra,
+    /// A signal interrupted the wait (the socket may have been closed
+    /// meanwhile: the caller re-checks before waiting again).
+    Interrupted,
 }
 
 /// Milliseconds left until `deadline`, rounded up so that a wait never ends
@@ -65,7 +91,7 @@ fn remaining_ms(deadline: Instant) -> Option<i32> {
 }
 
 /// Polls `fd` for writability and `extra` for readability until
-/// `deadline`. `EINTR` restarts the wait with the time that is left.
+/// `deadline`. `EINTR` ends the wait with [`Woke::Interrupted`].
 pub fn wait_writable(fd: RawFd, extra: Option<RawFd>, deadline: Option<Instant>) -> Result<Woke, Stop> {
     loop {
         let ms = match deadline {
@@ -77,18 +103,25 @@ pub fn wait_writable(fd: RawFd, extra: Option<RawFd>, deadline: Option<Instant>)
             Ok(PollResult::Extra) => return Ok(Woke::Extra),
             // Rounding may wake us a hair early: the loop re-checks.
             Ok(PollResult::TimedOut) => continue,
-            Err(libc::EINTR) => continue,
+            Err(libc::EINTR) => return Ok(Woke::Interrupted),
             Err(e) => return Err(Stop::Os(e)),
         }
     }
 }
 
-/// A waiter with no cancellation: plain `poll` with the deadline.
+/// A waiter with no cancellation over a descriptor nobody else closes:
+/// plain `poll` with the deadline.
 pub struct PollWaiter;
 
 impl Waiter for PollWaiter {
     fn wait(&mut self, fd: RawFd, deadline: Option<Instant>) -> Result<(), Stop> {
-        wait_writable(fd, None, deadline).map(|_| ())
+        // Nobody closes the descriptor: a signal just restarts the wait.
+        while wait_writable(fd, None, deadline)? == Woke::Interrupted {}
+        Ok(())
+    }
+
+    fn current_fd(&mut self, fd: RawFd) -> Result<RawFd, Stop> {
+        Ok(fd)
     }
 }
 

@@ -18,8 +18,8 @@
 //! The cache holds no reference: an address object is freed when its
 //! owner lets it go, as with GIO.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use gio_sys as gio;
 use glib_sys as glib;
@@ -31,16 +31,43 @@ use crate::glue;
 /// Bumped whenever a cached address object is finalized.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
-fn immutable_types() -> (glib::GType, glib::GType) {
-    static T: OnceLock<(glib::GType, glib::GType)> = OnceLock::new();
-    // SAFETY: type getters.
-    *T.get_or_init(|| unsafe { (gio::g_inet_socket_address_get_type(), gio::g_unix_socket_address_get_type()) })
+/// Whether `t` is exactly `GInetSocketAddress` or `GUnixSocketAddress`.
+///
+/// The types are learnt from the objects, by name, and kept without a lock
+/// (see `glue::Cached`): calling `g_unix_socket_address_get_type()` would
+/// register that type, GLib's own one-time set-up, in a program that never
+/// made such an address, and a fork during it would leave the child
+/// waiting for it. A type of which an object exists is registered already.
+#[inline]
+fn immutable(t: glib::GType) -> bool {
+    let (inet, unix) = (INET.load(Ordering::Relaxed), UNIX.load(Ordering::Relaxed));
+    t == inet || t == unix || (inet == 0 || unix == 0) && learn(t, inet, unix)
+}
+
+/// The exact types, once seen (0: not yet).
+static INET: AtomicUsize = AtomicUsize::new(0);
+static UNIX: AtomicUsize = AtomicUsize::new(0);
+
+#[cold]
+fn learn(t: glib::GType, inet: glib::GType, unix: glib::GType) -> bool {
+    // SAFETY: t is a registered type (an object of it exists); its name is
+    // a static string.
+    let name = unsafe { CStr::from_ptr(gobject::g_type_name(t)) };
+    let cell = if inet == 0 && name == c"GInetSocketAddress" {
+        &INET
+    } else if unix == 0 && name == c"GUnixSocketAddress" {
+        &UNIX
+    } else {
+        return false;
+    };
+    cell.store(t, Ordering::Relaxed);
+    true
 }
 
 fn quark() -> glib::GQuark {
-    static Q: OnceLock<glib::GQuark> = OnceLock::new();
+    static Q: glue::Cached = glue::Cached::new();
     // SAFETY: a static NUL-terminated string.
-    *Q.get_or_init(|| unsafe { glib::g_quark_from_static_string(c"gsend-cached-address".as_ptr()) })
+    Q.get(|| unsafe { glib::g_quark_from_static_string(c"gsend-cached-address".as_ptr()) } as usize) as glib::GQuark
 }
 
 /// The destroy notification of the mark: the object is being finalized.
@@ -60,10 +87,9 @@ pub fn sync(s: &mut Scratch) {
 /// # Safety
 /// `address` is a live GSocketAddress.
 pub unsafe fn remember(s: &mut Scratch, address: *mut gio::GSocketAddress, native: &SockAddr) {
-    let (inet, unix) = immutable_types();
     // SAFETY: per the contract.
     let t = unsafe { glue::type_of(address.cast()) };
-    if t != inet && t != unix {
+    if !immutable(t) {
         return;
     }
     let q = quark();
@@ -77,5 +103,92 @@ pub unsafe fn remember(s: &mut Scratch, address: *mut gio::GSocketAddress, nativ
             gobject::g_object_set_qdata_full(obj, q, 1usize as glib::gpointer, Some(finalized));
         }
         s.cache.insert(address as usize, native);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use gio_sys as gio;
+    use gsend_engine::plan::Scratch;
+
+    /// What a sending thread keeps after a batch of 1024 messages to 1024
+    /// address objects (the "Memory" section of docs/behaviour.md quotes
+    /// it): the scratch space with its address cache, and the cell that
+    /// holds it. Run with `--nocapture` to see the figure.
+    #[test]
+    fn memory_a_sending_thread_keeps() {
+        let one = kept_after(1);
+        let many = kept_after(1024);
+        assert!(one <= many);
+        assert!(many < 512 * 1024, "{many} bytes");
+    }
+
+    /// Bytes kept by a fresh thread after one batch of 1024 messages to
+    /// `n_addrs` address objects.
+    fn kept_after(n_addrs: usize) -> usize {
+        let n = 1024usize;
+        std::thread::spawn(move || {
+            // SAFETY: sockets, addresses and messages of our own, alive for
+            // the call.
+            unsafe {
+                let rx = gio::g_socket_new(
+                    gio::G_SOCKET_FAMILY_IPV4,
+                    gio::G_SOCKET_TYPE_DATAGRAM,
+                    gio::G_SOCKET_PROTOCOL_UDP,
+                    std::ptr::null_mut(),
+                );
+                let lo = gio::g_inet_address_new_loopback(gio::G_SOCKET_FAMILY_IPV4);
+                let any = gio::g_inet_socket_address_new(lo, 0);
+                assert_ne!(gio::g_socket_bind(rx, any, 1, std::ptr::null_mut()), 0);
+                let bound = gio::g_socket_get_local_address(rx, std::ptr::null_mut());
+                let port = gio::g_inet_socket_address_get_port(bound.cast());
+                let tx = gio::g_socket_new(
+                    gio::G_SOCKET_FAMILY_IPV4,
+                    gio::G_SOCKET_TYPE_DATAGRAM,
+                    gio::G_SOCKET_PROTOCOL_UDP,
+                    std::ptr::null_mut(),
+                );
+                let payload = [7u8; 16];
+                let mut vecs = vec![gio::GOutputVector { buffer: payload.as_ptr().cast(), size: 16 }; n];
+                let addrs: Vec<*mut gio::GSocketAddress> =
+                    (0..n_addrs).map(|_| gio::g_inet_socket_address_new(lo, port)).collect();
+                let mut msgs: Vec<gio::GOutputMessage> = (0..n)
+                    .map(|i| gio::GOutputMessage {
+                        address: addrs[i % n_addrs],
+                        vectors: &mut vecs[i],
+                        num_vectors: 1,
+                        bytes_sent: 0,
+                        control_messages: std::ptr::null_mut(),
+                        num_control_messages: 0,
+                    })
+                    .collect();
+                let sent = crate::socket_send_messages_with_timeout(
+                    tx,
+                    msgs.as_mut_ptr(),
+                    n as u32,
+                    0,
+                    0,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                );
+                assert!(sent > 0);
+                let kept = gsend_engine::with_scratch(|s| s.heap_bytes()) + std::mem::size_of::<RefCell<Scratch>>();
+                println!(
+                    "FIGURE a sending thread keeps {kept} bytes ({} KiB) after {n} messages to {n_addrs} address objects",
+                    kept / 1024
+                );
+                for a in addrs {
+                    gobject_sys::g_object_unref(a.cast());
+                }
+                for o in [rx.cast(), tx.cast(), lo.cast(), any.cast(), bound.cast()] {
+                    gobject_sys::g_object_unref(o);
+                }
+                kept
+            }
+        })
+        .join()
+        .unwrap()
     }
 }

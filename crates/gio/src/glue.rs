@@ -8,6 +8,49 @@ use gio_sys as gio;
 use glib_sys as glib;
 use gobject_sys as gobject;
 
+/// A value of an idempotent, thread-safe getter (a GType, a quark, a
+/// setting read from the environment), cached without a lock.
+///
+/// Why no `OnceLock`: a lock that one thread holds while another calls
+/// `fork()` stays held in the child, whose first use would then wait for
+/// it forever (docs/behaviour.md "Signals and fork"). Here no thread ever
+/// waits for another: a thread that finds the value unset calls the getter
+/// itself (two threads may both call it; both get the same value) and
+/// stores it. 0 means unset, so the getter must never return 0 (no GType
+/// or quark is 0).
+pub struct Cached(std::sync::atomic::AtomicUsize);
+
+impl Cached {
+    /// Unset.
+    pub const fn new() -> Self {
+        Cached(std::sync::atomic::AtomicUsize::new(0))
+    }
+
+    /// The value, from the getter on first use.
+    #[inline(always)]
+    pub fn get(&self, getter: impl FnOnce() -> usize) -> usize {
+        use std::sync::atomic::Ordering;
+        match self.0.load(Ordering::Relaxed) {
+            0 => self.fill(getter),
+            v => v,
+        }
+    }
+
+    #[cold]
+    fn fill(&self, getter: impl FnOnce() -> usize) -> usize {
+        let v = getter();
+        debug_assert_ne!(v, 0);
+        self.0.store(v, std::sync::atomic::Ordering::Relaxed);
+        v
+    }
+}
+
+impl Default for Cached {
+    fn default() -> Self {
+        Cached::new()
+    }
+}
+
 /// Log domain of gsend's criticals.
 pub const DOMAIN: &CStr = c"GSend";
 
@@ -57,6 +100,19 @@ pub unsafe fn set_io_error(error: *mut *mut glib::GError, code: c_int, message: 
     let msg = std::ffi::CString::new(message.replace('\0', " ")).unwrap_or_default();
     // SAFETY: error is a valid out location; the strings are valid.
     unsafe { glib::g_set_error_literal(error, gio::g_io_error_quark(), code, msg.as_ptr()) }
+}
+
+/// [`set_io_error`] with a literal message: no allocation of gsend's own
+/// (for errors about running out of memory).
+///
+/// # Safety
+/// As for [`set_io_error`].
+pub unsafe fn set_io_error_literal(error: *mut *mut glib::GError, code: c_int, message: &CStr) {
+    if error.is_null() {
+        return;
+    }
+    // SAFETY: error is a valid out location; the string is valid.
+    unsafe { glib::g_set_error_literal(error, gio::g_io_error_quark(), code, message.as_ptr()) }
 }
 
 /// The system's text for `errno`, as GLib gives it.

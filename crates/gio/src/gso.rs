@@ -8,7 +8,6 @@
 use std::cell::Cell;
 use std::ffi::c_uint;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
 
 use gio_sys as gio;
 use glib_sys as glib;
@@ -38,15 +37,26 @@ const CAP_SHIFT: u32 = 8;
 pub const DEFAULT_MAX_BYTES: usize = 65507;
 
 fn quark() -> glib::GQuark {
-    static Q: OnceLock<glib::GQuark> = OnceLock::new();
+    static Q: glue::Cached = glue::Cached::new();
     // SAFETY: a static NUL-terminated string.
-    *Q.get_or_init(|| unsafe { glib::g_quark_from_static_string(c"gsend-gso".as_ptr()) })
+    Q.get(|| unsafe { glib::g_quark_from_static_string(c"gsend-gso".as_ptr()) } as usize) as glib::GQuark
 }
 
-/// False when the environment says `GSEND_GSO=0` (read once).
+/// False when the environment says `GSEND_GSO=0` (read once). Read with
+/// libc's `getenv`, not `std::env`, whose lock a fork could leave held.
 pub fn enabled_by_env() -> bool {
-    static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var_os("GSEND_GSO").is_none_or(|v| v != "0"))
+    static ON: glue::Cached = glue::Cached::new();
+    ON.get(|| {
+        // SAFETY: a NUL-terminated name; the result is NULL or a C string.
+        let v = unsafe { libc::getenv(c"GSEND_GSO".as_ptr()) };
+        // SAFETY: as above.
+        let off = !v.is_null() && unsafe { std::ffi::CStr::from_ptr(v) } == c"0";
+        if off {
+            2
+        } else {
+            1
+        }
+    }) == 1
 }
 
 /// The process-wide cap: `GSEND_GSO_MAX_BYTES` (read once) if it is a
@@ -58,8 +68,14 @@ pub fn max_bytes_by_env() -> usize {
     static CAP: AtomicUsize = AtomicUsize::new(0);
     match CAP.load(Ordering::Relaxed) {
         0 => {
-            let cap = std::env::var("GSEND_GSO_MAX_BYTES")
-                .ok()
+            // libc's getenv, not std::env, whose lock a fork could leave
+            // held.
+            // SAFETY: a NUL-terminated name; the result is NULL or a C string.
+            let v = unsafe { libc::getenv(c"GSEND_GSO_MAX_BYTES".as_ptr()) };
+            // SAFETY: as above.
+            let cap = (!v.is_null())
+                .then(|| unsafe { std::ffi::CStr::from_ptr(v) })
+                .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .filter(|&v| v > 0)
                 .map_or(DEFAULT_MAX_BYTES, |v| v.min(GsoPolicy::UDP.max_bytes as u64) as usize);

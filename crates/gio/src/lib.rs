@@ -77,7 +77,7 @@ impl GioWaiter {
         GioWaiter { socket, cancellable, pollfd: None, made_fd: false, socket_timeout: None }
     }
 
-    fn cancelled(&self) -> bool {
+    fn is_cancelled(&self) -> bool {
         // SAFETY: the cancellable was type-checked by the caller.
         !self.cancellable.is_null() && unsafe { gio::g_cancellable_is_cancelled(self.cancellable) } != 0
     }
@@ -85,7 +85,7 @@ impl GioWaiter {
 
 impl Waiter for GioWaiter {
     fn wait(&mut self, fd: i32, deadline: Option<Instant>) -> Result<(), Stop> {
-        if self.cancelled() {
+        if self.is_cancelled() {
             return Err(Stop::Cancelled);
         }
         if !self.cancellable.is_null() && !self.made_fd {
@@ -107,13 +107,40 @@ impl Waiter for GioWaiter {
             (None, Some(t)) => Some(Instant::now() + t),
             (Some(d), Some(t)) => Some(d.min(Instant::now() + t)),
         };
-        match wait::wait_writable(fd, self.pollfd.map(|p| p.fd), deadline) {
-            Ok(Woke::Writable) => Ok(()),
-            Ok(Woke::Extra) if self.cancelled() => Err(Stop::Cancelled),
-            // Woken by a cancellable that was reset meanwhile: try again.
-            Ok(Woke::Extra) => Ok(()),
-            Err(stop) => Err(stop),
+        loop {
+            return match wait::wait_writable(fd, self.pollfd.map(|p| p.fd), deadline) {
+                Ok(Woke::Writable) => Ok(()),
+                // A signal: if the socket was closed meanwhile, back to the
+                // engine, whose `current_fd` says so; else wait on, with
+                // the same deadline (the socket's timeout bounds the whole
+                // wait, not the time since the last signal).
+                // SAFETY: the socket was type-checked by the caller.
+                Ok(Woke::Interrupted) if unsafe { socket::state(socket) }.closed => Ok(()),
+                Ok(Woke::Interrupted) => continue,
+                Ok(Woke::Extra) if self.is_cancelled() => Err(Stop::Cancelled),
+                // Woken by a cancellable that was reset meanwhile: try again.
+                Ok(Woke::Extra) => Ok(()),
+                Err(stop) => Err(stop),
+            };
         }
+    }
+
+    /// The socket may have been closed by another thread while the send
+    /// waited (and its descriptor number taken by a new socket): read its
+    /// state again, as GIO reads its fd field before every system call.
+    fn current_fd(&mut self, _fd: i32) -> Result<i32, Stop> {
+        // SAFETY: the socket was type-checked by the caller and is alive
+        // for the call.
+        let st = unsafe { socket::state(self.socket) };
+        if st.closed || st.fd < 0 {
+            return Err(Stop::Closed);
+        }
+        Ok(st.fd)
+    }
+
+    #[inline]
+    fn cancelled(&mut self) -> bool {
+        self.is_cancelled()
     }
 }
 
@@ -194,7 +221,7 @@ unsafe fn fast_one(
     };
     match one {
         One::Sent(n) => Fast::Sent(n),
-        One::Full => Fast::General,
+        One::Full | One::Interrupted => Fast::General,
         One::Failed(errno) => {
             // SAFETY: error is NULL or unset.
             unsafe { os_error(error, *style, 0, errno) };
@@ -289,6 +316,13 @@ unsafe fn run(
         },
         Failure::Os { index, errno } => unsafe { os_error(error, style, index, errno) },
         Failure::WouldBlock { .. } => return Res::WouldBlock,
+        Failure::Wait { stop: Stop::Closed, .. } => unsafe {
+            set_io_error(error, gio::G_IO_ERROR_CLOSED, "Socket is already closed")
+        },
+        // Memory is short: a literal, no formatting.
+        Failure::NoSpace { .. } | Failure::Describe { error: DescribeError::NoSpace, .. } => unsafe {
+            glue::set_io_error_literal(error, gio::G_IO_ERROR_NO_SPACE, c"Not enough memory to send")
+        },
         Failure::Wait { stop: Stop::TimedOut, .. } => unsafe {
             set_io_error(error, gio::G_IO_ERROR_TIMED_OUT, "Socket I/O timed out")
         },
@@ -323,10 +357,11 @@ unsafe fn would_block(error: *mut *mut GError, style: Style) {
 
 use socket::socket_type;
 
+#[inline]
 fn cancellable_type() -> glib::GType {
-    static T: std::sync::OnceLock<glib::GType> = std::sync::OnceLock::new();
+    static T: glue::Cached = glue::Cached::new();
     // SAFETY: a type getter.
-    *T.get_or_init(|| unsafe { gio::g_cancellable_get_type() })
+    T.get(|| unsafe { gio::g_cancellable_get_type() })
 }
 
 /// The argument checks shared by the batch functions. Emits the critical

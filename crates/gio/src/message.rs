@@ -17,6 +17,8 @@ pub enum DescribeError {
     GError(*mut glib::GError),
     /// `G_IO_ERROR_INVALID_ARGUMENT` with this text.
     Invalid(&'static str),
+    /// The memory to describe the message could not be had.
+    NoSpace,
 }
 
 // GOutputVector and struct iovec have the same layout on Linux; the engine
@@ -96,7 +98,7 @@ unsafe fn dest_of_slow(
     if size <= 0 || size as usize > max {
         return Err(DescribeError::Invalid("Unsupported socket address"));
     }
-    let (dest, slot) = s.addr_slot();
+    let (dest, slot) = s.addr_slot().ok_or(DescribeError::NoSpace)?;
     let mut err: *mut glib::GError = std::ptr::null_mut();
     // SAFETY: the slot holds `max` writable bytes; err is a valid out location.
     let ok = unsafe {

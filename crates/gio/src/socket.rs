@@ -12,14 +12,13 @@
 //! close) and checks that every field it reads moves exactly as the
 //! getters say. If anything differs, every read goes through the getters.
 
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use gio_sys as gio;
 use glib_sys as glib;
 
 /// Offsets in `GSocketPrivate` and the bits of its flag word.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Layout {
     family: usize,
     ty: usize,
@@ -49,10 +48,11 @@ pub struct State {
 }
 
 /// The cached `GSocket` type (its getter is costly, see above).
+#[inline]
 pub fn socket_type() -> glib::GType {
-    static T: OnceLock<glib::GType> = OnceLock::new();
+    static T: crate::glue::Cached = crate::glue::Cached::new();
     // SAFETY: a type getter.
-    *T.get_or_init(|| unsafe { gio::g_socket_get_type() })
+    T.get(|| unsafe { gio::g_socket_get_type() })
 }
 
 unsafe fn read_i32(p: *const u8, off: usize) -> i32 {
@@ -74,24 +74,79 @@ unsafe fn private(socket: *mut gio::GSocket) -> *const u8 {
     unsafe { (*socket).priv_ as *const u8 }
 }
 
-/// Whether `CANDIDATE` was proven: 0 not yet probed, 1 proven, 2 refuted.
-static PROVEN: AtomicU8 = AtomicU8::new(0);
+/// Where the check of `CANDIDATE` stands, in the low byte of [`PROBE`].
+const UNKNOWN: u64 = 0;
+const PROVEN: u64 = 1;
+const REFUTED: u64 = 2;
+/// A thread is probing; the bits above the low byte hold its process id.
+const BUSY: u64 = 3;
+
+/// The probe's state: UNKNOWN → BUSY (one thread, by compare-and-swap) →
+/// PROVEN or REFUTED.
+///
+/// No thread ever waits for another here. A lock would do harm: a program
+/// that forks while one of its threads holds it leaves the child with a
+/// lock nobody will release, and the child's first send would wait forever
+/// (docs/behaviour.md "Signals and fork"). Probing at load time instead
+/// would make a socket in every process that loads the library. So a
+/// thread that finds the probe busy reads through the getters for this
+/// call (correct, only slower). The busy state names the prober's process:
+/// a forked child that finds the state BUSY of another process knows the
+/// prober is not among its threads (fork copies only the calling thread)
+/// and settles on the getters for good, without probing itself: the
+/// parent's prober may have been inside GObject code holding one of
+/// GLib's own global locks, which the probe's calls could then wait for.
+static PROBE: AtomicU64 = AtomicU64::new(UNKNOWN);
 
 #[inline]
 fn layout() -> Option<Layout> {
-    match PROVEN.load(Ordering::Acquire) {
-        1 => Some(CANDIDATE),
-        2 => None,
+    match PROBE.load(Ordering::Acquire) {
+        PROVEN => Some(CANDIDATE),
+        REFUTED => None,
         _ => probe_once(),
+    }
+}
+
+/// What a thread of process `me` does on finding the probe in state `seen`.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Settled: the layout, or the getters.
+    Done(Option<Layout>),
+    /// Move the state to this (by compare-and-swap), then look again.
+    Set(u64),
+}
+
+fn step(seen: u64, me: u64) -> Step {
+    match seen & 0xff {
+        PROVEN => Step::Done(Some(CANDIDATE)),
+        REFUTED => Step::Done(None),
+        // Another thread of this process is probing: the getters, this time.
+        BUSY if seen >> 8 == me => Step::Done(None),
+        // Inherited from the parent across fork: the getters, for good.
+        BUSY => Step::Set(REFUTED),
+        _ => Step::Set(BUSY | (me << 8)),
     }
 }
 
 #[cold]
 fn probe_once() -> Option<Layout> {
-    static L: OnceLock<Option<Layout>> = OnceLock::new();
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() } as u64;
+    let mut seen = PROBE.load(Ordering::Acquire);
+    loop {
+        let next = match step(seen, me) {
+            Step::Done(l) => return l,
+            Step::Set(next) => next,
+        };
+        match PROBE.compare_exchange(seen, next, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) if next == REFUTED => return None,
+            Ok(_) => break,
+            Err(now) => seen = now,
+        }
+    }
     // SAFETY: the probe only touches a socket it creates.
-    let l = *L.get_or_init(|| unsafe { probe(CANDIDATE) });
-    PROVEN.store(if l.is_some() { 1 } else { 2 }, Ordering::Release);
+    let l = unsafe { probe(CANDIDATE) };
+    PROBE.store(if l.is_some() { PROVEN } else { REFUTED }, Ordering::Release);
     l
 }
 
@@ -251,6 +306,19 @@ mod tests {
                 gobject_sys::g_object_unref(s.cast());
             }
         }
+    }
+
+    #[test]
+    fn the_probe_state_never_waits_and_a_forked_child_settles_on_the_getters() {
+        let (me, parent) = (4242u64, 17u64);
+        // First comer: claims the probe under its own process id.
+        assert_eq!(step(UNKNOWN, me), Step::Set(BUSY | me << 8));
+        // Another thread of the same process: the getters, without waiting.
+        assert_eq!(step(BUSY | me << 8, me), Step::Done(None));
+        // A child that inherited the parent's busy probe: the getters for good.
+        assert_eq!(step(BUSY | parent << 8, me), Step::Set(REFUTED));
+        assert!(matches!(step(PROVEN, me), Step::Done(Some(_))));
+        assert_eq!(step(REFUTED, me), Step::Done(None));
     }
 
     #[test]
