@@ -1557,7 +1557,7 @@ mod tests {
     /// uniform the batch: no run, no `UDP_SEGMENT` block.
     #[test]
     fn one_segment_policy_never_coalesces() {
-        let policy = GsoPolicy { enabled: true, max_segments: 1, max_bytes: 65507 };
+        let policy = GsoPolicy { max_segments: 1, ..GsoPolicy::UDP };
         let v: Vec<libc::iovec> = (0..10).map(|i| iov(0x10 * (i + 1), 100)).collect();
         let plain: Vec<(usize, usize)> = (0..10).map(|i| (i, 1)).collect();
         for how in 0..4 {

@@ -171,7 +171,7 @@ fn random_policy(r: &mut Rng) -> GsoPolicy {
         0 => GsoPolicy::OFF,
         1 | 2 => GsoPolicy::UDP,
         // Enabled, but one segment per send: nothing may be coalesced.
-        3 => GsoPolicy { enabled: true, max_segments: 1, max_bytes: 65_507 },
+        3 => GsoPolicy { max_segments: 1, ..GsoPolicy::UDP },
         // Byte limits up to 65535 (a UDP_SEGMENT size is 16 bits: see
         // `segment_size_beyond_16_bits`).
         _ => GsoPolicy { enabled: true, max_segments: 1 + r.below(80), max_bytes: r.below(65_536) },
