@@ -152,10 +152,14 @@ cancel_later_thread (gpointer data)
 }
 
 /* A watchdog thread that cancels @cancellable after @delay_us unless
- * stopped first (stopping returns at once). */
+ * stopped first (stopping returns at once). Started with
+ * watchdog_start_failing, it fails the test instead, naming @what: for
+ * waits a cancellable cannot end. */
 typedef struct
 {
   GCancellable *cancellable;
+  const char *what;
+  gint64 delay_us;
   gint64 deadline;
   GMutex lock;
   GCond cond;
@@ -171,6 +175,8 @@ watchdog_thread (gpointer data)
   while (!w->stop)
     if (!g_cond_wait_until (&w->cond, &w->lock, w->deadline))
       {
+        if (w->cancellable == NULL)
+          g_error ("watchdog: %s still running after %" G_GINT64_FORMAT " s", w->what, w->delay_us / G_USEC_PER_SEC);
         g_cancellable_cancel (w->cancellable);
         break;
       }
@@ -179,15 +185,29 @@ watchdog_thread (gpointer data)
 }
 
 static inline Watchdog *
-watchdog_start (GCancellable *cancellable, gint64 delay_us)
+watchdog_new (GCancellable *cancellable, const char *what, gint64 delay_us)
 {
   Watchdog *w = g_new0 (Watchdog, 1);
   w->cancellable = cancellable;
+  w->what = what;
+  w->delay_us = delay_us;
   w->deadline = g_get_monotonic_time () + delay_us;
   g_mutex_init (&w->lock);
   g_cond_init (&w->cond);
   w->thread = g_thread_new ("watchdog", watchdog_thread, w);
   return w;
+}
+
+static inline Watchdog *
+watchdog_start (GCancellable *cancellable, gint64 delay_us)
+{
+  return watchdog_new (cancellable, NULL, delay_us);
+}
+
+static inline Watchdog *
+watchdog_start_failing (const char *what, gint64 delay_us)
+{
+  return watchdog_new (NULL, what, delay_us);
 }
 
 static inline void

@@ -2,6 +2,15 @@
  * G_POLLABLE_RETURN_FAILED, nothing sent, no crash, *error untouched. */
 #include "common.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
+
 /* The connected pair every case sends on (through the wrong arguments). */
 static GSocket *tx, *rx;
 static GSocketAddress *rx_addr;
@@ -206,11 +215,32 @@ test_rule12_error_already_set (void)
   teardown ();
 }
 
+/* Runs the current test's body in a subprocess and asserts it passed
+ * within 30 s: reading NULL vectors would crash the process, and a check
+ * that lets a batch through may block on the full socket; either fails
+ * this test, by name, instead of ending the run or waiting for meson's
+ * timeout. Returns TRUE where the body is to run: in the subprocess, or
+ * here under valgrind (whose memcheck would not follow the subprocess). */
+static gboolean
+run_in_subprocess (void)
+{
+  if (g_test_subprocess () || RUNNING_ON_VALGRIND)
+    return TRUE;
+  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  if (!g_test_trap_has_passed ())
+    g_test_message ("the subprocess crashed, hung or failed an assertion: a programming error was not refused "
+                    "with a critical and -1 before anything was read or sent");
+  g_test_trap_assert_passed ();
+  return FALSE;
+}
+
 /* NULL vectors with a non-zero count: in a GOutputMessage (the second of
  * two: the first must not go either) and for the single-message twins. */
 static void
 test_rule12_null_vectors (void)
 {
+  if (!run_in_subprocess ())
+    return;
   setup ();
   GError *error = NULL;
   GOutputMessage m[2];
@@ -231,6 +261,47 @@ test_rule12_null_vectors (void)
   m[1].num_control_messages = 1;
   batch_twins_expect_critical (tx, &m[1], 1, &error);
   g_assert_null (error);
+  teardown ();
+}
+
+/* A batch larger than the 1024 messages planned at once, with NULL vectors
+ * (or NULL control messages) and a count at message 1024 or 1499: the
+ * whole batch is refused before anything is sent, as GIO checks every
+ * message first (rule 12). The sender is non-blocking, so that a batch let
+ * through stops at the full queue (10 datagrams by default) instead of
+ * waiting for a reader. */
+static void
+test_rule12_null_vectors_beyond_chunk (void)
+{
+  enum { BIG = 1500 };
+  static const guint bad_at[] = { 1024, BIG - 1 };
+  if (!run_in_subprocess ())
+    return;
+  setup ();
+  g_socket_set_blocking (tx, FALSE);
+  GError *error = NULL;
+  GOutputMessage *m = g_new0 (GOutputMessage, BIG);
+  GOutputVector *v = g_new0 (GOutputVector, BIG);
+  for (guint b = 0; b < G_N_ELEMENTS (bad_at); b++)
+    for (guint what = 0; what < 2; what++)
+      {
+        fill_messages (m, v, BIG, payload, 1, NULL, 31337);
+        if (what == 0)
+          {
+            m[bad_at[b]].vectors = NULL;
+            m[bad_at[b]].num_vectors = 1;
+          }
+        else
+          m[bad_at[b]].num_control_messages = 1;
+        g_test_message ("%s with a count at message %u of %u", what == 0 ? "NULL vectors" : "NULL control messages",
+                        bad_at[b], BIG);
+        batch_twins_expect_critical (tx, m, BIG, &error);
+        for (guint i = 0; i < BIG; i++)
+          g_assert_cmpuint (m[i].bytes_sent, ==, 31337);
+      }
+  g_assert_null (error);
+  g_free (m);
+  g_free (v);
   teardown ();
 }
 
@@ -283,6 +354,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule12/null-messages", test_rule12_null_messages);
   g_test_add_func ("/rule12/error-already-set", test_rule12_error_already_set);
   g_test_add_func ("/rule12/null-vectors", test_rule12_null_vectors);
+  g_test_add_func ("/rule12/null-vectors-beyond-first-chunk", test_rule12_null_vectors_beyond_chunk);
   g_test_add_func ("/rule12/wrong-type-arguments", test_rule12_wrong_type_arguments);
   return g_test_run ();
 }

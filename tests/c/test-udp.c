@@ -1,5 +1,6 @@
 /* UDP on loopback (IPv4 and IPv6) through gsend's C ABI. */
 #include "common.h"
+#include <poll.h>
 
 #define SENTINEL_UDP 8888888
 
@@ -564,6 +565,190 @@ test_rule16_shared_addresses_threads (void)
     g_object_unref (rx[i]);
 }
 
+/* rule 8, one datagram per call: send_to, send_message(_with_timeout) and
+ * a batch of one, call after call on one socket, each to the address its
+ * own call names. The address object is the same as the last call's,
+ * another object of the same bytes (kept alive, or freed at once), or
+ * another address; on a socket connected to a third receiver, an explicit
+ * address goes where it says and NULL to the peer. The same script runs
+ * through GIO and through gsend; both must deliver every datagram to the
+ * receiver the script expects (the one-datagram path keeps converted
+ * addresses from call to call: a stale one would show here). */
+enum { ONE_RX = 3 };
+
+/* Script letters: A, B the two receivers' address objects (kept); a, b a
+ * new object of A's or B's bytes (kept until the script ends); x a new
+ * object of A's bytes freed right after its call; n NULL (connected only). */
+static const char one_script_unconnected[] = "AAABBBAaAaaBbBABABxAxBAAbbaB";
+static const char one_script_connected[] = "AnnABnBaAnbBxnABnnAAnBBab";
+
+static gint
+one_expected (char c)
+{
+  return c == 'n' ? 2 : (c == 'B' || c == 'b') ? 1 : 0;
+}
+
+/* Sends @payload (@len bytes) to @to with function @k of four, through GIO
+ * or gsend; returns the bytes sent. */
+static gssize
+one_send (gboolean gio, guint k, GSocket *tx, GSocketAddress *to, const gchar *payload, gsize len)
+{
+  GError *error = NULL;
+  GOutputVector v = { payload, len };
+  gssize r = -1;
+  switch (k % 4)
+    {
+    case 0:
+      r = gio ? g_socket_send_to (tx, to, payload, len, NULL, &error)
+              : gsend_socket_send_to (tx, to, payload, len, NULL, &error);
+      break;
+    case 1:
+      r = gio ? g_socket_send_message (tx, to, &v, 1, NULL, 0, 0, NULL, &error)
+              : gsend_socket_send_message (tx, to, &v, 1, NULL, 0, 0, NULL, &error);
+      break;
+    case 2:
+      {
+        GOutputMessage m = { to, &v, 1, 0, NULL, 0 };
+        gint n = gio ? g_socket_send_messages (tx, &m, 1, 0, NULL, &error)
+                     : gsend_socket_send_messages (tx, &m, 1, 0, NULL, &error);
+        g_assert_no_error (error);
+        g_assert_cmpint (n, ==, 1);
+        r = m.bytes_sent;
+        break;
+      }
+    default:
+      {
+        gsize written = 0;
+        GPollableReturn pr = gio ? g_socket_send_message_with_timeout (tx, to, &v, 1, NULL, 0, 0, -1, &written, NULL, &error)
+                                 : gsend_socket_send_message_with_timeout (tx, to, &v, 1, NULL, 0, 0, -1, &written, NULL, &error);
+        g_assert_cmpint (pr, ==, G_POLLABLE_RETURN_OK);
+        r = written;
+        break;
+      }
+    }
+  g_assert_no_error (error);
+  return r;
+}
+
+/* Which of the @n receivers got the one datagram just sent (waits at most
+ * 5 s); checks its bytes and that no other receiver got anything. */
+static gint
+one_arrived_at (GSocket **rx, guint n, const gchar *want, gsize len)
+{
+  struct pollfd p[ONE_RX];
+  gchar buf[64];
+  gint at = -1;
+  for (guint i = 0; i < n; i++)
+    p[i] = (struct pollfd) { g_socket_get_fd (rx[i]), POLLIN, 0 };
+  if (poll (p, n, 5000) <= 0)
+    return -1;
+  for (guint i = 0; i < n; i++)
+    if (p[i].revents & POLLIN)
+      {
+        g_assert_cmpint (at, ==, -1);
+        at = i;
+        gssize r = recv (p[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+        g_assert_cmpmem (buf, r, want, len);
+      }
+  for (guint i = 0; i < n; i++)
+    g_assert_true (nothing_pending (rx[i]));
+  return at;
+}
+
+/* Runs @script on a new socket (connected to a third receiver if
+ * @connected) through GIO or gsend; fills @where with the receiver of each
+ * datagram (-1: none). */
+static void
+one_run_script (GSocketFamily family, const char *script, gboolean connected, gboolean gio, gint *where)
+{
+  GError *error = NULL;
+  GSocket *tx = udp_bound (family);
+  GSocket *rx[ONE_RX];
+  GSocketAddress *addr[ONE_RX];
+  GPtrArray *kept = g_ptr_array_new_with_free_func (g_object_unref);
+  for (guint i = 0; i < ONE_RX; i++)
+    {
+      rx[i] = udp_bound (family);
+      addr[i] = local_addr (rx[i]);
+    }
+  if (connected)
+    {
+      g_assert_true (g_socket_connect (tx, addr[2], NULL, &error));
+      g_assert_no_error (error);
+    }
+  for (guint k = 0; script[k]; k++)
+    {
+      char c = script[k];
+      GSocketAddress *to = NULL;
+      gchar payload[32];
+      g_snprintf (payload, sizeof payload, "%s-%u-%c", gio ? "gio" : "gsend", k, c);
+      gsize len = strlen (payload);
+      if (c == 'A' || c == 'B')
+        to = addr[one_expected (c)];
+      else if (c != 'n')
+        {
+          GInetSocketAddress *same = G_INET_SOCKET_ADDRESS (addr[one_expected (c)]);
+          to = g_inet_socket_address_new (g_inet_socket_address_get_address (same),
+                                          g_inet_socket_address_get_port (same));
+        }
+      g_assert_cmpint (one_send (gio, k, tx, to, payload, len), ==, (gssize) len);
+      if (c == 'a' || c == 'b')
+        g_ptr_array_add (kept, to);
+      else if (c == 'x')
+        g_object_unref (to);
+      where[k] = one_arrived_at (rx, ONE_RX, payload, len);
+    }
+  g_ptr_array_unref (kept);
+  for (guint i = 0; i < ONE_RX; i++)
+    {
+      g_object_unref (addr[i]);
+      g_object_unref (rx[i]);
+    }
+  g_object_unref (tx);
+}
+
+static void
+one_datagram_addresses (GSocketFamily family)
+{
+  const char *scripts[] = { one_script_unconnected, one_script_connected };
+  for (guint s = 0; s < G_N_ELEMENTS (scripts); s++)
+    {
+      const char *script = scripts[s];
+      guint n = strlen (script);
+      gint *by_gio = g_new (gint, n), *by_gsend = g_new (gint, n);
+      one_run_script (family, script, s == 1, TRUE, by_gio);
+      one_run_script (family, script, s == 1, FALSE, by_gsend);
+      for (guint k = 0; k < n; k++)
+        {
+          if (by_gio[k] != one_expected (script[k]))
+            g_error ("%s step %u ('%c'): GIO delivered to receiver %d, the script expects %d", script, k, script[k],
+                     by_gio[k], one_expected (script[k]));
+          if (by_gsend[k] != by_gio[k])
+            g_error ("%s step %u ('%c', function %u): gsend delivered to receiver %d, GIO to %d", script, k,
+                     script[k], k % 4, by_gsend[k], by_gio[k]);
+        }
+      g_free (by_gio);
+      g_free (by_gsend);
+    }
+}
+
+static void
+test_rule08_one_datagram_addresses_ipv4 (void)
+{
+  one_datagram_addresses (G_SOCKET_FAMILY_IPV4);
+}
+
+static void
+test_rule08_one_datagram_addresses_ipv6 (void)
+{
+  if (!have_ipv6 ())
+    {
+      g_test_skip ("no IPv6 loopback here");
+      return;
+    }
+  one_datagram_addresses (G_SOCKET_FAMILY_IPV6);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -580,5 +765,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule08/udp/address-churn", test_rule08_address_churn);
   g_test_add_func ("/rule08/udp/address-reuse-across-calls", test_rule08_address_reuse_across_calls);
   g_test_add_func ("/rule16/udp/shared-addresses-threads", test_rule16_shared_addresses_threads);
+  g_test_add_func ("/rule08/udp-ipv4/one-datagram-addresses", test_rule08_one_datagram_addresses_ipv4);
+  g_test_add_func ("/rule08/udp-ipv6/one-datagram-addresses", test_rule08_one_datagram_addresses_ipv6);
   return g_test_run ();
 }

@@ -299,57 +299,73 @@ test_rule07_stream_partial_bytes_sent (void)
   g_object_unref (b);
 }
 
-/* rule 2: a socket timeout (g_socket_set_timeout) bounds blocking sends. */
-static void
-test_rule02_socket_timeout (void)
+/* rule 2 (as GIO): a socket timeout (g_socket_set_timeout) bounds every
+ * wait of the functions that honour it. The calls of the two tests below,
+ * by number: 0-4 have no timeout argument (the socket's blocking flag
+ * applies), 5-9 a timeout argument of -1 or longer. Each is made on the
+ * full socket @a with cancellable @c. (gsend_datagram_based_send_messages
+ * refuses a socket with a timeout, see test-datagram-based.c.) */
+enum { SOCKET_TIMEOUT_PLAIN = 5, SOCKET_TIMEOUT_CALLS = 10 };
+
+static const char *const socket_timeout_names[SOCKET_TIMEOUT_CALLS] = {
+  "send_messages", "send", "send_to", "send_message", "send_with_blocking (TRUE)",
+  "send_messages_with_timeout (-1)", "send_messages_with_timeout (30 s)", "send_message_with_timeout (-1)",
+  "send_datagrams (-1)", "send_datagrams (30 s)",
+};
+
+static gint64
+socket_timeout_call (guint k, GSocket *a, GOutputMessage *m, GOutputVector *v, gchar *buf, GCancellable *c,
+                     GError **error)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
-  g_socket_set_timeout (a, 1);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
-  gint64 t0 = g_get_monotonic_time ();
-  gint r = gsend_socket_send_messages (a, m, N, 0, NULL, &error);
-  gint64 elapsed = g_get_monotonic_time () - t0;
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_assert_cmpint (r, ==, -1);
-  g_clear_error (&error);
-  g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
-  g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
-
-  t0 = g_get_monotonic_time ();
-  g_assert_cmpint (gsend_socket_send (a, buf, DGRAM, NULL, &error), ==, -1);
-  elapsed = g_get_monotonic_time () - t0;
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
-  g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
-
-  t0 = g_get_monotonic_time ();
-  g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, NULL, &error), ==, -1);
-  elapsed = g_get_monotonic_time () - t0;
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
-  g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
-
-  g_assert_cmpuint (drain (b), ==, filled);
-  g_object_unref (a);
-  g_object_unref (b);
+  GBytes *d = g_bytes_new_static (buf, DGRAM);
+  gsize written = SENTINEL;
+  gint64 r;
+  switch (k)
+    {
+    case 0:
+      r = gsend_socket_send_messages (a, m, N, 0, c, error);
+      break;
+    case 1:
+      r = gsend_socket_send (a, buf, DGRAM, c, error);
+      break;
+    case 2:
+      r = gsend_socket_send_to (a, NULL, buf, DGRAM, c, error);
+      break;
+    case 3:
+      r = gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, c, error);
+      break;
+    case 4:
+      r = gsend_socket_send_with_blocking (a, buf, DGRAM, TRUE, c, error);
+      break;
+    case 5:
+      r = gsend_socket_send_messages_with_timeout (a, m, N, 0, -1, c, error);
+      break;
+    case 6:
+      r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 30 * G_USEC_PER_SEC, c, error);
+      break;
+    case 7:
+      r = gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, -1, &written, c, error)
+          == G_POLLABLE_RETURN_FAILED ? -1 : 0;
+      g_assert_cmpuint (written, ==, 0);
+      break;
+    case 8:
+      r = gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, c, error);
+      break;
+    default:
+      r = gsend_socket_send_datagrams (a, NULL, &d, 1, 0, 30 * G_USEC_PER_SEC, c, error);
+      break;
+    }
+  g_bytes_unref (d);
+  return r;
 }
 
-
-/* rule 2 (as GIO): the socket timeout bounds every wait, also in the
- * functions with a timeout argument when that is -1 or longer. A watchdog
- * cancels after 8 s so that a wait that ignores it fails (CANCELLED)
- * instead of hanging. */
+/* Makes calls @from..@to (see above) on a full AF_UNIX pair whose socket
+ * timeout is 1 s (GIO counts it in whole seconds: the shortest there is).
+ * Each must fail with TIMED_OUT, nothing sent. A watchdog cancels each call
+ * after 8 s, so a wait that ignores the socket timeout fails by name rather
+ * than hanging; another fails the test if even that does not end it. */
 static void
-test_rule02_socket_timeout_bounds_all_waits (void)
+socket_timeout_calls (guint from, guint to)
 {
   GSocket *a, *b;
   GError *error = NULL;
@@ -360,40 +376,22 @@ test_rule02_socket_timeout_bounds_all_waits (void)
   GOutputMessage m[N];
   GOutputVector v[N];
   fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
-  GBytes *d = g_bytes_new_static (buf, DGRAM);
 
-  for (int variant = 0; variant < 6; variant++)
+  for (guint k = from; k < to; k++)
     {
       GCancellable *c = g_cancellable_new ();
       Watchdog *w = watchdog_start (c, 8 * G_USEC_PER_SEC);
+      Watchdog *hard = watchdog_start_failing (socket_timeout_names[k], 20 * G_USEC_PER_SEC);
       gint64 t0 = g_get_monotonic_time ();
-      gint64 r;
-      gsize written;
-      switch (variant)
-        {
-        case 0:
-          r = gsend_socket_send_messages_with_timeout (a, m, N, 0, -1, c, &error);
-          break;
-        case 1:
-          r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 30 * G_USEC_PER_SEC, c, &error);
-          break;
-        case 2:
-          r = gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, -1, &written, c, &error)
-              == G_POLLABLE_RETURN_FAILED ? -1 : 0;
-          break;
-        case 3:
-          r = gsend_socket_send_with_blocking (a, buf, DGRAM, TRUE, c, &error);
-          break;
-        case 4:
-          r = gsend_socket_send_to (a, NULL, buf, DGRAM, c, &error);
-          break;
-        default:
-          r = gsend_socket_send_datagrams (a, NULL, &d, 1, 0, -1, c, &error);
-          break;
-        }
+      gint64 r = socket_timeout_call (k, a, m, v, buf, c, &error);
       gint64 elapsed = g_get_monotonic_time () - t0;
+      watchdog_stop (hard);
       watchdog_stop (w);
-      g_test_message ("variant %d: %" G_GINT64_FORMAT " us, %s", variant, elapsed, error ? error->message : "no error");
+      g_test_message ("%s: %" G_GINT64_FORMAT " us, %s", socket_timeout_names[k], elapsed,
+                      error ? error->message : "no error");
+      if (g_cancellable_is_cancelled (c))
+        g_error ("%s: still waiting after 8 s on a socket whose timeout is 1 s (ended by the watchdog: %s)",
+                 socket_timeout_names[k], error ? error->message : "no error");
       g_assert_cmpint (r, ==, -1);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_clear_error (&error);
@@ -403,9 +401,23 @@ test_rule02_socket_timeout_bounds_all_waits (void)
   for (int i = 0; i < N; i++)
     g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
   g_assert_cmpuint (drain (b), ==, filled);
-  g_bytes_unref (d);
   g_object_unref (a);
   g_object_unref (b);
+}
+
+/* rule 2: the functions without a timeout argument. */
+static void
+test_rule02_socket_timeout (void)
+{
+  socket_timeout_calls (0, SOCKET_TIMEOUT_PLAIN);
+}
+
+/* rule 2 (as GIO): also the functions with a timeout argument, when that
+ * is -1 or longer than the socket's. */
+static void
+test_rule02_socket_timeout_bounds_all_waits (void)
+{
+  socket_timeout_calls (SOCKET_TIMEOUT_PLAIN, SOCKET_TIMEOUT_CALLS);
 }
 
 /* A reader that drains @expect datagrams, slowly at first. */

@@ -41,6 +41,7 @@
 #include <gsend.h>
 
 #include "../test-int-msg.h"
+#include "../test-watchdog.h"
 
 /* ------------------------------------------------------------------------ */
 /* The two implementations, as tables of function pointers whose types are  */
@@ -1241,6 +1242,16 @@ typedef struct {
 
 static void on_sigusr1 (int sig) { (void) sig; }
 
+/* Each test arms a watchdog of its own as it starts (see
+ * ../test-watchdog.h). */
+enum { TEST_WATCHDOG_SECONDS = 30 };
+
+static void
+test_watchdog (void)
+{
+  test_watchdog_arm (TEST_WATCHDOG_SECONDS);
+}
+
 static gpointer
 reader_thread (gpointer data)
 {
@@ -1584,6 +1595,7 @@ assert_same_received (const Result *a, const Result *b, guint upto)
 static void
 test_scenario (gconstpointer data)
 {
+  test_watchdog ();
   const TestCase *tc = data;
   const Scenario *sc = tc->sc;
   Diff diff = sc->diff;
@@ -2052,6 +2064,7 @@ progerr_child (const Impl *impl, ProgErr pe)
 static void
 test_progerr (gconstpointer data)
 {
+  test_watchdog ();
   ProgErr pe = GPOINTER_TO_INT (data);
   if (g_test_subprocess ())
     {
@@ -2241,6 +2254,7 @@ typedef struct {
 static void
 test_fake_dgb (gconstpointer data)
 {
+  test_watchdog ();
   const FakeCase *fc = data;
   FakeResult g = { 0 }, s = { 0 };
   if (!captured)
@@ -2383,6 +2397,7 @@ many_calls (const Impl *impl, Result *r, gboolean gso_off)
 static void
 test_many_calls (gconstpointer data)
 {
+  test_watchdog ();
   gboolean gso_off = GPOINTER_TO_INT (data);
   Result g = { 0 }, s = { 0 };
   g_test_message ("rule 8; 600 calls, fresh/proxy/moving address objects to 3 receivers%s",
@@ -2406,6 +2421,7 @@ test_many_calls (gconstpointer data)
 static void
 test_address_lifetime (void)
 {
+  test_watchdog ();
   const Impl *impls[2] = { &gio_impl, &gsend_impl };
   gboolean finalized[2];
   g_test_message ("rule 8 / §2 (do what GIO does): address object lifetime");
@@ -2463,6 +2479,7 @@ killer_thread (gpointer data)
 static void
 test_eintr_deadline (gconstpointer data)
 {
+  test_watchdog ();
   gboolean socket_timeout = GPOINTER_TO_INT (data);
   const Impl *impls[2] = { &gio_impl, &gsend_impl };
   gint64 want_us = socket_timeout ? G_USEC_PER_SEC : 500000;
@@ -2509,7 +2526,6 @@ main (int argc, char **argv)
   sa.sa_handler = on_sigusr1;   /* no SA_RESTART: blocked calls see EINTR */
   sigemptyset (&sa.sa_mask);
   sigaction (SIGUSR1, &sa, NULL);
-  alarm (600);
 
   {
     GSocket *s6 = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
@@ -2597,5 +2613,7 @@ main (int argc, char **argv)
       g_free (path);
     }
 
-  return g_test_run ();
+  int r = g_test_run ();
+  alarm (0);
+  return r;
 }

@@ -26,6 +26,8 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
+#include "../test-watchdog.h"
+
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
 #include <valgrind/valgrind.h>
@@ -65,14 +67,12 @@ scaled (guint n, guint min)
   return r < min ? min : r;
 }
 
-/* Watchdog: the default action of SIGALRM ends the process, so a hang turns
- * into a failed test instead of a stuck one. Scaled up under valgrind. */
+/* Watchdog: a hang turns into a failed test, named, instead of a stuck
+ * one (see ../test-watchdog.h). Scaled up under valgrind. */
 static inline void
 watchdog (guint seconds)
 {
-  if (g_getenv ("GSEND_STRESS_WATCHDOG_FACTOR"))
-    seconds *= (guint) atoi (g_getenv ("GSEND_STRESS_WATCHDOG_FACTOR"));
-  alarm (seconds);
+  test_watchdog_arm (seconds);
 }
 
 static inline guint8

@@ -1252,6 +1252,20 @@ mod tests {
         a
     }
 
+    /// An IPv6 destination: `last` is the address's last byte.
+    fn addr6(port: u16, last: u8, scope_id: u32, flowinfo: u32) -> SockAddr {
+        let mut a = SockAddr::default();
+        // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+        let sin = unsafe { &mut *(&mut a.storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+        sin.sin6_family = libc::AF_INET6 as _;
+        sin.sin6_port = port.to_be();
+        sin.sin6_flowinfo = flowinfo.to_be();
+        sin.sin6_addr.s6_addr = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, last];
+        sin.sin6_scope_id = scope_id;
+        a.len = std::mem::size_of::<libc::sockaddr_in6>() as _;
+        a
+    }
+
     /// Pushes one message per vector of `v` (which outlives the plan).
     fn push_each(s: &mut Scratch, dest: Dest, v: &[libc::iovec]) {
         for k in 0..v.len() {
@@ -1538,6 +1552,104 @@ mod tests {
         assert_eq!(shape(&s), vec![(0, 2), (2, 1), (3, 1), (4, 1), (5, 2)]);
         let h = s.view().header(2);
         assert_eq!((h.first, h.control.len()), (3, 24), "{h:?}");
+    }
+
+    /// IPv6 destinations with the same port whose bytes differ only past
+    /// the first eight (the address's last byte, the scope id) or in the
+    /// flow information are different destinations: a run never spans two
+    /// of them, however the messages are added (one by one, whole, through
+    /// the cache, walked by `extend_simple`); another address of the same
+    /// bytes does join.
+    #[test]
+    fn ipv6_destinations_differing_late_break_runs() {
+        let base = addr6(9, 1, 0, 0);
+        let others = [
+            ("last address byte", addr6(9, 2, 0, 0)),
+            ("scope id", addr6(9, 1, 3, 0)),
+            ("flow info", addr6(9, 1, 0, 5)),
+        ];
+        let v: Vec<libc::iovec> = (0..12).map(|i| iov(0x10 * (i + 1), 100)).collect();
+        for (what, other) in others {
+            for how in ["one by one", "uniform start", "cached", "extend_simple"] {
+                let mut s = Scratch::default();
+                s.begin_with(GsoPolicy::UDP);
+                let (a, same, b) = if how == "cached" || how == "extend_simple" {
+                    assert!(s.cache.insert(16, &base) && s.cache.insert(32, &base) && s.cache.insert(48, &other));
+                    let slot = |s: &mut Scratch, k| s.cached_addr(k).expect("cached");
+                    (slot(&mut s, 16), slot(&mut s, 32), slot(&mut s, 48))
+                } else {
+                    (s.push_addr(base), s.push_addr(base), s.push_addr(other))
+                };
+                // 3 to base, 3 to another address of base's bytes, 3 to
+                // the other destination, 3 to base again.
+                let dests = [a, a, a, same, same, same, b, b, b, a, a, a];
+                let keys = [16usize, 16, 16, 32, 32, 32, 48, 48, 48, 16, 16, 16];
+                match how {
+                    "uniform start" => {
+                        // SAFETY: `v` outlives the plan.
+                        assert!(unsafe { s.push_uniform(a, v.as_ptr(), 3, 100, 100) });
+                        for k in 3..12 {
+                            push_each(&mut s, dests[k], &v[k..k + 1]);
+                        }
+                    }
+                    "extend_simple" => {
+                        push_each(&mut s, a, &v[..1]);
+                        // SAFETY: `v` outlives the plan.
+                        let added = unsafe {
+                            s.extend_simple(16, |k| keys.get(1 + k).map(|&key| (key, &v[1 + k] as *const _)))
+                        };
+                        assert_eq!(added, 11, "{what}");
+                    }
+                    _ => {
+                        for k in 0..12 {
+                            push_each(&mut s, dests[k], &v[k..k + 1]);
+                        }
+                    }
+                }
+                s.plan();
+                assert_eq!(shape(&s), vec![(0, 6), (6, 3), (9, 3)], "{what}, {how}");
+                assert_eq!(s.view().header(1).dest, other.bytes(), "{what}, {how}");
+            }
+        }
+    }
+
+    /// A policy of one segment per send coalesces nothing, however
+    /// uniform the batch: no run, no `UDP_SEGMENT` block.
+    #[test]
+    fn one_segment_policy_never_coalesces() {
+        let policy = GsoPolicy { max_segments: 1, ..GsoPolicy::UDP };
+        let v: Vec<libc::iovec> = (0..10).map(|i| iov(0x10 * (i + 1), 100)).collect();
+        let plain: Vec<(usize, usize)> = (0..10).map(|i| (i, 1)).collect();
+        for how in 0..4 {
+            let mut s = Scratch::default();
+            s.begin_with(policy);
+            assert!(!s.coalesces());
+            let d = s.push_addr(addr(9));
+            match how {
+                0 => push_each(&mut s, d, &v),
+                1 => {
+                    // SAFETY: `v` outlives the plan.
+                    assert!(!unsafe { s.push_uniform(d, v.as_ptr(), 10, 100, 100) });
+                    push_each(&mut s, d, &v);
+                }
+                2 => {
+                    assert_eq!(s.push_uniform_copied(d, 10, |k| Some(v[k])), 0);
+                    push_each(&mut s, Dest::Connected, &v);
+                }
+                _ => {
+                    assert!(s.cache.insert(16, &addr(9)));
+                    let c = s.cached_addr(16).expect("cached");
+                    push_each(&mut s, c, &v[..1]);
+                    // SAFETY: `v` outlives the plan.
+                    let added = unsafe { s.extend_simple(16, |k| v.get(1 + k).map(|x| (16, x as *const _))) };
+                    assert_eq!(added, 9);
+                }
+            }
+            s.plan();
+            assert!(!s.has_runs(), "way {how}");
+            assert_eq!(shape(&s), plain, "way {how}");
+            assert!((0..10).all(|k| s.view().header(k).segment.is_none() && s.view().header(k).control.is_empty()));
+        }
     }
 
     #[test]

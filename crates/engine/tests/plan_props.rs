@@ -3,8 +3,10 @@
 //! Random batches (0..3000 messages, 0..8 vectors each including empty ones,
 //! sizes from 0 to beyond an IP datagram, destinations from a small pool
 //! including the connected peer, cached addresses and duplicate addresses,
-//! random control data, GSO on, off or with random limits, several
-//! segment-size patterns) are planned chunk by chunk, and every planned
+//! IPv6 addresses of one port that differ only in their last byte, scope
+//! id or flow information, random control data, GSO on, off, with one
+//! segment per send or with random limits, several segment-size patterns)
+//! are planned chunk by chunk, and every planned
 //! kernel header is checked against an oracle:
 //!
 //! - headers cover every message exactly once, in order;
@@ -67,12 +69,21 @@ fn sockaddr_in(port: u16) -> SockAddr {
 }
 
 fn sockaddr_in6(port: u16) -> SockAddr {
+    sockaddr_in6_full(port, 1, 0, 0)
+}
+
+/// An IPv6 address whose last byte is `last`, with a scope id and flow
+/// information (the flow information is within the first eight bytes of a
+/// `sockaddr_in6`, the address and scope id after them).
+fn sockaddr_in6_full(port: u16, last: u8, scope_id: u32, flowinfo: u32) -> SockAddr {
     let mut a = SockAddr::default();
     // SAFETY: sockaddr_in6 fits in sockaddr_storage.
     let sin = unsafe { &mut *(&mut a.storage as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
     sin.sin6_family = libc::AF_INET6 as _;
     sin.sin6_port = port.to_be();
-    sin.sin6_addr.s6_addr[15] = 1;
+    sin.sin6_flowinfo = flowinfo.to_be();
+    sin.sin6_addr.s6_addr[15] = last;
+    sin.sin6_scope_id = scope_id;
     a.len = std::mem::size_of::<libc::sockaddr_in6>() as _;
     a
 }
@@ -83,10 +94,21 @@ fn addr_bytes(a: &SockAddr) -> Vec<u8> {
         .to_vec()
 }
 
-/// The destination pool: index 1 and 3 have the same bytes (a run may span
-/// them), 2 is another port, 4 is IPv6.
+/// The destination pool: indexes 0 and 2 have the same bytes (a run may
+/// span them), 1 is another port; 3 to 7 are IPv6 with one port: 3 and 4
+/// the same bytes, 5 another last address byte, 6 another scope id, 7
+/// other flow information (no run may span two of 3, 5, 6, 7).
 fn pool() -> Vec<SockAddr> {
-    vec![sockaddr_in(1000), sockaddr_in(2000), sockaddr_in(1000), sockaddr_in6(1000)]
+    vec![
+        sockaddr_in(1000),
+        sockaddr_in(2000),
+        sockaddr_in(1000),
+        sockaddr_in6(1000),
+        sockaddr_in6(1000),
+        sockaddr_in6_full(1000, 2, 0, 0),
+        sockaddr_in6_full(1000, 1, 4, 0),
+        sockaddr_in6_full(1000, 1, 0, 9),
+    ]
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -145,9 +167,11 @@ struct Case {
 }
 
 fn random_policy(r: &mut Rng) -> GsoPolicy {
-    match r.below(4) {
+    match r.below(5) {
         0 => GsoPolicy::OFF,
         1 | 2 => GsoPolicy::UDP,
+        // Enabled, but one segment per send: nothing may be coalesced.
+        3 => GsoPolicy { max_segments: 1, ..GsoPolicy::UDP },
         // Byte limits up to 65535 (a UDP_SEGMENT size is 16 bits: see
         // `segment_size_beyond_16_bits`).
         _ => GsoPolicy { enabled: true, max_segments: 1 + r.below(80), max_bytes: r.below(65_536) },
