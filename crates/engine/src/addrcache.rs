@@ -8,7 +8,7 @@
 //! generation, see [`AddrCache::sync`], when one is finalized). The cache
 //! owns nothing a key stands for: evicting or dropping one is forgetting it.
 
-use crate::plan::SockAddr;
+use crate::sockaddr::SockAddr;
 
 const WAYS: usize = 4;
 /// 128 sets of 4: a batch to 64 distinct addresses (a common fan-out) fits

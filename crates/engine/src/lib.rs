@@ -18,7 +18,9 @@ pub mod addrcache;
 pub mod control;
 pub mod plan;
 pub mod send;
+pub mod sockaddr;
 pub mod sys;
+mod thread_scratch;
 pub mod wait;
 
 pub use control::ControlBuf;

@@ -25,7 +25,7 @@
 
 use crate::addrcache::AddrCache;
 use crate::control::ControlBuf;
-use crate::sys;
+pub use crate::sockaddr::SockAddr;
 
 /// Most messages planned at once (the kernel's `UIO_MAXIOV`, which also
 /// bounds `sendmmsg`'s vector and one message's gather vectors).
@@ -80,48 +80,6 @@ impl GsoPolicy {
 impl Default for GsoPolicy {
     fn default() -> Self {
         GsoPolicy::OFF
-    }
-}
-
-/// A socket address in native form.
-#[derive(Clone, Copy)]
-pub struct SockAddr {
-    /// The address bytes.
-    pub storage: libc::sockaddr_storage,
-    /// How many of them are used.
-    pub len: libc::socklen_t,
-}
-
-impl SockAddr {
-    /// All the storage's bytes.
-    fn storage_bytes(&self) -> &[u8; std::mem::size_of::<libc::sockaddr_storage>()] {
-        // SAFETY: sockaddr_storage is plain old data of exactly this size.
-        unsafe { &*(&self.storage as *const libc::sockaddr_storage).cast() }
-    }
-
-    /// The first eight bytes, as one word.
-    #[inline(always)]
-    fn head(&self) -> u64 {
-        let b = self.storage_bytes();
-        u64::from_ne_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.storage_bytes()[..(self.len as usize).min(std::mem::size_of::<libc::sockaddr_storage>())]
-    }
-
-    /// The name and its length for a kernel message header, which only
-    /// reads it.
-    #[inline(always)]
-    pub(crate) fn name(&self) -> (*mut libc::c_void, libc::socklen_t) {
-        ((&self.storage as *const libc::sockaddr_storage).cast_mut().cast(), self.len)
-    }
-}
-
-impl Default for SockAddr {
-    fn default() -> Self {
-        // SAFETY: an all-zero sockaddr_storage is a valid value.
-        SockAddr { storage: unsafe { std::mem::zeroed() }, len: 0 }
     }
 }
 
@@ -195,8 +153,8 @@ impl SegmentCmsg {
         SegmentCmsg {
             hdr: libc::cmsghdr {
                 cmsg_len: SEGMENT_CMSG_LEN as _,
-                cmsg_level: sys::SOL_UDP,
-                cmsg_type: sys::UDP_SEGMENT,
+                cmsg_level: libc::SOL_UDP,
+                cmsg_type: libc::UDP_SEGMENT,
             },
             size: seg,
             _pad: [0; 6],

@@ -88,11 +88,11 @@ fn refuses_gso(errno: i32) -> bool {
 /// either).
 ///
 /// The space lives in a POSIX thread-specific slot (see
-/// [`sys::with_thread_scratch`]) rather than a Rust `thread_local!`:
+/// [`crate::thread_scratch::with_thread_scratch`]) rather than a Rust `thread_local!`:
 /// registering a `thread_local!`'s destructor allocates, and glibc aborts
 /// the process when that fails.
 pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    sys::with_thread_scratch(|cell| match cell.map(RefCell::try_borrow_mut) {
+    crate::thread_scratch::with_thread_scratch(|cell| match cell.map(RefCell::try_borrow_mut) {
         Some(Ok(mut s)) => f(&mut s),
         _ => f(&mut Scratch::default()),
     })

@@ -1,16 +1,9 @@
 //! The few system calls the engine makes. Every `unsafe` block of the
 //! engine's I/O lives here.
 
-use std::cell::RefCell;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::plan::{Scratch, SockAddr};
-
-/// `UDP_SEGMENT` socket option / control message type (linux/udp.h).
-pub const UDP_SEGMENT: libc::c_int = 103;
-/// `SOL_UDP` level.
-pub const SOL_UDP: libc::c_int = 17;
+use crate::sockaddr::SockAddr;
 
 /// The calling thread's `errno`.
 pub fn errno() -> i32 {
@@ -67,9 +60,6 @@ pub fn sendmsg(fd: RawFd, name: Option<&SockAddr>, iov: &[libc::iovec], flags: i
     }
 }
 
-/// `UDP_CORK` (linux/udp.h).
-pub const UDP_CORK: i32 = 1;
-
 /// TX timestamp requests of `SO_TIMESTAMPING` (linux/net_tstamp.h): with any
 /// of them on, the kernel reports one timestamp per send, keyed by send.
 const TX_TIMESTAMPS: i32 = (libc::SOF_TIMESTAMPING_TX_HARDWARE
@@ -86,7 +76,7 @@ const TX_TIMESTAMPS: i32 = (libc::SOF_TIMESTAMPING_TX_HARDWARE
 /// that cannot be read counts against coalescing (a socket whose
 /// `SOL_UDP` options cannot be read is not UDP).
 pub fn udp_sends_as_given(fd: RawFd) -> bool {
-    [UDP_CORK, UDP_SEGMENT].iter().all(|&opt| getsockopt_int(fd, SOL_UDP, opt) == Some(0))
+    [libc::UDP_CORK, libc::UDP_SEGMENT].iter().all(|&opt| getsockopt_int(fd, libc::SOL_UDP, opt) == Some(0))
         && getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING).is_some_and(|v| v & TX_TIMESTAMPS == 0)
 }
 
@@ -139,87 +129,4 @@ pub fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> Option<i32> {
     // SAFETY: `v` and `len` are valid for writes of the sizes passed.
     let r = unsafe { libc::getsockopt(fd, level, name, (&mut v as *mut libc::c_int).cast(), &mut len) };
     (r == 0).then_some(v)
-}
-
-/// The POSIX key of the per-thread scratch space, plus one (0: not made
-/// yet). Made without a lock (a fork could leave one held): two threads
-/// that race both make a key, one keeps its own, the other deletes its
-/// own and takes the winner's.
-static SCRATCH_KEY: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    /// This thread's scratch cell, once made (the fast way to it; the
-    /// POSIX slot only frees it). A constant-initialised thread-local
-    /// without a destructor: reading it never allocates.
-    static SCRATCH: std::cell::Cell<*mut RefCell<Scratch>> = const { std::cell::Cell::new(std::ptr::null_mut()) };
-}
-
-/// Frees a thread's scratch space when the thread ends.
-unsafe extern "C" fn drop_scratch(p: *mut libc::c_void) {
-    SCRATCH.with(|c| c.set(std::ptr::null_mut()));
-    // SAFETY: `p` is a pointer `new_thread_scratch` stored under the key,
-    // made from a `Box<RefCell<Scratch>>`'s allocation; glibc clears the
-    // slot before calling this, once per value.
-    drop(unsafe { Box::from_raw(p.cast::<RefCell<Scratch>>()) });
-}
-
-fn scratch_key() -> Option<libc::pthread_key_t> {
-    match SCRATCH_KEY.load(Ordering::Acquire) {
-        0 => {}
-        k => return Some((k - 1) as libc::pthread_key_t),
-    }
-    let mut key: libc::pthread_key_t = 0;
-    // SAFETY: a valid out location and destructor.
-    if unsafe { libc::pthread_key_create(&mut key, Some(drop_scratch)) } != 0 {
-        return None;
-    }
-    match SCRATCH_KEY.compare_exchange(0, key as usize + 1, Ordering::AcqRel, Ordering::Acquire) {
-        Ok(_) => Some(key),
-        Err(k) => {
-            // SAFETY: our own key, never used.
-            unsafe { libc::pthread_key_delete(key) };
-            Some((k - 1) as libc::pthread_key_t)
-        }
-    }
-}
-
-/// Runs `f` with the calling thread's scratch cell, made on the thread's
-/// first call and freed when it ends; `f(None)` if it cannot be had (no
-/// key, or no memory: the allocation is fallible, where `Box::new` and a
-/// `thread_local!`'s destructor registration abort the process).
-#[inline]
-pub fn with_thread_scratch<R>(f: impl FnOnce(Option<&RefCell<Scratch>>) -> R) -> R {
-    let mut p = SCRATCH.with(std::cell::Cell::get);
-    if p.is_null() {
-        p = new_thread_scratch();
-        if p.is_null() {
-            return f(None);
-        }
-    }
-    // SAFETY: `p` is this thread's live cell: only this thread knows it,
-    // and it is freed only by the destructor, after the thread's last
-    // code (which forgets it first).
-    f(Some(unsafe { &*p }))
-}
-
-#[cold]
-fn new_thread_scratch() -> *mut RefCell<Scratch> {
-    let Some(key) = scratch_key() else { return std::ptr::null_mut() };
-    let layout = std::alloc::Layout::new::<RefCell<Scratch>>();
-    // SAFETY: the layout is not zero-sized (a Scratch holds vectors).
-    let p = unsafe { std::alloc::alloc(layout) }.cast::<RefCell<Scratch>>();
-    if p.is_null() {
-        return p;
-    }
-    // SAFETY: `p` is fresh memory of the right layout; after `write` it is
-    // a valid value that `Box::from_raw` may own (same allocator, layout).
-    unsafe {
-        p.write(RefCell::new(Scratch::default()));
-        if libc::pthread_setspecific(key, p.cast()) != 0 {
-            drop(Box::from_raw(p));
-            return std::ptr::null_mut();
-        }
-    }
-    SCRATCH.with(|c| c.set(p));
-    p
 }
