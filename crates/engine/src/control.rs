@@ -1,5 +1,7 @@
 //! An aligned byte buffer holding `cmsghdr` blocks for a batch.
 
+use crate::cmsg;
+
 /// Control data for every message of a batch, back to back. Each message's
 /// block starts on a `cmsghdr` alignment boundary. Offsets, not pointers,
 /// are handed out so that the buffer may grow while a batch is planned.
@@ -45,16 +47,8 @@ impl ControlBuf {
     /// Appends one control message (`cmsghdr` + `data`), returning the offset
     /// of its header. Several appended back to back form one message's block.
     pub fn push_cmsg(&mut self, level: i32, ty: i32, data_len: usize) -> (usize, usize) {
-        // SAFETY: CMSG_SPACE/CMSG_LEN are pure arithmetic.
-        let (space, len) =
-            unsafe { (libc::CMSG_SPACE(data_len as u32) as usize, libc::CMSG_LEN(data_len as u32) as usize) };
-        let off = self.push_zeroed(space);
-        let hdr = libc::cmsghdr { cmsg_len: len as _, cmsg_level: level, cmsg_type: ty };
-        let hdr_size = std::mem::size_of::<libc::cmsghdr>();
-        // SAFETY: cmsghdr is plain old data; viewing it as bytes is sound.
-        let raw = unsafe { std::slice::from_raw_parts((&hdr as *const libc::cmsghdr).cast::<u8>(), hdr_size) };
-        self.bytes_mut()[off..off + hdr_size].copy_from_slice(raw);
-        let data_off = off + (len - data_len);
+        let off = self.push_zeroed(cmsg::space(data_len));
+        let data_off = off + cmsg::encode_header(&mut self.bytes_mut()[off..], level, ty, data_len);
         (off, data_off)
     }
 
@@ -107,7 +101,7 @@ mod tests {
         assert_eq!(h % 8, 0);
         assert!(d > h);
         let len = u64::from_ne_bytes(b.bytes()[h..h + 8].try_into().unwrap());
-        assert_eq!(len as usize, unsafe { libc::CMSG_LEN(2) } as usize);
+        assert_eq!(len as usize, cmsg::len(2));
         b.clear();
         assert!(b.is_empty());
     }

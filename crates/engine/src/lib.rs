@@ -15,6 +15,7 @@
 //! - [`engine`](crate::send): the send loop with the timeout rules.
 
 pub mod addrcache;
+pub mod cmsg;
 pub mod control;
 pub mod plan;
 pub mod send;

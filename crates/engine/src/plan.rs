@@ -24,6 +24,7 @@
 //! [`Scratch::plan`]).
 
 use crate::addrcache::AddrCache;
+use crate::cmsg;
 use crate::control::ControlBuf;
 pub use crate::sockaddr::SockAddr;
 
@@ -135,36 +136,26 @@ fn same_addr(addrs: &[SockAddr], cache: &AddrCache, run: &Run, a: u32, b: u32) -
 /// Largest GSO segment: `UDP_SEGMENT` takes a 16-bit size.
 const MAX_SEGMENT: usize = u16::MAX as usize;
 
-/// The `UDP_SEGMENT` control block of a GSO send: one `cmsghdr` and its
-/// 16-bit segment size, padded to `CMSG_SPACE(2)`.
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct SegmentCmsg {
-    hdr: libc::cmsghdr,
-    size: u16,
-    _pad: [u8; 6],
-}
+/// Bytes of a `UDP_SEGMENT` block: `CMSG_SPACE(2)`.
+const SEGMENT_SPACE: usize = cmsg::space(2);
 
-/// `CMSG_LEN(2)`: the header, then the data (checked by a test).
-const SEGMENT_CMSG_LEN: usize = std::mem::size_of::<libc::cmsghdr>() + 2;
+/// The `UDP_SEGMENT` control block of a GSO send: one `cmsghdr` and its
+/// 16-bit segment size, padded to `CMSG_SPACE(2)`, as [`cmsg::encode`]
+/// lays it out; aligned for the header.
+#[repr(C, align(8))]
+#[derive(Clone, Copy)]
+struct SegmentCmsg([u8; SEGMENT_SPACE]);
 
 impl SegmentCmsg {
+    #[inline(always)]
     fn new(seg: u16) -> SegmentCmsg {
-        SegmentCmsg {
-            hdr: libc::cmsghdr {
-                cmsg_len: SEGMENT_CMSG_LEN as _,
-                cmsg_level: libc::SOL_UDP,
-                cmsg_type: libc::UDP_SEGMENT,
-            },
-            size: seg,
-            _pad: [0; 6],
-        }
+        let mut b = [0; SEGMENT_SPACE];
+        cmsg::encode(&mut b, libc::SOL_UDP, libc::UDP_SEGMENT, &seg.to_ne_bytes());
+        SegmentCmsg(b)
     }
 
     fn as_bytes(&self) -> &[u8] {
-        // SAFETY: a repr(C) struct of plain integers whose padding is
-        // explicit (`_pad`) and initialized; viewing it as bytes is sound.
-        unsafe { std::slice::from_raw_parts((self as *const SegmentCmsg).cast::<u8>(), std::mem::size_of::<Self>()) }
+        &self.0
     }
 }
 
@@ -1376,7 +1367,7 @@ mod tests {
     fn segment_block_has_the_kernel_layout() {
         // SAFETY: pure arithmetic.
         let (len, space) = unsafe { (libc::CMSG_LEN(2) as usize, libc::CMSG_SPACE(2) as usize) };
-        assert_eq!(SEGMENT_CMSG_LEN, len);
+        assert!(std::mem::align_of::<SegmentCmsg>() >= std::mem::align_of::<libc::cmsghdr>());
         assert_eq!(std::mem::size_of::<SegmentCmsg>(), space);
         let b = SegmentCmsg::new(0x1234);
         assert_eq!(&b.as_bytes()[len - 2..len], &0x1234u16.to_ne_bytes());
