@@ -20,7 +20,8 @@ pub mod control;
 pub mod plan;
 pub mod send;
 pub mod sockaddr;
-pub mod sys;
+pub mod sockopt;
+mod sys;
 mod thread_scratch;
 pub mod wait;
 

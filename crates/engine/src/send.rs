@@ -122,9 +122,14 @@ pub enum One {
 /// `sendmsg`. An error is final (a pending socket error such as
 /// `ECONNREFUSED` is consumed by the attempt that reports it, so the caller
 /// must not retry on another path).
+///
+/// # Safety
+/// The buffers `iov` points at must be readable for their lengths (the
+/// kernel reads them).
 #[inline]
-pub fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc::iovec], flags: i32) -> One {
-    match sys::sendmsg(fd, name, iov, flags | libc::MSG_NOSIGNAL) {
+pub unsafe fn try_send_one(fd: RawFd, name: Option<&crate::plan::SockAddr>, iov: &[libc::iovec], flags: i32) -> One {
+    // SAFETY: forwarded contract.
+    match unsafe { sys::sendmsg(fd, name, iov, flags | libc::MSG_NOSIGNAL) } {
         Ok(n) => One::Sent(n),
         Err(libc::EINTR) => One::Interrupted,
         Err(libc::EAGAIN) => One::Full,
@@ -222,7 +227,11 @@ pub fn send<E>(
         let mut k = 0;
         while k < s.hdrs.len() {
             let first = start + s.entries[k].first;
-            match sys::sendmmsg(fd, &mut s.hdrs[k..], flags) {
+            // SAFETY: the headers were written by the planner, pointing at
+            // its own buffers (re-pointed by `plan` above) and at memory the
+            // `describe` callback vouched for when it pushed the messages
+            // (`Scratch::push`'s contract: valid until the chunk is sent).
+            match unsafe { sys::sendmmsg(fd, &mut s.hdrs[k..], flags) } {
                 Ok(0) => {
                     // Only for an empty vector, which cannot happen here;
                     // never spin on it.

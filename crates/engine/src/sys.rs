@@ -1,31 +1,37 @@
-//! The few system calls the engine makes. Every `unsafe` block of the
-//! engine's I/O lives here.
+//! The few system calls the engine makes, crate-private. Every `unsafe`
+//! block of the engine's I/O lives here. A wrapper whose soundness depends
+//! on pointers the kernel will read (the headers of `sendmmsg`, the vectors
+//! of `sendmsg`) is an `unsafe fn`: its caller vouches for them. The rest
+//! take only values and plain borrows, and are safe; the edge reaches the
+//! socket-option queries it needs through [`crate::sockopt`].
 
 use std::os::fd::RawFd;
 
 use crate::sockaddr::SockAddr;
 
 /// The calling thread's `errno`.
-pub fn errno() -> i32 {
+pub(crate) fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// `sendmmsg(2)` on `hdrs`. Returns how many headers the kernel took, or the
 /// errno of the failure.
 ///
-/// The headers' pointers (names, vectors, control data) must be valid for the
-/// kernel to read: the planner points them at its own buffers (moving them
-/// along when a buffer grows, see `Scratch::plan`) or at memory the caller
-/// handed in with the same guarantee.
+/// # Safety
+/// The headers' pointers (names, vectors, the buffers the vectors point at,
+/// control data) must be valid for the kernel to read for their lengths:
+/// the planner points them at its own buffers (moving them along when a
+/// buffer grows, see `Scratch::plan`) or at memory the caller of
+/// `Scratch::push` and its siblings vouched for.
 #[inline(always)]
-pub fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> Result<usize, i32> {
+pub(crate) unsafe fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> Result<usize, i32> {
     if hdrs.is_empty() {
         return Ok(0);
     }
     let n = hdrs.len().min(libc::c_uint::MAX as usize) as libc::c_uint;
     // SAFETY: `hdrs` is a valid, exclusively borrowed array of `n` headers; the
     // kernel writes only their `msg_len` fields and reads the memory they
-    // point to, which the planner's contract keeps valid for this call.
+    // point to, which this function's caller vouched for.
     let r = unsafe { libc::sendmmsg(fd, hdrs.as_mut_ptr(), n, flags) };
     if r < 0 {
         Err(errno())
@@ -37,9 +43,16 @@ pub fn sendmmsg(fd: RawFd, hdrs: &mut [libc::mmsghdr], flags: i32) -> Result<usi
 /// `sendmsg(2)` of one datagram: `Ok(bytes)` or `Err(errno)`.
 ///
 /// `name` is the destination (`None`: the connected peer); `iov` the gather
-/// vectors, whose buffers must be readable for their lengths (the caller's
-/// contract, as for [`sendmmsg`]).
-pub fn sendmsg(fd: RawFd, name: Option<&SockAddr>, iov: &[libc::iovec], flags: i32) -> Result<usize, i32> {
+/// vectors.
+///
+/// # Safety
+/// The buffers `iov` points at must be readable for their lengths.
+pub(crate) unsafe fn sendmsg(
+    fd: RawFd,
+    name: Option<&SockAddr>,
+    iov: &[libc::iovec],
+    flags: i32,
+) -> Result<usize, i32> {
     let (msg_name, msg_namelen) = name.map_or((std::ptr::null_mut(), 0), SockAddr::name);
     let hdr = libc::msghdr {
         msg_name,
@@ -50,8 +63,8 @@ pub fn sendmsg(fd: RawFd, name: Option<&SockAddr>, iov: &[libc::iovec], flags: i
         msg_controllen: 0,
         msg_flags: 0,
     };
-    // SAFETY: the header points at a live address and live vectors; the
-    // kernel only reads them.
+    // SAFETY: the header points at a live address and live vectors, whose
+    // buffers the caller vouched for; the kernel only reads them.
     let r = unsafe { libc::sendmsg(fd, &hdr, flags) };
     if r < 0 {
         Err(errno())
@@ -75,7 +88,7 @@ const TX_TIMESTAMPS: i32 = (libc::SOF_TIMESTAMPING_TX_HARDWARE
 /// what the receiver or the error queue gets on such a socket. An option
 /// that cannot be read counts against coalescing (a socket whose
 /// `SOL_UDP` options cannot be read is not UDP).
-pub fn udp_sends_as_given(fd: RawFd) -> bool {
+pub(crate) fn udp_sends_as_given(fd: RawFd) -> bool {
     [libc::UDP_CORK, libc::UDP_SEGMENT].iter().all(|&opt| getsockopt_int(fd, libc::SOL_UDP, opt) == Some(0))
         && getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING).is_some_and(|v| v & TX_TIMESTAMPS == 0)
 }
@@ -89,7 +102,7 @@ pub fn is_udp_socket(fd: RawFd) -> bool {
 
 /// What `poll(2)` reported for a writability wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PollResult {
+pub(crate) enum PollResult {
     /// The socket is writable (or in error: the next send will tell).
     Writable,
     /// The extra descriptor (a cancellable's) became readable.
@@ -101,7 +114,7 @@ pub enum PollResult {
 /// Waits until `fd` is writable, `extra` is readable, or `timeout_ms`
 /// (-1: forever) passes. `EINTR` is returned to the caller, who recomputes
 /// the remaining time.
-pub fn poll_writable(fd: RawFd, extra: Option<RawFd>, timeout_ms: i32) -> Result<PollResult, i32> {
+pub(crate) fn poll_writable(fd: RawFd, extra: Option<RawFd>, timeout_ms: i32) -> Result<PollResult, i32> {
     let mut fds = [
         libc::pollfd { fd, events: libc::POLLOUT, revents: 0 },
         libc::pollfd { fd: extra.unwrap_or(-1), events: libc::POLLIN, revents: 0 },
@@ -123,7 +136,7 @@ pub fn poll_writable(fd: RawFd, extra: Option<RawFd>, timeout_ms: i32) -> Result
 }
 
 /// A socket option of type `int`, or `None` if it cannot be read.
-pub fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> Option<i32> {
+pub(crate) fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> Option<i32> {
     let mut v: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `v` and `len` are valid for writes of the sizes passed.

@@ -206,7 +206,7 @@ pub unsafe fn policy(socket: *mut gio::GSocket, fd: i32) -> GsoPolicy {
 /// `socket` is a GSocket.
 #[cold]
 unsafe fn check_protocol(socket: *mut gio::GSocket, fd: i32) -> usize {
-    let found = PROTOCOL_CHECKED | if gsend_engine::sys::is_udp_socket(fd) { 0 } else { NOT_UDP };
+    let found = PROTOCOL_CHECKED | if gsend_engine::sockopt::is_udp_socket(fd) { 0 } else { NOT_UDP };
     // SAFETY: socket is a GSocket.
     unsafe {
         update(socket, |v| v | found);

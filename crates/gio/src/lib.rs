@@ -209,11 +209,13 @@ unsafe fn fast_one(
         return Fast::General;
     }
     let one = if address.is_null() {
-        gsend_engine::try_send_one(st.fd, None, iov, flags)
+        // SAFETY: `iov`'s buffers are readable, per the contract.
+        unsafe { gsend_engine::try_send_one(st.fd, None, iov, flags) }
     } else {
         match with_scratch(|s| {
             addrcache::sync(s);
-            s.cache.get(address as usize).map(|a| gsend_engine::try_send_one(st.fd, Some(a), iov, flags))
+            // SAFETY: as above.
+            s.cache.get(address as usize).map(|a| unsafe { gsend_engine::try_send_one(st.fd, Some(a), iov, flags) })
         }) {
             Some(one) => one,
             None => return Fast::General,
