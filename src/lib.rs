@@ -11,6 +11,9 @@
 // contract is GIO's own for each twin; no Rust "# Safety" sections.
 #![allow(clippy::missing_safety_doc)]
 
+#[cfg(panic = "abort")]
+compile_error!("gsend's exports catch panics so that none crosses into C: build with panic = \"unwind\"");
+
 use gio_sys::{
     GCancellable, GDatagramBased, GOutputMessage, GOutputVector, GSocket, GSocketAddress, GSocketControlMessage,
 };

@@ -15,6 +15,9 @@
 // The safety contract of each function is GIO's own.
 #![allow(clippy::missing_safety_doc)]
 
+#[cfg(panic = "abort")]
+compile_error!("gsend's exports catch panics so that none crosses into C: build with panic = \"unwind\"");
+
 use std::ffi::{c_char, c_int, c_uint};
 
 use gio_sys::{

@@ -79,11 +79,15 @@ mod tests {
         msg.msg_control = buf.as_mut_ptr().cast();
         msg.msg_controllen = n;
         // SAFETY: `msg` points at `n` readable, cmsghdr-aligned bytes.
-        let (level, ty, clen, data) = unsafe {
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            assert!(!c.is_null());
-            ((*c).cmsg_level, (*c).cmsg_type, (*c).cmsg_len as usize, libc::CMSG_DATA(c).cast::<u16>().read_unaligned())
-        };
+        let c = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        assert!(!c.is_null());
+        // SAFETY: `c` is the first header, inside the buffer.
+        let h = unsafe { c.read() };
+        // SAFETY: `c` is a header inside the buffer.
+        let d = unsafe { libc::CMSG_DATA(c) };
+        // SAFETY: the data's two bytes are within `len(2)` of the header.
+        let data = unsafe { d.cast::<u16>().read_unaligned() };
+        let (level, ty, clen) = (h.cmsg_level, h.cmsg_type, h.cmsg_len as usize);
         assert_eq!((level, ty, clen, data), (libc::SOL_UDP, libc::UDP_SEGMENT, len(2), 0x1234));
     }
 

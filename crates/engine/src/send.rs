@@ -88,7 +88,7 @@ fn refuses_gso(errno: i32) -> bool {
 /// either).
 ///
 /// The space lives in a POSIX thread-specific slot (see
-/// [`crate::thread_scratch::with_thread_scratch`]) rather than a Rust `thread_local!`:
+/// `thread_scratch::with_thread_scratch`) rather than a Rust `thread_local!`:
 /// registering a `thread_local!`'s destructor allocates, and glibc aborts
 /// the process when that fails.
 pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
@@ -311,7 +311,10 @@ mod tests {
         let r = unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK, 0, fds.as_mut_ptr()) };
         assert_eq!(r, 0);
         // SAFETY: both descriptors are new and owned by nobody else.
-        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+        let a = unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        // SAFETY: as above.
+        let b = unsafe { OwnedFd::from_raw_fd(fds[1]) };
+        (a, b)
     }
 
     fn recv_all(fd: &OwnedFd) -> Vec<Vec<u8>> {
@@ -434,13 +437,13 @@ mod tests {
         a.sin_family = libc::AF_INET as libc::sa_family_t;
         a.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
         let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let p = (&mut a as *mut libc::sockaddr_in).cast::<libc::sockaddr>();
         // SAFETY: `a` and `len` are valid for the sizes given.
-        unsafe {
-            let p = (&mut a as *mut libc::sockaddr_in).cast::<libc::sockaddr>();
-            assert_eq!(libc::bind(rx.as_raw_fd(), p, len), 0);
-            assert_eq!(libc::getsockname(rx.as_raw_fd(), p, &mut len), 0);
-            assert_eq!(libc::connect(tx.as_raw_fd(), p, len), 0);
-        }
+        assert_eq!(unsafe { libc::bind(rx.as_raw_fd(), p, len) }, 0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::getsockname(rx.as_raw_fd(), p, &mut len) }, 0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { libc::connect(tx.as_raw_fd(), p, len) }, 0);
         (tx, rx)
     }
 

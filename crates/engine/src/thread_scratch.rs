@@ -80,12 +80,13 @@ fn new_thread_scratch() -> *mut RefCell<Scratch> {
     }
     // SAFETY: `p` is fresh memory of the right layout; after `write` it is
     // a valid value that `Box::from_raw` may own (same allocator, layout).
-    unsafe {
-        p.write(RefCell::new(Scratch::default()));
-        if libc::pthread_setspecific(key, p.cast()) != 0 {
-            drop(Box::from_raw(p));
-            return std::ptr::null_mut();
-        }
+    unsafe { p.write(RefCell::new(Scratch::default())) };
+    // SAFETY: `key` is a live key; the value is ours to store.
+    if unsafe { libc::pthread_setspecific(key, p.cast()) } != 0 {
+        // SAFETY: as above: `p` is a valid value `Box` may own, and nobody
+        // else knows it.
+        drop(unsafe { Box::from_raw(p) });
+        return std::ptr::null_mut();
     }
     SCRATCH.with(|c| c.set(p));
     p

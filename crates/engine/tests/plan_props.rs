@@ -30,9 +30,6 @@
 
 use gsend_engine::plan::{Dest, GsoPolicy, Message, Scratch, SockAddr, CHUNK};
 
-const SOL_UDP: i32 = 17;
-const UDP_SEGMENT: i32 = 103;
-
 struct Rng(u64);
 
 impl Rng {
@@ -552,9 +549,11 @@ fn check_plan(s: &Scratch, c: &Case, wants: &[Want], policy: &GsoPolicy) -> (usi
 
 fn segment_cmsg(seg: u16) -> Vec<u8> {
     // SAFETY: CMSG_* are pure arithmetic.
-    let (space, len) = unsafe { (libc::CMSG_SPACE(2) as usize, libc::CMSG_LEN(2) as usize) };
+    let space = unsafe { libc::CMSG_SPACE(2) } as usize;
+    // SAFETY: as above.
+    let len = unsafe { libc::CMSG_LEN(2) } as usize;
     let mut v = vec![0u8; space];
-    let hdr = libc::cmsghdr { cmsg_len: len as _, cmsg_level: SOL_UDP, cmsg_type: UDP_SEGMENT };
+    let hdr = libc::cmsghdr { cmsg_len: len as _, cmsg_level: libc::SOL_UDP, cmsg_type: libc::UDP_SEGMENT };
     let hs = std::mem::size_of::<libc::cmsghdr>();
     // SAFETY: cmsghdr is plain old data.
     let raw = unsafe { std::slice::from_raw_parts((&hdr as *const libc::cmsghdr).cast::<u8>(), hs) };

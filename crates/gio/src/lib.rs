@@ -156,15 +156,17 @@ impl Drop for GioWaiter {
 /// Checks done by every send before any system call: closed socket,
 /// cancellation.
 unsafe fn check_socket(st: &socket::State, cancellable: *mut gio::GCancellable, error: *mut *mut GError) -> bool {
-    // SAFETY (all): error is NULL or valid; cancellable NULL or checked.
     if st.closed {
+        // SAFETY: error is NULL or valid.
         unsafe { set_io_error(error, gio::G_IO_ERROR_CLOSED, "Socket is already closed") };
         return false;
     }
     if st.fd < 0 {
+        // SAFETY: as above.
         unsafe { set_io_error(error, gio::G_IO_ERROR_NOT_INITIALIZED, "Invalid socket, not initialized") };
         return false;
     }
+    // SAFETY: as above; cancellable is not NULL, so a GCancellable.
     cancellable.is_null() || unsafe { gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 }
 }
 
@@ -308,7 +310,9 @@ unsafe fn run(
         Failure::Describe { error: DescribeError::Programming(expr), .. } => {
             critical(style.func, expr);
         }
+        // SAFETY: see above.
         Failure::Describe { error: DescribeError::GError(e), .. } => unsafe { glib::g_propagate_error(error, e) },
+        // SAFETY: see above.
         Failure::Describe { index, error: DescribeError::Invalid(what) } => unsafe {
             set_io_error(
                 error,
@@ -316,23 +320,29 @@ unsafe fn run(
                 &format!("Unable to send message{}: {what}", at(index)),
             )
         },
+        // SAFETY: see above.
         Failure::Os { index, errno } => unsafe { os_error(error, style, index, errno) },
         Failure::WouldBlock { .. } => return Res::WouldBlock,
+        // SAFETY: see above.
         Failure::Wait { stop: Stop::Closed, .. } => unsafe {
             set_io_error(error, gio::G_IO_ERROR_CLOSED, "Socket is already closed")
         },
         // Memory is short: a literal, no formatting.
+        // SAFETY: see above.
         Failure::NoSpace { .. } | Failure::Describe { error: DescribeError::NoSpace, .. } => unsafe {
             glue::set_io_error_literal(error, gio::G_IO_ERROR_NO_SPACE, c"Not enough memory to send")
         },
+        // SAFETY: see above.
         Failure::Wait { stop: Stop::TimedOut, .. } => unsafe {
             set_io_error(error, gio::G_IO_ERROR_TIMED_OUT, "Socket I/O timed out")
         },
+        // SAFETY: see above.
         Failure::Wait { stop: Stop::Cancelled, .. } => unsafe {
             if gio::g_cancellable_set_error_if_cancelled(cancellable, error) == 0 {
                 set_io_error(error, gio::G_IO_ERROR_CANCELLED, "Operation was cancelled");
             }
         },
+        // SAFETY: see above.
         Failure::Wait { stop: Stop::Os(errno), .. } => unsafe {
             set_io_error(
                 error,

@@ -173,6 +173,7 @@ pub unsafe fn control_of(
     // SAFETY: per the contract.
     let list = unsafe { std::slice::from_raw_parts(msgs, n) };
     let mut first = None;
+    // SAFETY: a GType getter without arguments.
     let ty = unsafe { gio::g_socket_control_message_get_type() };
     for &cm in list {
         // SAFETY: cm is NULL or a GTypeInstance.

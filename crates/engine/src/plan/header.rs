@@ -182,7 +182,9 @@ mod tests {
     #[test]
     fn segment_block_has_the_kernel_layout() {
         // SAFETY: pure arithmetic.
-        let (len, space) = unsafe { (libc::CMSG_LEN(2) as usize, libc::CMSG_SPACE(2) as usize) };
+        let len = unsafe { libc::CMSG_LEN(2) } as usize;
+        // SAFETY: as above.
+        let space = unsafe { libc::CMSG_SPACE(2) } as usize;
         assert!(std::mem::align_of::<SegmentCmsg>() >= std::mem::align_of::<libc::cmsghdr>());
         assert_eq!(std::mem::size_of::<SegmentCmsg>(), space);
         let b = SegmentCmsg::new(0x1234);

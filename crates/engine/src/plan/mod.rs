@@ -27,13 +27,13 @@
 //! block and unit tests:
 //! - this file: the types (`Dest`, `Message`, `GsoPolicy`, `Entry`, `Run`,
 //!   `Scratch`) and a chunk's life (begin, reserve, limits);
-//! - [`dest`]: destination codes and the addresses behind them;
-//! - [`header`]: kernel headers, `UDP_SEGMENT` blocks, keeping pointers right;
-//! - [`run`]: pushing messages and growing runs (the hot path);
-//! - [`uniform`]: uniform batches planned at once;
-//! - [`split`]: splitting refused runs into plain headers;
-//! - [`report`]: the bytes sent per message;
-//! - [`view`]: the test view of a finished plan.
+//! - `plan/dest.rs`: destination codes and the addresses behind them;
+//! - `plan/header.rs`: kernel headers, `UDP_SEGMENT` blocks, keeping pointers right;
+//! - `plan/run.rs`: pushing messages and growing runs (the hot path);
+//! - `plan/uniform.rs`: uniform batches planned at once;
+//! - `plan/split.rs`: splitting refused runs into plain headers;
+//! - `plan/report.rs`: the bytes sent per message;
+//! - `plan/view.rs`: the test view of a finished plan.
 
 use crate::addrcache::AddrCache;
 use crate::cmsg;

@@ -387,18 +387,18 @@ mod tests {
         let short = [iov(0x99, 7)];
         let all: Vec<&libc::iovec> = a.iter().chain(b.iter().map(|x| &x[0])).chain([&short[0]]).collect();
         // SAFETY: every array outlives the plan.
-        unsafe {
-            s.push(Message { dest: d, iov: &a[..1], control: None, len: 50 });
-            let mut i = 1;
-            while i < all.len() {
-                let added = s.extend_simple(1, |k| all.get(i + k).map(|v| (1, *v as *const libc::iovec)));
-                if added == 0 {
-                    let one = std::slice::from_ref(all[i]);
-                    s.push(Message { dest: d, iov: one, control: None, len: one[0].iov_len });
-                    i += 1;
-                } else {
-                    i += added;
-                }
+        unsafe { s.push(Message { dest: d, iov: &a[..1], control: None, len: 50 }) };
+        let mut i = 1;
+        while i < all.len() {
+            // SAFETY: as above.
+            let added = unsafe { s.extend_simple(1, |k| all.get(i + k).map(|v| (1, *v as *const libc::iovec))) };
+            if added == 0 {
+                let one = std::slice::from_ref(all[i]);
+                // SAFETY: as above.
+                unsafe { s.push(Message { dest: d, iov: one, control: None, len: one[0].iov_len }) };
+                i += 1;
+            } else {
+                i += added;
             }
         }
         s.plan();
