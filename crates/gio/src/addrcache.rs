@@ -64,7 +64,7 @@ fn learn(t: glib::GType, inet: glib::GType, unix: glib::GType) -> bool {
     true
 }
 
-fn quark() -> glib::GQuark {
+pub(crate) fn quark() -> glib::GQuark {
     static Q: glue::Cached = glue::Cached::new();
     // SAFETY: a static NUL-terminated string.
     Q.get(|| unsafe { glib::g_quark_from_static_string(c"gsend-cached-address".as_ptr()) } as usize) as glib::GQuark

@@ -36,7 +36,7 @@ const CAP_SHIFT: u32 = 8;
 /// behind it).
 pub const DEFAULT_MAX_BYTES: usize = 65507;
 
-fn quark() -> glib::GQuark {
+pub(crate) fn quark() -> glib::GQuark {
     static Q: glue::Cached = glue::Cached::new();
     // SAFETY: a static NUL-terminated string.
     Q.get(|| unsafe { glib::g_quark_from_static_string(c"gsend-gso".as_ptr()) } as usize) as glib::GQuark

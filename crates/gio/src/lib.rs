@@ -357,6 +357,22 @@ unsafe fn would_block(error: *mut *mut GError, style: Style) {
 
 use socket::socket_type;
 
+/// Settles the values a first send would otherwise look up (quarks, GTypes,
+/// the environment switches). The libraries call it when they are loaded,
+/// before the program has threads: GLib takes a global lock to make a
+/// quark, and a child forked while another thread held it would wait for
+/// it forever at its own first send (docs/behaviour.md "Signals and fork").
+/// Calling it again, or never, is harmless: each value is also looked up
+/// on first use.
+pub fn warm_up() {
+    gso::quark();
+    addrcache::quark();
+    socket_type();
+    cancellable_type();
+    gso::enabled_by_env();
+    gso::max_bytes_by_env();
+}
+
 #[inline]
 fn cancellable_type() -> glib::GType {
     static T: glue::Cached = glue::Cached::new();
