@@ -66,7 +66,15 @@ pub unsafe extern "C" fn gsend_datagram_based_send_messages(
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error)
+        imp::datagram_based_send_messages::<imp::names::GSend>(
+            datagram_based,
+            messages,
+            num_messages,
+            flags,
+            timeout,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -98,7 +106,7 @@ pub unsafe extern "C" fn gsend_socket_send_messages(
     error: *mut *mut GError,
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_messages(socket, messages, num_messages, flags, cancellable, error) }
+    unsafe { imp::socket_send_messages::<imp::names::GSend>(socket, messages, num_messages, flags, cancellable, error) }
 }
 
 /// gsend_socket_send_messages_with_timeout:
@@ -129,7 +137,15 @@ pub unsafe extern "C" fn gsend_socket_send_messages_with_timeout(
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_messages_with_timeout(socket, messages, num_messages, flags, timeout_us, cancellable, error)
+        imp::socket_send_messages_with_timeout::<imp::names::GSend>(
+            socket,
+            messages,
+            num_messages,
+            flags,
+            timeout_us,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -165,7 +181,7 @@ pub unsafe extern "C" fn gsend_socket_send_message(
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_message(
+        imp::socket_send_message::<imp::names::GSend>(
             socket,
             address,
             vectors,
@@ -216,7 +232,7 @@ pub unsafe extern "C" fn gsend_socket_send_message_with_timeout(
 ) -> GPollableReturn {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_message_with_timeout(
+        imp::socket_send_message_with_timeout::<imp::names::GSend>(
             socket,
             address,
             vectors,
@@ -253,7 +269,7 @@ pub unsafe extern "C" fn gsend_socket_send_to(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_to(socket, address, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send_to::<imp::names::GSend>(socket, address, buffer, size, cancellable, error) }
 }
 
 /// gsend_socket_send:
@@ -276,7 +292,7 @@ pub unsafe extern "C" fn gsend_socket_send(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send(socket, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send::<imp::names::GSend>(socket, buffer, size, cancellable, error) }
 }
 
 /// gsend_socket_send_with_blocking:
@@ -301,7 +317,7 @@ pub unsafe extern "C" fn gsend_socket_send_with_blocking(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error) }
+    unsafe { imp::socket_send_with_blocking::<imp::names::GSend>(socket, buffer, size, blocking, cancellable, error) }
 }
 
 /// gsend_socket_send_datagrams:
@@ -335,7 +351,16 @@ pub unsafe extern "C" fn gsend_socket_send_datagrams(
 ) -> gint {
     // SAFETY: the caller follows the documented contract.
     unsafe {
-        imp::socket_send_datagrams(socket, address, datagrams, n_datagrams, flags, timeout_us, cancellable, error)
+        imp::socket_send_datagrams::<imp::names::GSend>(
+            socket,
+            address,
+            datagrams,
+            n_datagrams,
+            flags,
+            timeout_us,
+            cancellable,
+            error,
+        )
     }
 }
 

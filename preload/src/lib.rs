@@ -37,7 +37,15 @@ pub unsafe extern "C" fn g_datagram_based_send_messages(
 ) -> c_int {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error)
+        imp::datagram_based_send_messages::<imp::names::Gio>(
+            datagram_based,
+            messages,
+            num_messages,
+            flags,
+            timeout,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -52,7 +60,7 @@ pub unsafe extern "C" fn g_socket_send_messages(
     error: *mut *mut GError,
 ) -> c_int {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_messages(socket, messages, num_messages, flags, cancellable, error) }
+    unsafe { imp::socket_send_messages::<imp::names::Gio>(socket, messages, num_messages, flags, cancellable, error) }
 }
 
 /// `g_socket_send_message`, through gsend.
@@ -70,7 +78,7 @@ pub unsafe extern "C" fn g_socket_send_message(
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::socket_send_message(
+        imp::socket_send_message::<imp::names::Gio>(
             socket,
             address,
             vectors,
@@ -101,7 +109,7 @@ pub unsafe extern "C" fn g_socket_send_message_with_timeout(
 ) -> GPollableReturn {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::socket_send_message_with_timeout(
+        imp::socket_send_message_with_timeout::<imp::names::Gio>(
             socket,
             address,
             vectors,
@@ -128,7 +136,7 @@ pub unsafe extern "C" fn g_socket_send_to(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_to(socket, address, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send_to::<imp::names::Gio>(socket, address, buffer, size, cancellable, error) }
 }
 
 /// `g_socket_send`, through gsend.
@@ -141,7 +149,7 @@ pub unsafe extern "C" fn g_socket_send(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send(socket, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send::<imp::names::Gio>(socket, buffer, size, cancellable, error) }
 }
 
 /// `g_socket_send_with_blocking`, through gsend.
@@ -155,5 +163,5 @@ pub unsafe extern "C" fn g_socket_send_with_blocking(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error) }
+    unsafe { imp::socket_send_with_blocking::<imp::names::Gio>(socket, buffer, size, blocking, cancellable, error) }
 }

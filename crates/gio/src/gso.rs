@@ -80,7 +80,7 @@ pub unsafe extern "C" fn socket_set_gso(socket: *mut gio::GSocket, enabled: glib
     unsafe {
         glue::guard(std::ptr::null_mut(), (), || {
             if !glue::is_a(socket.cast(), crate::socket::socket_type()) {
-                glue::critical(c"gsend_socket_set_gso", c"G_IS_SOCKET (socket)");
+                glue::critical(glue::DOMAIN, c"gsend_socket_set_gso", c"G_IS_SOCKET (socket)");
                 return;
             }
             set_state(socket, if enabled != 0 { 0 } else { OFF_BY_USER });
@@ -97,7 +97,7 @@ pub unsafe extern "C" fn socket_get_gso(socket: *mut gio::GSocket) -> glib::gboo
     unsafe {
         glue::guard(std::ptr::null_mut(), 0, || {
             if !glue::is_a(socket.cast(), crate::socket::socket_type()) {
-                glue::critical(c"gsend_socket_get_gso", c"G_IS_SOCKET (socket)");
+                glue::critical(glue::DOMAIN, c"gsend_socket_get_gso", c"G_IS_SOCKET (socket)");
                 return 0;
             }
             glib::gboolean::from(crate::socket::state(socket).udp && wanted(socket))

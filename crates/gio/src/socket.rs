@@ -10,7 +10,8 @@
 //! proving the layout on the running GLib: at first use it creates a probe
 //! socket, changes it through the public API (blocking flag, timeout,
 //! close) and checks that every field it reads moves exactly as the
-//! getters say. If anything differs, every read goes through the getters.
+//! getters say. If anything differs, or `GSEND_DIRECT_READS=0` is set,
+//! every read goes through the getters.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
@@ -89,10 +90,37 @@ fn layout() -> Option<Layout> {
 #[cold]
 fn probe_once() -> Option<Layout> {
     static L: OnceLock<Option<Layout>> = OnceLock::new();
-    // SAFETY: the probe only touches a socket it creates.
-    let l = *L.get_or_init(|| unsafe { probe(CANDIDATE) });
+    let l = *L.get_or_init(|| {
+        let (l, verdict) = if switched_off() {
+            (None, c"switched off (GSEND_DIRECT_READS=0)")
+        } else {
+            // SAFETY: the probe only touches a socket it creates.
+            match unsafe { probe(CANDIDATE) } {
+                Some(l) => (Some(l), c"accepted"),
+                None => (None, c"refused"),
+            }
+        };
+        // The verdict, for the compatibility matrix (seen with
+        // G_MESSAGES_DEBUG=GSend or a log handler).
+        // SAFETY: a format with one string argument and that string.
+        unsafe {
+            glib::g_log(
+                crate::glue::DOMAIN.as_ptr(),
+                glib::G_LOG_LEVEL_DEBUG,
+                c"GSocketPrivate layout probe: direct reads %s".as_ptr(),
+                verdict.as_ptr(),
+            )
+        };
+        l
+    });
     PROVEN.store(if l.is_some() { 1 } else { 2 }, Ordering::Release);
     l
+}
+
+/// `GSEND_DIRECT_READS=0`: every read goes through GIO's getters (the
+/// fallback path, so that it can be tested on any GLib).
+fn switched_off() -> bool {
+    std::env::var_os("GSEND_DIRECT_READS").is_some_and(|v| v == "0")
 }
 
 /// Checks `l` against the getters on a fresh UDP socket.
