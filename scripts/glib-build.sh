@@ -118,6 +118,18 @@ meson_for() {
   echo "$venv/bin/meson"
 }
 
+# GLib's test programs find their helper library (gdbus-peer's
+# libgdbus-example-objectmanager.so) in the prefix's lib directory, which
+# the matrix puts in LD_LIBRARY_PATH. Idempotent (also run on a cached
+# build made before this step existed).
+install_test_helpers() {
+  local dir=$1 f
+  for f in "$dir"/build/gio/tests/gdbus-object-manager-example/libgdbus-example-objectmanager.so; do
+    [ -f "$f" ] || die "GLib in $dir: no $f (built with gdbus-peer)"
+    cmp -s "$f" "$dir/prefix/lib/${f##*/}" || install -m 755 "$f" "$dir/prefix/lib/${f##*/}"
+  done
+}
+
 build_one() {
   local ver=$1
   local upstream=${ver%-*}
@@ -125,6 +137,7 @@ build_one() {
   local dir=$cache/$ver
   local stamp_text="recipe $RECIPE glib2.0=$ver tests ${GLIB_TESTS[*]}"
   if [ -f "$dir/stamp" ] && [ "$(cat "$dir/stamp")" = "$stamp_text" ]; then
+    install_test_helpers "$dir"
     echo "glib-build: GLib $ver: cached in $dir/prefix"
     return 0
   fi
@@ -199,6 +212,7 @@ print("\n".join(os.path.relpath(f, build) for f in out))
   for t in "${GLIB_TESTS[@]}"; do
     install -m 755 "$dir/build/gio/tests/$t" "$tdir/$t"
   done
+  install_test_helpers "$dir"
   [ -f "$dir/prefix/lib/pkgconfig/gio-2.0.pc" ] || die "GLib $ver: no gio-2.0.pc installed"
   echo "$stamp_text" > "$dir/stamp"
   echo "glib-build: GLib $ver: built in $((SECONDS - t0)) s into $dir/prefix"

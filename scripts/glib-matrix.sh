@@ -47,10 +47,12 @@ export GSEND_STRESS_SCALE=${GSEND_STRESS_SCALE:-0.1}
 t_all=$SECONDS
 echo "=== glib-matrix: GLib builds (scripts/glib-build.sh)"
 t0=$SECONDS
-build_out=$(scripts/glib-build.sh "${versions[@]}" 2>&1 | tee /dev/stderr) || {
+scripts/glib-build.sh "${versions[@]}" 2>&1 | tee "$out/glib-build.log"
+if [ "${PIPESTATUS[0]}" != 0 ]; then
   echo "glib-matrix: FAILED: a GLib could not be fetched or built (above)" >&2
   exit 1
-}
+fi
+build_out=$(cat "$out/glib-build.log")
 echo "=== glib-matrix: GLib builds took $((SECONDS - t0)) s"
 cache=$(sed -n 's/^glib-build: cache //p' <<<"$build_out" | tail -n1)
 [ -n "${versions[*]}" ] || versions=($(sed -n 's/^glib-build: GLib \([^:]*\): .*/\1/p' <<<"$build_out" | awk '!seen[$0]++'))
@@ -74,7 +76,9 @@ except OSError:
     lines = []
 for line in lines:
     t = json.loads(line)
-    if not any(s.split(":")[-1] == suite for s in t.get("suite", [])):
+    # "project:suite / test" (meson 1.0 has no "suite" field).
+    suites = t.get("suite") or t["name"].split(" / ")[0].split(":")[-1].split("+")
+    if not any(s.split(":")[-1] == suite for s in suites):
         continue
     n += 1
     r = t["result"]
@@ -119,6 +123,14 @@ run_version() {
   local log=$out/$ver.log
   : > "$log"
   echo "=== glib-matrix: GLib $ver: gsend build in $bd"
+  # A fresh build starts from a copy of the system build's cargo target
+  # directory: only the crates that link GLib are rebuilt, not cbindgen's
+  # dependencies.
+  local seed=${GSEND_MATRIX_SYSTEM_BUILDDIR:-$root/_build}/cargo-target
+  if [ ! -d "$bd/cargo-target" ] && [ -d "$seed" ] && [ "$bd" != "${seed%/cargo-target}" ]; then
+    mkdir -p "$bd"
+    cp -a "$seed" "$bd/cargo-target"
+  fi
   (
     export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
     export LD_LIBRARY_PATH=$prefix/lib
@@ -138,7 +150,7 @@ run_version() {
   if [ "$(info_field glib-running "$info")" != "$want" ] ||
      ! info_field libgio "$info" | grep -q "^$prefix/"; then
     echo "glib-matrix: GLib $ver: the binaries do not load GLib $want from $prefix (see $info)"
-    echo "glib-running mismatch" >> "$info"
+    echo "error: not the GLib of $prefix" >> "$info"
     any_failed=1
   fi
   local s t
