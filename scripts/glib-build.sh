@@ -128,6 +128,12 @@ install_test_helpers() {
     [ -f "$f" ] || die "GLib in $dir: no $f (built with gdbus-peer)"
     cmp -s "$f" "$dir/prefix/lib/${f##*/}" || install -m 755 "$f" "$dir/prefix/lib/${f##*/}"
   done
+  # gdbus-peer passes the fd of a data file beside it (file.c, as GLib's
+  # own installation of the test does).
+  local tdir=$dir/prefix/libexec/installed-tests/glib
+  if [ -f "$dir/src/gio/tests/file.c" ] && [ -d "$tdir" ]; then
+    cmp -s "$dir/src/gio/tests/file.c" "$tdir/file.c" || install -m 644 "$dir/src/gio/tests/file.c" "$tdir/file.c"
+  fi
 }
 
 build_one() {

@@ -149,8 +149,10 @@ run_version() {
   local info=$out/$ver.glib-info
   LD_LIBRARY_PATH=$prefix/lib "$bd/tests/c/glib-info" > "$info" 2>&1
   cat "$info"
+  local gio_path
+  gio_path=$(readlink -f "$(info_field libgio "$info")" 2>/dev/null || true)
   if [ "$(info_field glib-running "$info")" != "$want" ] ||
-     ! info_field libgio "$info" | grep -q "^$prefix/"; then
+     [ "${gio_path#"$(readlink -f "$prefix")"/}" = "$gio_path" ]; then
     echo "glib-matrix: GLib $ver: the binaries do not load GLib $want from $prefix (see $info)"
     echo "error: not the GLib of $prefix" >> "$info"
     any_failed=1
