@@ -112,7 +112,15 @@ pub unsafe extern "C" fn gsend_datagram_based_send_messages(
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error)
+        imp::datagram_based_send_messages::<imp::names::GSend>(
+            datagram_based,
+            messages,
+            num_messages,
+            flags,
+            timeout,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -173,7 +181,7 @@ pub unsafe extern "C" fn gsend_socket_send_messages(
     error: *mut *mut GError,
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_messages(socket, messages, num_messages, flags, cancellable, error) }
+    unsafe { imp::socket_send_messages::<imp::names::GSend>(socket, messages, num_messages, flags, cancellable, error) }
 }
 
 /// gsend_socket_send_messages_with_timeout:
@@ -237,7 +245,15 @@ pub unsafe extern "C" fn gsend_socket_send_messages_with_timeout(
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_messages_with_timeout(socket, messages, num_messages, flags, timeout_us, cancellable, error)
+        imp::socket_send_messages_with_timeout::<imp::names::GSend>(
+            socket,
+            messages,
+            num_messages,
+            flags,
+            timeout_us,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -294,7 +310,7 @@ pub unsafe extern "C" fn gsend_socket_send_message(
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_message(
+        imp::socket_send_message::<imp::names::GSend>(
             socket,
             address,
             vectors,
@@ -362,7 +378,7 @@ pub unsafe extern "C" fn gsend_socket_send_message_with_timeout(
 ) -> GPollableReturn {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_message_with_timeout(
+        imp::socket_send_message_with_timeout::<imp::names::GSend>(
             socket,
             address,
             vectors,
@@ -416,7 +432,7 @@ pub unsafe extern "C" fn gsend_socket_send_to(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_to(socket, address, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send_to::<imp::names::GSend>(socket, address, buffer, size, cancellable, error) }
 }
 
 /// gsend_socket_send:
@@ -455,7 +471,7 @@ pub unsafe extern "C" fn gsend_socket_send(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send(socket, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send::<imp::names::GSend>(socket, buffer, size, cancellable, error) }
 }
 
 /// gsend_socket_send_with_blocking:
@@ -496,7 +512,7 @@ pub unsafe extern "C" fn gsend_socket_send_with_blocking(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error) }
+    unsafe { imp::socket_send_with_blocking::<imp::names::GSend>(socket, buffer, size, blocking, cancellable, error) }
 }
 
 /// gsend_socket_send_datagrams:
@@ -563,7 +579,16 @@ pub unsafe extern "C" fn gsend_socket_send_datagrams(
 ) -> gint {
     // SAFETY: the caller follows the documented contract.
     unsafe {
-        imp::socket_send_datagrams(socket, address, datagrams, n_datagrams, flags, timeout_us, cancellable, error)
+        imp::socket_send_datagrams::<imp::names::GSend>(
+            socket,
+            address,
+            datagrams,
+            n_datagrams,
+            flags,
+            timeout_us,
+            cancellable,
+            error,
+        )
     }
 }
 

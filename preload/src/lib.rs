@@ -49,7 +49,15 @@ pub unsafe extern "C" fn g_datagram_based_send_messages(
 ) -> c_int {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error)
+        imp::datagram_based_send_messages::<imp::names::Gio>(
+            datagram_based,
+            messages,
+            num_messages,
+            flags,
+            timeout,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -64,7 +72,7 @@ pub unsafe extern "C" fn g_socket_send_messages(
     error: *mut *mut GError,
 ) -> c_int {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_messages(socket, messages, num_messages, flags, cancellable, error) }
+    unsafe { imp::socket_send_messages::<imp::names::Gio>(socket, messages, num_messages, flags, cancellable, error) }
 }
 
 /// `g_socket_send_message`, through gsend.
@@ -82,7 +90,7 @@ pub unsafe extern "C" fn g_socket_send_message(
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::socket_send_message(
+        imp::socket_send_message::<imp::names::Gio>(
             socket,
             address,
             vectors,
@@ -113,7 +121,7 @@ pub unsafe extern "C" fn g_socket_send_message_with_timeout(
 ) -> GPollableReturn {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::socket_send_message_with_timeout(
+        imp::socket_send_message_with_timeout::<imp::names::Gio>(
             socket,
             address,
             vectors,
@@ -140,7 +148,7 @@ pub unsafe extern "C" fn g_socket_send_to(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_to(socket, address, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send_to::<imp::names::Gio>(socket, address, buffer, size, cancellable, error) }
 }
 
 /// `g_socket_send`, through gsend.
@@ -153,7 +161,7 @@ pub unsafe extern "C" fn g_socket_send(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send(socket, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send::<imp::names::Gio>(socket, buffer, size, cancellable, error) }
 }
 
 /// `g_socket_send_with_blocking`, through gsend.
@@ -167,5 +175,5 @@ pub unsafe extern "C" fn g_socket_send_with_blocking(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error) }
+    unsafe { imp::socket_send_with_blocking::<imp::names::Gio>(socket, buffer, size, blocking, cancellable, error) }
 }

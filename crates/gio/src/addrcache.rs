@@ -164,7 +164,7 @@ mod tests {
                         num_control_messages: 0,
                     })
                     .collect();
-                let sent = crate::socket_send_messages_with_timeout(
+                let sent = crate::socket_send_messages_with_timeout::<crate::names::GSend>(
                     tx,
                     msgs.as_mut_ptr(),
                     n as u32,
