@@ -10,7 +10,8 @@
  *
  * Agent B checks every datagram as it arrives: its length, and the sequence
  * number in its first 8 bytes (loopback keeps the order). The sender keeps
- * at most WINDOW datagrams in flight (B's receive buffer is enlarged too),
+ * at most WINDOW datagrams in flight (B's receive buffer is enlarged too,
+ * to 64 MiB or --rcvbuf),
  * so that nothing is dropped; a run that loses datagrams says so.
  *
  * Output (one line): sent, received, lost, damaged, and the CPU time
@@ -208,6 +209,7 @@ main (int argc, char **argv)
   guint batches = 1922, batch = 100;
   gsize size = 1200;
   guint64 window = 8192;
+  int rcvbuf = 64 * 1024 * 1024;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--batches") == 0 && i + 1 < argc)
@@ -218,9 +220,14 @@ main (int argc, char **argv)
         size = (gsize) atol (argv[++i]);
       else if (strcmp (argv[i], "--window") == 0 && i + 1 < argc)
         window = (guint64) atol (argv[++i]);
+      else if (strcmp (argv[i], "--rcvbuf") == 0 && i + 1 < argc)
+        {
+          long v = atol (argv[++i]);
+          rcvbuf = (int) MIN (v, (long) G_MAXINT);
+        }
       else
         {
-          fprintf (stderr, "usage: nice-pair [--batches N] [--batch M] [--size BYTES] [--window W]\n");
+          fprintf (stderr, "usage: nice-pair [--batches N] [--batch M] [--size BYTES] [--window W] [--rcvbuf BYTES]\n");
           return 2;
         }
     }
@@ -250,7 +257,7 @@ main (int argc, char **argv)
         }
       g_usleep (5 * 1000);
     }
-  enlarge_buffers (&b, 64 * 1024 * 1024);
+  enlarge_buffers (&b, rcvbuf);
 
   guchar *store = g_malloc0 ((gsize) batch * size);
   GOutputVector *vecs = g_new0 (GOutputVector, batch);

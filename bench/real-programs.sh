@@ -4,6 +4,7 @@
 #
 #   bench/real-programs.sh [BUILD_DIR | path/to/libgsend-preload.so]
 #                          [--rounds N] [--frames F] [--sync] [--only LIST]
+#                          [--rcvbuf BYTES]
 #
 # Senders (each run once with GIO and once with the preload library per
 # round, the order alternating from round to round; medians reported):
@@ -17,8 +18,9 @@
 # Every packet is checked on arrival (bench/udp-check.c for GStreamer: count,
 # bytes, RTP sequence numbers, one marker per frame; nice-pair checks its own
 # sequence numbers); a run that lost anything is counted in the "lossy runs"
-# column. CPU time is user+system of the gst-launch process (/usr/bin/time)
-# and of libnice's sending thread (getrusage RUSAGE_THREAD).
+# column (--rcvbuf 65536 shrinks the receive buffers, default 256 MiB, to
+# see that happen). CPU time is user+system of the gst-launch process
+# (/usr/bin/time) and of libnice's sending thread (getrusage RUSAGE_THREAD).
 #
 # The sinks get sync=false (send as fast as possible; --sync keeps
 # GStreamer's default, clock-paced sending: 10 s per 300-frame run). The
@@ -32,6 +34,7 @@ rounds=5
 frames=300
 sync=false
 only="udpsink multi fakesink nice"
+rcvbuf=$((256 * 1024 * 1024))
 target=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,7 +42,8 @@ while [ $# -gt 0 ]; do
     --frames) frames=$2; shift 2 ;;
     --sync) sync=true; shift ;;
     --only) only=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --rcvbuf) rcvbuf=$2; shift 2 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "real-programs: unknown option $1" >&2; exit 2 ;;
     *) target=$1; shift ;;
   esac
@@ -96,7 +100,7 @@ source_args() { echo "videotestsrc num-buffers=$1 ! $caps ! rtpvrawpay"; }
 # Starts udp-check with $1 ports; sets receiver_pid and ports (space-separated).
 start_receiver() {
   : >"$work/recv.out"
-  "$work/udp-check" --rtp --frames "$2" --watchdog 600 "$1" >"$work/recv.out" &
+  "$work/udp-check" --rtp --frames "$2" --rcvbuf "$rcvbuf" --watchdog 600 "$1" >"$work/recv.out" &
   receiver_pid=$!
   for _ in $(seq 1 100); do
     grep -q '^PORTS' "$work/recv.out" && break
@@ -134,7 +138,12 @@ run_one() {
   if [ "$variant" = preload ]; then envs=(env GSEND_STATS=1 LD_PRELOAD="$preload"); else envs=(env); fi
   if [ "$kind" = nice ]; then
     ok=1
-    "${envs[@]}" "$work/nice-pair" >"$work/out" 2>"$work/err" || ok=0
+    "${envs[@]}" "$work/nice-pair" --rcvbuf "$rcvbuf" >"$work/out" 2>"$work/err" || ok=0
+    if ! grep -q '^NICE' "$work/out"; then
+      echo "real-programs: nice-pair failed ($variant):" >&2
+      cat "$work/out" "$work/err" >&2
+      exit 1
+    fi
     read -r cpu packets < <(awk '/^NICE/ { print $17 + $19, $3 }' "$work/out")
     grep -q ' OK$' "$work/out" || ok=0
     awk '/^NICE/ { print $21 + $23 }' "$work/out" >>"$work/nice-process.$variant"
@@ -161,7 +170,10 @@ run_one() {
     grep -v '^Command exited with non-zero status' "$work/err" >"$work/stats.$kind" || true
   fi
   printf '  %-9s %-8s cpu %6.2f s  packets %8s  %s\n' "$kind" "$variant" "$cpu" "$packets" \
-    "$([ "$ok" = 1 ] && echo "all arrived" || echo "LOSS OR DAMAGE: $(tail -n 3 "$work/recv.out" "$work/out" 2>/dev/null | tr '\n' ' ')")"
+    "$([ "$ok" = 1 ] && echo "all arrived" || echo "LOSS OR DAMAGE:")"
+  if [ "$ok" != 1 ]; then
+    if [ "$kind" = nice ]; then sed 's/^/      /' "$work/out"; else grep -E '^(port|TOTAL)' "$work/recv.out" | sed 's/^/      /'; fi
+  fi
 }
 
 # --- proof that the shim is active ------------------------------------------
@@ -213,9 +225,15 @@ stats() {
     print m, v[1], v[NR] }'
 }
 lossy() { awk '$3 != 1 { n++ } END { print n + 0 }' "$1"; }
+# packets_of KIND: the count of a run without loss (all agree), else the
+# largest count seen.
+packets_of() {
+  cat "$work/$1.gio" "$work/$1.preload" \
+    | awk '$3 == 1 { good = $2 } $2 > most { most = $2 } END { print (good != "" ? good : most) }'
+}
 
 udp_packets=""
-[ -f "$work/udpsink.gio" ] && udp_packets=$(stats "$work/udpsink.gio" 2 | cut -d' ' -f1)
+[ -f "$work/udpsink.gio" ] && udp_packets=$(packets_of udpsink)
 
 echo
 echo "Real programs: loopback, median of $rounds runs each (min-max), CPU time user+system"
@@ -236,10 +254,10 @@ row() {
 }
 for kind in $only; do
   case "$kind" in
-    udpsink) row "gst rtpvrawpay ! udpsink" udpsink "$(stats "$work/udpsink.gio" 2 | cut -d' ' -f1)" ;;
-    multi) row "gst rtpvrawpay ! multiudpsink (2 dest.)" multi "$(stats "$work/multi.gio" 2 | cut -d' ' -f1)" ;;
+    udpsink) row "gst rtpvrawpay ! udpsink" udpsink "$(packets_of udpsink)" ;;
+    multi) row "gst rtpvrawpay ! multiudpsink (2 dest.)" multi "$(packets_of multi)" ;;
     fakesink) row "gst rtpvrawpay ! fakesink (no send)" fakesink "${udp_packets:-0}" ;;
-    nice) row "libnice pair, sending thread" nice "$(stats "$work/nice.gio" 2 | cut -d' ' -f1)" ;;
+    nice) row "libnice pair, sending thread" nice "$(packets_of nice)" ;;
   esac
 done
 if [ -f "$work/udpsink.gio" ] && [ -f "$work/fakesink.gio" ]; then
@@ -257,9 +275,18 @@ if [ -f "$work/nice-process.gio" ]; then
   read -r np _ < <(stats "$work/nice-process.preload" 1)
   printf '%-40s %9s %18.2f %18.2f\n' "  libnice pair, whole process (both)" "" "$ng" "$np"
 fi
-echo "packets: datagrams sent (= received, counted by the receivers; for fakesink: payloaded);"
+echo "packets: datagrams sent (GStreamer: as counted by the receivers, fewer in lossy runs; fakesink: payloaded);"
 echo "ratio: preload/GIO median CPU time (< 1: the preload library is cheaper);"
 echo "sinks sync=$sync, $frames frames of 1280x720 RGB; libnice: 1922 batches x 100 x 1200 B."
+
+total_lossy=0
+for kind in $only; do
+  total_lossy=$((total_lossy + $(lossy "$work/$kind.gio") + $(lossy "$work/$kind.preload")))
+done
+if [ "$total_lossy" -gt 0 ]; then
+  echo "LOSS: $total_lossy run(s) lost or damaged packets (their receivers' reports are above);"
+  echo "      their CPU figures are not comparable (packets: the largest count received)."
+fi
 
 echo
 echo "GSEND_STATS=1 output of the first preload run of each sender:"
@@ -270,3 +297,4 @@ for kind in $only; do
     echo "  $kind: (nothing printed: this libgsend-preload.so does not print statistics)"
   fi
 done
+[ "$total_lossy" -eq 0 ]
