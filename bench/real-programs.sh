@@ -170,7 +170,7 @@ run_one() {
     grep -v '^Command exited with non-zero status' "$work/err" >"$work/stats.$kind" || true
   fi
   printf '  %-9s %-8s cpu %6.2f s  packets %8s  %s\n' "$kind" "$variant" "$cpu" "$packets" \
-    "$([ "$ok" = 1 ] && echo "all arrived" || echo "LOSS OR DAMAGE:")"
+    "$(if [ "$kind" = fakesink ]; then echo "(nothing sent)"; elif [ "$ok" = 1 ]; then echo "all arrived"; else echo "LOSS OR DAMAGE:"; fi)"
   if [ "$ok" != 1 ]; then
     if [ "$kind" = nice ]; then sed 's/^/      /' "$work/out"; else grep -E '^(port|TOTAL)' "$work/recv.out" | sed 's/^/      /'; fi
   fi
