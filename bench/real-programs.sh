@@ -289,7 +289,7 @@ if [ "$total_lossy" -gt 0 ]; then
 fi
 
 echo
-echo "GSEND_STATS=1 output of the first preload run of each sender:"
+echo "GSEND_STATS=1: standard error of the first preload run of each sender:"
 for kind in $only; do
   if [ -s "$work/stats.$kind" ]; then
     echo "  $kind:"; sed 's/^/    /' "$work/stats.$kind"
