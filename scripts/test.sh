@@ -2,7 +2,9 @@
 # Sets everything up and runs every test of gsend: formatting and lints, the
 # Rust unit and integration tests, the header drift check, and through meson
 # the C tests (against real GIO), the Python tests, the consumer test and the
-# preload runs of GLib's own tests.
+# preload runs of GLib's own tests, the GLib compatibility matrix
+# (scripts/glib-matrix.sh; GSEND_SKIP_MATRIX=1 leaves it out) and the C and
+# differential tests once more on the getter fallback (GSEND_DIRECT_READS=0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -49,6 +51,17 @@ if [ -f meson.build ]; then
     step "meson setup (reference)" meson setup --reconfigure "$docbuild"
   fi
   step "API reference (gi-docgen)" meson compile -C "$docbuild"
+
+  # The GLib compatibility matrix: GLib 2.66, 2.84 and 2.88 built from
+  # Debian's sources (cached in /var/cache/gsend-glib after the first run),
+  # gsend's suites on each; the system GLib's row comes from the run above.
+  # Rewrites README.md's compatibility table.
+  if [ "${GSEND_SKIP_MATRIX:-0}" != 1 ]; then
+    step "GLib matrix" env GSEND_MATRIX_SYSTEM_BUILDDIR="$builddir" scripts/glib-matrix.sh
+  fi
+  # The fallback path: every GSocket field read through GIO's getters.
+  step "meson test c, diff (GSEND_DIRECT_READS=0)" env GSEND_DIRECT_READS=0 \
+    meson test -C "$builddir" --suite c --suite diff --print-errorlogs --num-processes 2
 fi
 
 # include/gsend.h must be what cbindgen generates now (build.rs writes it

@@ -20,6 +20,18 @@ use gio_sys::{
 use glib_sys::{GBytes, GError};
 use gsend_gio as imp;
 
+/// Runs [`imp::warm_up`] when the library is loaded (see there why).
+#[used]
+#[link_section = ".init_array"]
+static WARM_UP: extern "C" fn() = {
+    extern "C" fn warm_up() {
+        // A panic must not unwind out of the loader's call; a value that
+        // could not be settled now is looked up on first use.
+        let _ = std::panic::catch_unwind(imp::warm_up);
+    }
+    warm_up
+};
+
 mod version;
 pub use version::{gsend_check_version, gsend_get_major_version, gsend_get_micro_version, gsend_get_minor_version};
 
@@ -103,7 +115,15 @@ pub unsafe extern "C" fn gsend_datagram_based_send_messages(
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error)
+        imp::datagram_based_send_messages::<imp::names::GSend>(
+            datagram_based,
+            messages,
+            num_messages,
+            flags,
+            timeout,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -164,7 +184,7 @@ pub unsafe extern "C" fn gsend_socket_send_messages(
     error: *mut *mut GError,
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_messages(socket, messages, num_messages, flags, cancellable, error) }
+    unsafe { imp::socket_send_messages::<imp::names::GSend>(socket, messages, num_messages, flags, cancellable, error) }
 }
 
 /// gsend_socket_send_messages_with_timeout:
@@ -228,7 +248,15 @@ pub unsafe extern "C" fn gsend_socket_send_messages_with_timeout(
 ) -> gint {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_messages_with_timeout(socket, messages, num_messages, flags, timeout_us, cancellable, error)
+        imp::socket_send_messages_with_timeout::<imp::names::GSend>(
+            socket,
+            messages,
+            num_messages,
+            flags,
+            timeout_us,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -285,7 +313,7 @@ pub unsafe extern "C" fn gsend_socket_send_message(
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_message(
+        imp::socket_send_message::<imp::names::GSend>(
             socket,
             address,
             vectors,
@@ -353,7 +381,7 @@ pub unsafe extern "C" fn gsend_socket_send_message_with_timeout(
 ) -> GPollableReturn {
     // SAFETY: the caller follows GIO's contract for these arguments.
     unsafe {
-        imp::socket_send_message_with_timeout(
+        imp::socket_send_message_with_timeout::<imp::names::GSend>(
             socket,
             address,
             vectors,
@@ -407,7 +435,7 @@ pub unsafe extern "C" fn gsend_socket_send_to(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_to(socket, address, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send_to::<imp::names::GSend>(socket, address, buffer, size, cancellable, error) }
 }
 
 /// gsend_socket_send:
@@ -446,7 +474,7 @@ pub unsafe extern "C" fn gsend_socket_send(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send(socket, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send::<imp::names::GSend>(socket, buffer, size, cancellable, error) }
 }
 
 /// gsend_socket_send_with_blocking:
@@ -487,7 +515,7 @@ pub unsafe extern "C" fn gsend_socket_send_with_blocking(
     error: *mut *mut GError,
 ) -> gssize {
     // SAFETY: the caller follows GIO's contract for these arguments.
-    unsafe { imp::socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error) }
+    unsafe { imp::socket_send_with_blocking::<imp::names::GSend>(socket, buffer, size, blocking, cancellable, error) }
 }
 
 /// gsend_socket_send_datagrams:
@@ -554,7 +582,16 @@ pub unsafe extern "C" fn gsend_socket_send_datagrams(
 ) -> gint {
     // SAFETY: the caller follows the documented contract.
     unsafe {
-        imp::socket_send_datagrams(socket, address, datagrams, n_datagrams, flags, timeout_us, cancellable, error)
+        imp::socket_send_datagrams::<imp::names::GSend>(
+            socket,
+            address,
+            datagrams,
+            n_datagrams,
+            flags,
+            timeout_us,
+            cancellable,
+            error,
+        )
     }
 }
 

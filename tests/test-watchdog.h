@@ -1,8 +1,13 @@
-/* A watchdog on SIGALRM for test programs: armed with the time a test may
- * take, its handler writes which test is still running and aborts, so a
+/* Guards for test programs against hangs and crashes.
+ *
+ * test_watchdog_arm: a watchdog on SIGALRM, armed with the time a test may
+ * take; its handler writes which test is still running and aborts, so a
  * hang (a wait that ignores its timeout, a lost wake-up) fails that test
  * by name long before meson's timeout ends the whole program unnamed.
- * GSEND_STRESS_WATCHDOG_FACTOR scales the time (tests/valgrind sets it). */
+ * GSEND_STRESS_WATCHDOG_FACTOR scales the time (tests/valgrind sets it).
+ *
+ * test_guarded: runs a test's body in a subprocess, so that a crash fails
+ * that test, named, instead of ending the program. */
 #pragma once
 
 #include <glib.h>
@@ -42,4 +47,22 @@ test_watchdog_arm (guint seconds)
   sigemptyset (&sa.sa_mask);
   sigaction (SIGALRM, &sa, NULL);
   alarm (seconds);
+}
+
+/* Runs the current test again in a subprocess bounded by @seconds and
+ * asserts that it passed; @what says what a failure means. Returns TRUE
+ * where the test's body is to run: in the subprocess, or right here when
+ * @here (under valgrind, say, whose memcheck would not follow the
+ * subprocess). Use: if (!test_guarded (...)) return; at the top of the
+ * test. */
+static inline gboolean
+test_guarded (guint seconds, gboolean here, const char *what)
+{
+  if (g_test_subprocess () || here)
+    return TRUE;
+  g_test_trap_subprocess (NULL, (guint64) seconds * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
+  if (!g_test_trap_has_passed ())
+    g_test_message ("the subprocess crashed, hung or failed an assertion: %s", what);
+  g_test_trap_assert_passed ();
+  return FALSE;
 }

@@ -27,6 +27,18 @@ use gio_sys::{
 use glib_sys::{gboolean, GError};
 use gsend_gio as imp;
 
+/// Runs [`imp::warm_up`] when the library is loaded (see there why).
+#[used]
+#[link_section = ".init_array"]
+static WARM_UP: extern "C" fn() = {
+    extern "C" fn warm_up() {
+        // A panic must not unwind out of the loader's call; a value that
+        // could not be settled now is looked up on first use.
+        let _ = std::panic::catch_unwind(imp::warm_up);
+    }
+    warm_up
+};
+
 /// `g_datagram_based_send_messages`, through gsend.
 #[no_mangle]
 pub unsafe extern "C" fn g_datagram_based_send_messages(
@@ -40,7 +52,15 @@ pub unsafe extern "C" fn g_datagram_based_send_messages(
 ) -> c_int {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::datagram_based_send_messages(datagram_based, messages, num_messages, flags, timeout, cancellable, error)
+        imp::datagram_based_send_messages::<imp::names::Gio>(
+            datagram_based,
+            messages,
+            num_messages,
+            flags,
+            timeout,
+            cancellable,
+            error,
+        )
     }
 }
 
@@ -55,7 +75,7 @@ pub unsafe extern "C" fn g_socket_send_messages(
     error: *mut *mut GError,
 ) -> c_int {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_messages(socket, messages, num_messages, flags, cancellable, error) }
+    unsafe { imp::socket_send_messages::<imp::names::Gio>(socket, messages, num_messages, flags, cancellable, error) }
 }
 
 /// `g_socket_send_message`, through gsend.
@@ -73,7 +93,7 @@ pub unsafe extern "C" fn g_socket_send_message(
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::socket_send_message(
+        imp::socket_send_message::<imp::names::Gio>(
             socket,
             address,
             vectors,
@@ -104,7 +124,7 @@ pub unsafe extern "C" fn g_socket_send_message_with_timeout(
 ) -> GPollableReturn {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
     unsafe {
-        imp::socket_send_message_with_timeout(
+        imp::socket_send_message_with_timeout::<imp::names::Gio>(
             socket,
             address,
             vectors,
@@ -131,7 +151,7 @@ pub unsafe extern "C" fn g_socket_send_to(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_to(socket, address, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send_to::<imp::names::Gio>(socket, address, buffer, size, cancellable, error) }
 }
 
 /// `g_socket_send`, through gsend.
@@ -144,7 +164,7 @@ pub unsafe extern "C" fn g_socket_send(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send(socket, buffer, size, cancellable, error) }
+    unsafe { imp::socket_send::<imp::names::Gio>(socket, buffer, size, cancellable, error) }
 }
 
 /// `g_socket_send_with_blocking`, through gsend.
@@ -158,5 +178,5 @@ pub unsafe extern "C" fn g_socket_send_with_blocking(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_with_blocking(socket, buffer, size, blocking, cancellable, error) }
+    unsafe { imp::socket_send_with_blocking::<imp::names::Gio>(socket, buffer, size, blocking, cancellable, error) }
 }

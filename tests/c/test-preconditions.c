@@ -1,6 +1,7 @@
 /* Programming errors (rule 12): a critical in log domain "GSend", -1 or
  * G_POLLABLE_RETURN_FAILED, nothing sent, no crash, *error untouched. */
 #include "common.h"
+#include "../test-watchdog.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -215,23 +216,14 @@ test_rule12_error_already_set (void)
   teardown ();
 }
 
-/* Runs the current test's body in a subprocess and asserts it passed
- * within 30 s: reading NULL vectors would crash the process, and a check
- * that lets a batch through may block on the full socket; either fails
- * this test, by name, instead of ending the run or waiting for meson's
- * timeout. Returns TRUE where the body is to run: in the subprocess, or
- * here under valgrind (whose memcheck would not follow the subprocess). */
+/* Reading NULL vectors would crash the process, and a check that lets a
+ * batch through may block on the full socket: these tests run guarded (in
+ * a subprocess of 30 s), so either fails the test by name. */
 static gboolean
-run_in_subprocess (void)
+guarded (void)
 {
-  if (g_test_subprocess () || RUNNING_ON_VALGRIND)
-    return TRUE;
-  g_test_trap_subprocess (NULL, 30 * G_USEC_PER_SEC, G_TEST_SUBPROCESS_DEFAULT);
-  if (!g_test_trap_has_passed ())
-    g_test_message ("the subprocess crashed, hung or failed an assertion: a programming error was not refused "
-                    "with a critical and -1 before anything was read or sent");
-  g_test_trap_assert_passed ();
-  return FALSE;
+  return test_guarded (30, RUNNING_ON_VALGRIND,
+                       "a programming error was not refused with a critical and -1 before anything was read or sent");
 }
 
 /* NULL vectors with a non-zero count: in a GOutputMessage (the second of
@@ -239,7 +231,7 @@ run_in_subprocess (void)
 static void
 test_rule12_null_vectors (void)
 {
-  if (!run_in_subprocess ())
+  if (!guarded ())
     return;
   setup ();
   GError *error = NULL;
@@ -275,7 +267,7 @@ test_rule12_null_vectors_beyond_chunk (void)
 {
   enum { BIG = 1500 };
   static const guint bad_at[] = { 1024, BIG - 1 };
-  if (!run_in_subprocess ())
+  if (!guarded ())
     return;
   setup ();
   g_socket_set_blocking (tx, FALSE);

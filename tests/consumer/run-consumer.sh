@@ -16,6 +16,8 @@
 #
 # usage: run-consumer.sh SOURCE_ROOT CARGO_TARGET_DIR [PYTHON3]
 # Set GSEND_KEEP_CONSUMER=1 to keep the temporary directory.
+# INTROSPECTION=false (a build with -Dintrospection=disabled) leaves out the
+# GIR, typelib and Python checks.
 set -euo pipefail
 
 src=$(cd "$1" && pwd)
@@ -24,6 +26,7 @@ python3=${3:-/usr/bin/python3}
 here=$(cd "$(dirname "$0")" && pwd)
 meson=${MESON:-meson}
 cc=${CC:-cc}
+introspection=${INTROSPECTION:-true}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/gsend-consumer.XXXXXX")
 if [ -z "${GSEND_KEEP_CONSUMER:-}" ]; then
@@ -37,7 +40,7 @@ fail() { echo "consumer test: FAIL: $*" >&2; exit 1; }
 # Meson's test runner exports variables meant for the outer build.
 unset MESON_TEST_ITERATION MESONINTROSPECT
 echo "== meson setup / install into $prefix"
-"$meson" setup "$tmp/build" "$src" --prefix="$prefix" -Dtests=false \
+"$meson" setup "$tmp/build" "$src" --prefix="$prefix" -Dtests=false -Dintrospection="$introspection" \
   -Dcargo_target_dir="$cargo_target_dir" >"$tmp/setup.log" 2>&1 \
   || { cat "$tmp/setup.log"; fail "meson setup"; }
 "$meson" install -C "$tmp/build" >"$tmp/install.log" 2>&1 \
@@ -57,9 +60,12 @@ top=${prefix#/}; top=${top%%/*}
 [ "$(ls -A "$tmp/stage")" = "$top" ] || fail "DESTDIR install wrote outside DESTDIR/prefix"
 
 echo "== installed files"
-for f in "$libdir/libgsend.so.1" "$libdir/libgsend-preload.so" \
-         "$includedir/gsend-1/gsend.h" "$libdir/pkgconfig/gsend-1.pc" \
-         "$datadir/gir-1.0/GSend-1.0.gir" "$libdir/girepository-1.0/GSend-1.0.typelib"; do
+files=("$libdir/libgsend.so.1" "$libdir/libgsend-preload.so"
+       "$includedir/gsend-1/gsend.h" "$libdir/pkgconfig/gsend-1.pc")
+if [ "$introspection" = true ]; then
+  files+=("$datadir/gir-1.0/GSend-1.0.gir" "$libdir/girepository-1.0/GSend-1.0.typelib")
+fi
+for f in "${files[@]}"; do
   [ -f "$f" ] || fail "missing $f"
   echo "  ${f#"$prefix"/}"
 done
@@ -68,7 +74,8 @@ done
 echo "  ${libdir#"$prefix"/}/libgsend.so -> libgsend.so.1"
 soname=$(LC_ALL=C readelf -d "$libdir/libgsend.so.1" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libgsend.so.1 ] || fail "soname of libgsend.so.1 is '$soname'"
-grep -q "shared-library=\"$libdir/libgsend.so.1\"" "$datadir/gir-1.0/GSend-1.0.gir" \
+[ "$introspection" != true ] \
+  || grep -q "shared-library=\"$libdir/libgsend.so.1\"" "$datadir/gir-1.0/GSend-1.0.gir" \
   || fail "the installed GIR does not name $libdir/libgsend.so.1"
 # The library exports exactly the functions the installed header declares.
 declared=$(grep -o '^[A-Za-z_][A-Za-z0-9_ *]* \**\(gsend_[a-z0-9_]*\)(' "$includedir/gsend-1/gsend.h" \
@@ -89,8 +96,13 @@ echo "  pkg-config --cflags --libs gsend-1: $flags"
 [ "$(pkg-config --modversion gsend-1)" != "" ] || fail "no version in gsend-1.pc"
 # shellcheck disable=SC2086
 "$cc" -Wall -Werror -o consumer consumer.c $flags || fail "compiling consumer.c"
-LD_LIBRARY_PATH="$libdir" ./consumer "$libdir/libgsend.so.1" || fail "the consumer failed"
+# The GLib of the calling build stays first in LD_LIBRARY_PATH after ours.
+LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ./consumer "$libdir/libgsend.so.1" || fail "the consumer failed"
 
+if [ "$introspection" != true ]; then
+  echo "consumer test: ok (introspection off: no GIR, typelib or Python checks)"
+  exit 0
+fi
 echo "== Python from the prefix (GI_TYPELIB_PATH only)"
 env -u LD_LIBRARY_PATH GI_TYPELIB_PATH="$libdir/girepository-1.0" "$python3" - "$libdir/libgsend.so.1" <<'PY' \
   || fail "Python could not use the installed GSend"

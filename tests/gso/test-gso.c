@@ -26,6 +26,11 @@
 
 #include "../test-int-msg.h"
 
+/* g_memdup2 is GLib 2.68's; the GLib matrix also builds this on 2.66. */
+#if !GLIB_CHECK_VERSION(2, 68, 0)
+#define g_memdup2(mem, size) g_memdup ((mem), (guint) (size))
+#endif
+
 #ifndef SOL_UDP
 #define SOL_UDP 17
 #endif

@@ -61,7 +61,13 @@ TESTS = [
     ("socket", [], {"GSEND_GSO": "0"}),
     ("unix-fd", [], {}),
     ("proxy-test", [], {}),
-    ("gdbus-peer", [], {}),
+    # The /gdbus/peer-to-peer/invalid/ tests re-run the binary through
+    # g_test_trap_subprocess, which on GLib 2.84.4 and 2.88.0 fails with
+    # "Unknown error executing child process" under LD_DEBUG=bindings
+    # logging alone (no shim loaded): left out for the logged run.
+    ("gdbus-peer", [a for p in ("server", "conn/stream/async", "conn/stream/sync",
+                                "conn/addr/async", "conn/addr/sync")
+                    for a in ("-s", "/gdbus/peer-to-peer/invalid/" + p)], {}),
     ("credentials", [], {}),
     # Import none of the seven either; their sockets' writes happen inside
     # libgio (GSocketOutputStream, GSocketClient, GSocketService), so they

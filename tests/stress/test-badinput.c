@@ -140,6 +140,11 @@ static void
 test_row (gconstpointer data)
 {
   const Row *row = data;
+  /* NULL vectors would be read if the check were missing: guarded, so a
+   * crash fails this row by name. */
+  if (row->fault == FAULT_NULL_VECTORS &&
+      !test_guarded (30, RUNNING_ON_VALGRIND, "NULL vectors were not refused before they were read"))
+    return;
   int rfd;
   GSocket *s = unix_pair (&rfd);
   GCancellable *real_canc = g_cancellable_new ();

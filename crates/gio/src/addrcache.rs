@@ -64,7 +64,7 @@ fn learn(t: glib::GType, inet: glib::GType, unix: glib::GType) -> bool {
     true
 }
 
-fn quark() -> glib::GQuark {
+pub(crate) fn quark() -> glib::GQuark {
     static Q: glue::Cached = glue::Cached::new();
     // SAFETY: a static NUL-terminated string.
     Q.get(|| unsafe { glib::g_quark_from_static_string(c"gsend-cached-address".as_ptr()) } as usize) as glib::GQuark
@@ -164,7 +164,7 @@ mod tests {
                         num_control_messages: 0,
                     })
                     .collect();
-                let sent = crate::socket_send_messages_with_timeout(
+                let sent = crate::socket_send_messages_with_timeout::<crate::names::GSend>(
                     tx,
                     msgs.as_mut_ptr(),
                     n as u32,

@@ -51,7 +51,7 @@ impl Default for Cached {
     }
 }
 
-/// Log domain of gsend's criticals.
+/// Log domain of `libgsend.so.1` (criticals, the layout probe's debug message).
 pub const DOMAIN: &CStr = c"GSend";
 
 /// Whether `p` is an instance of `ty` (NULL is not).
@@ -83,10 +83,11 @@ pub unsafe fn type_of(p: *const libc::c_void) -> glib::GType {
     unsafe { (*(*(p as *const gobject::GTypeInstance)).g_class).g_type }
 }
 
-/// Emits the critical `g_return_val_if_fail` would, in gsend's domain.
-pub fn critical(func: &CStr, expr: &CStr) {
+/// Emits the critical `g_return_val_if_fail` would in `domain` (see
+/// `names` for which domain and name each export set uses).
+pub fn critical(domain: &CStr, func: &CStr, expr: &CStr) {
     // SAFETY: three valid NUL-terminated strings.
-    unsafe { glib::g_return_if_fail_warning(DOMAIN.as_ptr(), func.as_ptr(), expr.as_ptr()) }
+    unsafe { glib::g_return_if_fail_warning(domain.as_ptr(), func.as_ptr(), expr.as_ptr()) }
 }
 
 /// Sets `*error` (if `error` is not NULL) to a `G_IO_ERROR` with `code`.

@@ -36,7 +36,7 @@ const CAP_SHIFT: u32 = 8;
 /// behind it).
 pub const DEFAULT_MAX_BYTES: usize = 65507;
 
-fn quark() -> glib::GQuark {
+pub(crate) fn quark() -> glib::GQuark {
     static Q: glue::Cached = glue::Cached::new();
     // SAFETY: a static NUL-terminated string.
     Q.get(|| unsafe { glib::g_quark_from_static_string(c"gsend-gso".as_ptr()) } as usize) as glib::GQuark
@@ -232,7 +232,7 @@ pub unsafe extern "C" fn socket_set_gso(socket: *mut gio::GSocket, enabled: glib
     unsafe {
         glue::guard(std::ptr::null_mut(), (), || {
             if !glue::is_a(socket.cast(), crate::socket::socket_type()) {
-                glue::critical(c"gsend_socket_set_gso", c"G_IS_SOCKET (socket)");
+                glue::critical(glue::DOMAIN, c"gsend_socket_set_gso", c"G_IS_SOCKET (socket)");
                 return;
             }
             update(socket, |v| (v & !SWITCH) | if enabled != 0 { 0 } else { OFF_BY_USER });
@@ -249,7 +249,7 @@ pub unsafe extern "C" fn socket_get_gso(socket: *mut gio::GSocket) -> glib::gboo
     unsafe {
         glue::guard(std::ptr::null_mut(), 0, || {
             if !glue::is_a(socket.cast(), crate::socket::socket_type()) {
-                glue::critical(c"gsend_socket_get_gso", c"G_IS_SOCKET (socket)");
+                glue::critical(glue::DOMAIN, c"gsend_socket_get_gso", c"G_IS_SOCKET (socket)");
                 return 0;
             }
             let st = crate::socket::state(socket);
@@ -274,7 +274,7 @@ pub unsafe extern "C" fn socket_set_gso_max_bytes(socket: *mut gio::GSocket, max
     unsafe {
         glue::guard(std::ptr::null_mut(), (), || {
             if !glue::is_a(socket.cast(), crate::socket::socket_type()) {
-                glue::critical(c"gsend_socket_set_gso_max_bytes", c"G_IS_SOCKET (socket)");
+                glue::critical(glue::DOMAIN, c"gsend_socket_set_gso_max_bytes", c"G_IS_SOCKET (socket)");
                 return;
             }
             let cap = (max_bytes as usize).min(GsoPolicy::UDP.max_bytes);
@@ -292,7 +292,7 @@ pub unsafe extern "C" fn socket_get_gso_max_bytes(socket: *mut gio::GSocket) -> 
     unsafe {
         glue::guard(std::ptr::null_mut(), 0, || {
             if !glue::is_a(socket.cast(), crate::socket::socket_type()) {
-                glue::critical(c"gsend_socket_get_gso_max_bytes", c"G_IS_SOCKET (socket)");
+                glue::critical(glue::DOMAIN, c"gsend_socket_get_gso_max_bytes", c"G_IS_SOCKET (socket)");
                 return 0;
             }
             let cap = state(socket) >> CAP_SHIFT;

@@ -22,10 +22,12 @@ mod addrcache;
 pub mod glue;
 mod gso;
 pub mod message;
+pub mod names;
 pub mod socket;
 
-use glue::{critical, is_a, set_io_error};
+use glue::{is_a, set_io_error};
 use message::{AddrMemo, DescribeError};
+use names::{Api, Exports};
 
 pub use gso::{socket_get_gso, socket_get_gso_max_bytes, socket_set_gso, socket_set_gso_max_bytes};
 
@@ -34,6 +36,8 @@ type GError = glib::GError;
 /// How a failed send is worded and coded.
 #[derive(Clone, Copy)]
 struct Style {
+    /// The log domain for criticals.
+    domain: &'static CStr,
     /// The function name for criticals.
     func: &'static CStr,
     /// `EPIPE` reports `G_IO_ERROR_CLOSED` (the `*_send_messages` rule)
@@ -44,13 +48,21 @@ struct Style {
     indexed: bool,
 }
 
-const MESSAGES: Style =
-    Style { func: c"gsend_socket_send_messages", epipe_closed: true, what: "Error sending message", indexed: true };
-const DATAGRAMS: Style = Style { func: c"gsend_socket_send_datagrams", ..MESSAGES };
-const MESSAGE: Style =
-    Style { func: c"gsend_socket_send_message", epipe_closed: false, what: "Error sending message", indexed: false };
-const DATA: Style =
-    Style { func: c"gsend_socket_send_with_blocking", epipe_closed: false, what: "Error sending data", indexed: false };
+impl Style {
+    const fn messages(api: &Api, func: &'static CStr) -> Style {
+        Style { domain: api.domain, func, epipe_closed: true, what: "Error sending message", indexed: true }
+    }
+    const fn message(api: &Api, func: &'static CStr) -> Style {
+        Style { domain: api.domain, func, epipe_closed: false, what: "Error sending message", indexed: false }
+    }
+    const fn data(api: &Api) -> Style {
+        Style { domain: api.domain, func: api.data, epipe_closed: false, what: "Error sending data", indexed: false }
+    }
+    /// Emits the critical `g_return_val_if_fail` would for `expr`.
+    fn critical(&self, expr: &CStr) {
+        glue::critical(self.domain, self.func, expr)
+    }
+}
 
 /// The result of one engine run, before it is turned into GIO's return
 /// conventions.
@@ -308,7 +320,7 @@ unsafe fn run(
     // SAFETY (all arms): error is NULL or a valid, unset GError**.
     match failure {
         Failure::Describe { error: DescribeError::Programming(expr), .. } => {
-            critical(style.func, expr);
+            style.critical(expr);
         }
         // SAFETY: see above.
         Failure::Describe { error: DescribeError::GError(e), .. } => unsafe { glib::g_propagate_error(error, e) },
@@ -369,6 +381,22 @@ unsafe fn would_block(error: *mut *mut GError, style: Style) {
 
 use socket::socket_type;
 
+/// Settles the values a first send would otherwise look up (quarks, GTypes,
+/// the environment switches). The libraries call it when they are loaded,
+/// before the program has threads: GLib takes a global lock to make a
+/// quark, and a child forked while another thread held it would wait for
+/// it forever at its own first send (docs/behaviour.md "Signals and fork").
+/// Calling it again, or never, is harmless: each value is also looked up
+/// on first use.
+pub fn warm_up() {
+    gso::quark();
+    addrcache::quark();
+    socket_type();
+    cancellable_type();
+    gso::enabled_by_env();
+    gso::max_bytes_by_env();
+}
+
 #[inline]
 fn cancellable_type() -> glib::GType {
     static T: glue::Cached = glue::Cached::new();
@@ -380,7 +408,7 @@ fn cancellable_type() -> glib::GType {
 /// and returns false on the first failure.
 #[inline(always)]
 unsafe fn batch_preconditions(
-    func: &'static CStr,
+    style: &Style,
     socket: *mut gio::GSocket,
     has_messages: bool,
     n: usize,
@@ -401,7 +429,7 @@ unsafe fn batch_preconditions(
             return true;
         }
     };
-    critical(func, failed);
+    style.critical(failed);
     false
 }
 
@@ -421,7 +449,7 @@ unsafe fn messages_impl(
     let n = num_messages as usize;
     // SAFETY: checked pointers only.
     unsafe {
-        if !batch_preconditions(style.func, socket, !messages.is_null(), n, cancellable, error) {
+        if !batch_preconditions(style, socket, !messages.is_null(), n, cancellable, error) {
             return -1;
         }
         if n == 1 {
@@ -441,7 +469,7 @@ unsafe fn messages_impl(
         }
         if n > CHUNK {
             if let Err(DescribeError::Programming(expr)) = message::precheck(messages, n) {
-                critical(style.func, expr);
+                style.critical(expr);
                 return -1;
             }
         }
@@ -471,7 +499,7 @@ unsafe fn messages_impl(
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send_messages`.
-pub unsafe extern "C" fn socket_send_messages_with_timeout(
+pub unsafe extern "C" fn socket_send_messages_with_timeout<E: Exports>(
     socket: *mut gio::GSocket,
     messages: *mut gio::GOutputMessage,
     num_messages: c_uint,
@@ -480,7 +508,7 @@ pub unsafe extern "C" fn socket_send_messages_with_timeout(
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
 ) -> c_int {
-    let style = Style { func: c"gsend_socket_send_messages_with_timeout", ..MESSAGES };
+    let style = const { Style::messages(&E::API, E::API.messages_with_timeout) };
     // SAFETY: forwarded contract.
     unsafe {
         glue::guard(error, -1, || {
@@ -493,7 +521,7 @@ pub unsafe extern "C" fn socket_send_messages_with_timeout(
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send_messages`.
-pub unsafe extern "C" fn socket_send_messages(
+pub unsafe extern "C" fn socket_send_messages<E: Exports>(
     socket: *mut gio::GSocket,
     messages: *mut gio::GOutputMessage,
     num_messages: c_uint,
@@ -504,7 +532,8 @@ pub unsafe extern "C" fn socket_send_messages(
     // SAFETY: forwarded contract.
     unsafe {
         glue::guard(error, -1, || {
-            messages_impl(socket, messages, num_messages, flags, None, cancellable, error, &MESSAGES)
+            let style = const { Style::messages(&E::API, E::API.messages) };
+            messages_impl(socket, messages, num_messages, flags, None, cancellable, error, &style)
         })
     }
 }
@@ -513,7 +542,7 @@ pub unsafe extern "C" fn socket_send_messages(
 ///
 /// # Safety
 /// GIO's contract for `g_datagram_based_send_messages`.
-pub unsafe extern "C" fn datagram_based_send_messages(
+pub unsafe extern "C" fn datagram_based_send_messages<E: Exports>(
     datagram_based: *mut gio::GDatagramBased,
     messages: *mut gio::GOutputMessage,
     num_messages: c_uint,
@@ -522,7 +551,7 @@ pub unsafe extern "C" fn datagram_based_send_messages(
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
 ) -> c_int {
-    const FUNC: &CStr = c"gsend_datagram_based_send_messages";
+    let outer = const { Style::messages(&E::API, E::API.datagram_based) };
     // SAFETY: forwarded contract; pointers are type-checked before use.
     unsafe {
         glue::guard(error, -1, || {
@@ -538,7 +567,7 @@ pub unsafe extern "C" fn datagram_based_send_messages(
             ];
             for (ok, expr) in checks {
                 if !ok {
-                    critical(FUNC, expr);
+                    outer.critical(expr);
                     return -1;
                 }
             }
@@ -561,7 +590,7 @@ pub unsafe extern "C" fn datagram_based_send_messages(
                     );
                     return -1;
                 }
-                let style = Style { func: FUNC, ..MESSAGES };
+                let style = const { Style::messages(&E::API, E::API.datagram_based_socket) };
                 return messages_impl(
                     socket,
                     messages,
@@ -573,7 +602,7 @@ pub unsafe extern "C" fn datagram_based_send_messages(
                     &style,
                 );
             }
-            vfunc_send(datagram_based, messages, num_messages, flags, timeout_us, cancellable, error)
+            vfunc_send(&outer, datagram_based, messages, num_messages, flags, timeout_us, cancellable, error)
         })
     }
 }
@@ -581,6 +610,7 @@ pub unsafe extern "C" fn datagram_based_send_messages(
 /// Calls another `GDatagramBased` implementation's `send_messages`, with
 /// GIO's checks of its result.
 unsafe fn vfunc_send(
+    style: &Style,
     obj: *mut gio::GDatagramBased,
     messages: *mut gio::GOutputMessage,
     num_messages: c_uint,
@@ -589,7 +619,6 @@ unsafe fn vfunc_send(
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
 ) -> c_int {
-    const FUNC: &CStr = c"gsend_datagram_based_send_messages";
     // SAFETY: obj is a GDatagramBased (checked); its class implements the
     // interface, so the peeked vtable is valid.
     unsafe {
@@ -597,7 +626,7 @@ unsafe fn vfunc_send(
         let iface = gobject::g_type_interface_peek(class.cast(), gio::g_datagram_based_get_type())
             as *const gio::GDatagramBasedInterface;
         let Some(send_messages) = iface.as_ref().and_then(|i| i.send_messages) else {
-            critical(FUNC, c"iface->send_messages != NULL");
+            style.critical(c"iface->send_messages != NULL");
             return -1;
         };
         let mut child: *mut GError = std::ptr::null_mut();
@@ -619,7 +648,7 @@ unsafe fn vfunc_send(
         ];
         for (ok, expr) in post {
             if !ok {
-                critical(FUNC, expr);
+                style.critical(expr);
                 if !child.is_null() {
                     glib::g_error_free(child);
                 }
@@ -637,7 +666,7 @@ unsafe fn vfunc_send(
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send_message_with_timeout`.
-pub unsafe extern "C" fn socket_send_message_with_timeout(
+pub unsafe extern "C" fn socket_send_message_with_timeout<E: Exports>(
     socket: *mut gio::GSocket,
     address: *mut gio::GSocketAddress,
     vectors: *const gio::GOutputVector,
@@ -656,7 +685,6 @@ pub unsafe extern "C" fn socket_send_message_with_timeout(
             *bytes_written = 0;
         }
         glue::guard(error, gio::G_POLLABLE_RETURN_FAILED, || {
-            let func = c"gsend_socket_send_message_with_timeout";
             message_impl(
                 socket,
                 address,
@@ -669,7 +697,7 @@ pub unsafe extern "C" fn socket_send_message_with_timeout(
                 bytes_written,
                 cancellable,
                 error,
-                Style { func, ..MESSAGE },
+                const { Style::message(&E::API, E::API.message_with_timeout) },
             )
         })
     }
@@ -709,7 +737,7 @@ unsafe fn message_impl(
         ];
         for (ok, expr) in checks {
             if !ok {
-                critical(style.func, expr);
+                style.critical(expr);
                 return FAILED;
             }
         }
@@ -794,7 +822,7 @@ unsafe fn to_gssize(res: gio::GPollableReturn, written: usize, error: *mut *mut 
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send_message`.
-pub unsafe extern "C" fn socket_send_message(
+pub unsafe extern "C" fn socket_send_message<E: Exports>(
     socket: *mut gio::GSocket,
     address: *mut gio::GSocketAddress,
     vectors: *mut gio::GOutputVector,
@@ -808,6 +836,7 @@ pub unsafe extern "C" fn socket_send_message(
     // SAFETY: forwarded contract.
     unsafe {
         glue::guard(error, -1, || {
+            let style = const { Style::message(&E::API, E::API.message) };
             let mut written = 0usize;
             let r = message_impl(
                 socket,
@@ -821,9 +850,9 @@ pub unsafe extern "C" fn socket_send_message(
                 &mut written,
                 cancellable,
                 error,
-                MESSAGE,
+                style,
             );
-            to_gssize(r, written, error, MESSAGE)
+            to_gssize(r, written, error, style)
         })
     }
 }
@@ -832,7 +861,7 @@ pub unsafe extern "C" fn socket_send_message(
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send_to`.
-pub unsafe extern "C" fn socket_send_to(
+pub unsafe extern "C" fn socket_send_to<E: Exports>(
     socket: *mut gio::GSocket,
     address: *mut gio::GSocketAddress,
     buffer: *const c_char,
@@ -842,14 +871,14 @@ pub unsafe extern "C" fn socket_send_to(
 ) -> isize {
     let mut v = gio::GOutputVector { buffer: buffer.cast(), size };
     // SAFETY: forwarded contract.
-    unsafe { socket_send_message(socket, address, &mut v, 1, std::ptr::null_mut(), 0, 0, cancellable, error) }
+    unsafe { socket_send_message::<E>(socket, address, &mut v, 1, std::ptr::null_mut(), 0, 0, cancellable, error) }
 }
 
 /// See `gsend_socket_send_with_blocking`.
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send_with_blocking`.
-pub unsafe extern "C" fn socket_send_with_blocking(
+pub unsafe extern "C" fn socket_send_with_blocking<E: Exports>(
     socket: *mut gio::GSocket,
     buffer: *const c_char,
     size: usize,
@@ -859,14 +888,18 @@ pub unsafe extern "C" fn socket_send_with_blocking(
 ) -> isize {
     let timeout_us = if blocking != 0 { -1 } else { 0 };
     // SAFETY: forwarded contract.
-    unsafe { glue::guard(error, -1, || data_impl(socket, buffer, size, Some(timeout_us), cancellable, error)) }
+    unsafe {
+        glue::guard(error, -1, || {
+            data_impl(socket, buffer, size, Some(timeout_us), cancellable, error, const { Style::data(&E::API) })
+        })
+    }
 }
 
 /// See `gsend_socket_send`.
 ///
 /// # Safety
 /// GIO's contract for `g_socket_send`.
-pub unsafe extern "C" fn socket_send(
+pub unsafe extern "C" fn socket_send<E: Exports>(
     socket: *mut gio::GSocket,
     buffer: *const c_char,
     size: usize,
@@ -874,7 +907,11 @@ pub unsafe extern "C" fn socket_send(
     error: *mut *mut GError,
 ) -> isize {
     // SAFETY: forwarded contract.
-    unsafe { glue::guard(error, -1, || data_impl(socket, buffer, size, None, cancellable, error)) }
+    unsafe {
+        glue::guard(error, -1, || {
+            data_impl(socket, buffer, size, None, cancellable, error, const { Style::data(&E::API) })
+        })
+    }
 }
 
 /// The engine behind `send` and `send_with_blocking`: one buffer to the
@@ -886,6 +923,7 @@ unsafe fn data_impl(
     timeout_us: Option<i64>,
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
+    style: Style,
 ) -> isize {
     // SAFETY: pointers are checked before they are read.
     unsafe {
@@ -899,13 +937,13 @@ unsafe fn data_impl(
         ];
         for (ok, expr) in checks {
             if !ok {
-                critical(DATA.func, expr);
+                style.critical(expr);
                 return -1;
             }
         }
         let v = [libc::iovec { iov_base: buffer as *mut libc::c_void, iov_len: size }];
         if size <= isize::MAX as usize {
-            match fast_one(socket, std::ptr::null_mut(), &v, 0, cancellable, error, &DATA) {
+            match fast_one(socket, std::ptr::null_mut(), &v, 0, cancellable, error, &style) {
                 Fast::Sent(bytes) => return bytes as isize,
                 Fast::Failed => return -1,
                 Fast::General => {}
@@ -919,7 +957,7 @@ unsafe fn data_impl(
             timeout_us,
             cancellable,
             error,
-            DATA,
+            style,
             |_, s, _| {
                 // `v` outlives the send (push's contract).
                 s.push(gsend_engine::Message {
@@ -936,7 +974,7 @@ unsafe fn data_impl(
             Res::Sent(_) => written as isize,
             Res::Failed => -1,
             Res::WouldBlock => {
-                would_block(error, DATA);
+                would_block(error, style);
                 -1
             }
         }
@@ -948,7 +986,7 @@ unsafe fn data_impl(
 /// # Safety
 /// `datagrams` is NULL or points to `n_datagrams` GBytes pointers; the
 /// other arguments follow GIO's conventions.
-pub unsafe extern "C" fn socket_send_datagrams(
+pub unsafe extern "C" fn socket_send_datagrams<E: Exports>(
     socket: *mut gio::GSocket,
     address: *mut gio::GSocketAddress,
     datagrams: *mut *mut glib::GBytes,
@@ -958,20 +996,20 @@ pub unsafe extern "C" fn socket_send_datagrams(
     cancellable: *mut gio::GCancellable,
     error: *mut *mut GError,
 ) -> c_int {
-    let style = DATAGRAMS;
+    let style = const { Style::messages(&E::API, E::API.datagrams) };
     // SAFETY: pointers are checked before they are read.
     unsafe {
         glue::guard(error, -1, || {
             let n = n_datagrams as usize;
-            if !batch_preconditions(style.func, socket, !datagrams.is_null(), n, cancellable, error) {
+            if !batch_preconditions(&style, socket, !datagrams.is_null(), n, cancellable, error) {
                 return -1;
             }
             if !(address.is_null() || is_a(address.cast(), gio::g_socket_address_get_type())) {
-                critical(style.func, c"address == NULL || G_IS_SOCKET_ADDRESS (address)");
+                style.critical(c"address == NULL || G_IS_SOCKET_ADDRESS (address)");
                 return -1;
             }
             if n > 0 && (0..n).any(|i| (*datagrams.add(i)).is_null()) {
-                critical(style.func, c"datagrams[i] != NULL");
+                style.critical(c"datagrams[i] != NULL");
                 return -1;
             }
             let mut iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };

@@ -10,7 +10,8 @@
 //! proving the layout on the running GLib: at first use it creates a probe
 //! socket, changes it through the public API (blocking flag, timeout,
 //! close) and checks that every field it reads moves exactly as the
-//! getters say. If anything differs, every read goes through the getters.
+//! getters say. If anything differs, or `GSEND_DIRECT_READS=0` is set,
+//! every read goes through the getters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -144,10 +145,39 @@ fn probe_once() -> Option<Layout> {
             Err(now) => seen = now,
         }
     }
-    // SAFETY: the probe only touches a socket it creates.
-    let l = unsafe { probe(CANDIDATE) };
+    let (l, verdict) = if switched_off() {
+        (None, c"switched off (GSEND_DIRECT_READS=0)")
+    } else {
+        // SAFETY: the probe only touches a socket it creates.
+        match unsafe { probe(CANDIDATE) } {
+            Some(l) => (Some(l), c"accepted"),
+            None => (None, c"refused"),
+        }
+    };
     PROBE.store(if l.is_some() { PROVEN } else { REFUTED }, Ordering::Release);
+    // The verdict, for the compatibility matrix (seen with
+    // G_MESSAGES_DEBUG=GSend or a log handler). Only the thread that
+    // probed logs, once per process.
+    // SAFETY: a format with one string argument and that string.
+    unsafe {
+        glib::g_log(
+            crate::glue::DOMAIN.as_ptr(),
+            glib::G_LOG_LEVEL_DEBUG,
+            c"GSocketPrivate layout probe: direct reads %s".as_ptr(),
+            verdict.as_ptr(),
+        )
+    };
     l
+}
+
+/// `GSEND_DIRECT_READS=0`: every read goes through GIO's getters (the
+/// fallback path, so that it can be tested on any GLib).
+fn switched_off() -> bool {
+    // libc's getenv, not std::env, whose lock a fork could leave held.
+    // SAFETY: a NUL-terminated name; the result is NULL or a C string.
+    let v = unsafe { libc::getenv(c"GSEND_DIRECT_READS".as_ptr()) };
+    // SAFETY: as above.
+    !v.is_null() && unsafe { std::ffi::CStr::from_ptr(v) } == c"0"
 }
 
 /// Checks `l` against the getters on a fresh UDP socket.
