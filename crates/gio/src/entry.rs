@@ -613,3 +613,208 @@ pub unsafe extern "C" fn socket_send_datagrams<E: Exports>(
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Which check fires first when several arguments are bad, and with
+    //! which text, captured through a GLib log handler for each domain.
+
+    use std::cell::RefCell;
+    use std::ffi::{c_void, CStr};
+    use std::ptr::null_mut;
+    use std::sync::Once;
+
+    use super::*;
+    use crate::names::{GSend, Gio};
+
+    thread_local! {
+        static SEEN: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+    }
+
+    unsafe extern "C" fn capture(
+        domain: *const c_char,
+        _level: glib::GLogLevelFlags,
+        message: *const c_char,
+        _data: *mut c_void,
+    ) {
+        // SAFETY: GLib passes NUL-terminated strings (the domain may be NULL).
+        let (domain, message) = unsafe {
+            let d = if domain.is_null() { "" } else { CStr::from_ptr(domain).to_str().unwrap_or("") };
+            (d.to_owned(), CStr::from_ptr(message).to_string_lossy().into_owned())
+        };
+        SEEN.with(|s| s.borrow_mut().push(format!("{domain}: {message}")));
+    }
+
+    /// Runs `f` and returns the criticals it logged in this thread.
+    fn criticals(f: impl FnOnce()) -> Vec<String> {
+        static HANDLERS: Once = Once::new();
+        HANDLERS.call_once(|| {
+            for domain in [c"GSend", c"GLib-GIO"] {
+                // SAFETY: a static domain and a handler that lives forever.
+                unsafe {
+                    glib::g_log_set_handler(domain.as_ptr(), glib::G_LOG_LEVEL_CRITICAL, Some(capture), null_mut())
+                };
+            }
+        });
+        SEEN.with(|s| s.borrow_mut().clear());
+        f();
+        SEEN.with(|s| s.take())
+    }
+
+    fn assertion(domain: &str, func: &str, text: &str) -> Vec<String> {
+        vec![format!("{domain}: {func}: assertion '{text}' failed")]
+    }
+
+    /// A UDP GSocket, unbound; freed by the caller.
+    fn udp() -> *mut gio::GSocket {
+        // SAFETY: plain constructor; a NULL error location.
+        let s = unsafe {
+            gio::g_socket_new(
+                gio::G_SOCKET_FAMILY_IPV4,
+                gio::G_SOCKET_TYPE_DATAGRAM,
+                gio::G_SOCKET_PROTOCOL_UDP,
+                null_mut(),
+            )
+        };
+        assert!(!s.is_null());
+        s
+    }
+
+    fn unref(s: *mut gio::GSocket) {
+        // SAFETY: s is a GSocket this test made.
+        unsafe { gobject::g_object_unref(s.cast()) };
+    }
+
+    #[test]
+    fn batch_socket_check_comes_before_messages_check() {
+        let mut r = 0;
+        // SAFETY: the checks fail before any pointer is read.
+        let seen = criticals(|| unsafe {
+            r = socket_send_messages::<GSend>(null_mut(), null_mut(), 1, 0, null_mut(), null_mut())
+        });
+        assert_eq!(r, -1);
+        assert_eq!(seen, assertion("GSend", "gsend_socket_send_messages", "G_IS_SOCKET (socket)"));
+    }
+
+    #[test]
+    fn batch_checks_in_order_with_gio_names() {
+        let s = udp();
+        let not_cancellable = s as *mut gio::GCancellable;
+        let mut set: *mut GError = null_mut();
+        // SAFETY: set_io_error on a valid, unset location.
+        unsafe { set_io_error(&mut set, gio::G_IO_ERROR_FAILED, "set before") };
+        let mut msg = gio::GOutputMessage {
+            address: null_mut(),
+            vectors: null_mut(),
+            num_vectors: 0,
+            bytes_sent: 0,
+            control_messages: null_mut(),
+            num_control_messages: 0,
+        };
+        let f = "g_socket_send_messages_with_timeout";
+        // SAFETY (all): each call fails a check before reading the messages.
+        unsafe {
+            // NULL messages and a bad cancellable and a set error: messages first.
+            let seen = criticals(|| {
+                socket_send_messages::<Gio>(s, null_mut(), 1, 0, not_cancellable, &mut set);
+            });
+            assert_eq!(seen, assertion("GLib-GIO", f, "num_messages == 0 || messages != NULL"));
+            // A bad cancellable and a set error: the cancellable first.
+            let seen = criticals(|| {
+                socket_send_messages_with_timeout::<Gio>(s, &mut msg, 1, 0, -1, not_cancellable, &mut set);
+            });
+            assert_eq!(seen, assertion("GLib-GIO", f, "cancellable == NULL || G_IS_CANCELLABLE (cancellable)"));
+            let seen = criticals(|| {
+                socket_send_messages::<Gio>(s, &mut msg, 1, 0, null_mut(), &mut set);
+            });
+            assert_eq!(seen, assertion("GLib-GIO", f, "error == NULL || *error == NULL"));
+            // No messages and no vector: nothing to check, nothing sent.
+            let seen = criticals(|| {
+                assert_eq!(socket_send_messages::<Gio>(s, null_mut(), 0, 0, null_mut(), null_mut()), 0);
+            });
+            assert!(seen.is_empty(), "{seen:?}");
+            glib::g_error_free(set);
+        }
+        unref(s);
+    }
+
+    #[test]
+    fn single_message_checks_in_order() {
+        let s = udp();
+        let bad_address = s as *mut gio::GSocketAddress;
+        let f = "gsend_socket_send_message";
+        // SAFETY (all): each call fails a check before reading anything else.
+        unsafe {
+            let seen = criticals(|| {
+                socket_send_message::<GSend>(
+                    null_mut(),
+                    bad_address,
+                    null_mut(),
+                    1,
+                    null_mut(),
+                    1,
+                    0,
+                    null_mut(),
+                    null_mut(),
+                );
+            });
+            assert_eq!(seen, assertion("GSend", f, "G_IS_SOCKET (socket)"));
+            let seen = criticals(|| {
+                socket_send_message::<GSend>(s, bad_address, null_mut(), 1, null_mut(), 1, 0, null_mut(), null_mut());
+            });
+            assert_eq!(seen, assertion("GSend", f, "address == NULL || G_IS_SOCKET_ADDRESS (address)"));
+            let seen = criticals(|| {
+                socket_send_message::<GSend>(s, null_mut(), null_mut(), 1, null_mut(), 1, 0, null_mut(), null_mut());
+            });
+            assert_eq!(seen, assertion("GSend", f, "num_vectors == 0 || vectors != NULL"));
+            let mut v = gio::GOutputVector { buffer: c"x".as_ptr().cast(), size: 1 };
+            let seen = criticals(|| {
+                socket_send_message::<GSend>(s, null_mut(), &mut v, 1, null_mut(), 1, 0, null_mut(), null_mut());
+            });
+            assert_eq!(seen, assertion("GSend", f, "num_messages == 0 || messages != NULL"));
+        }
+        unref(s);
+    }
+
+    #[test]
+    fn data_and_datagram_based_checks() {
+        let s = udp();
+        // SAFETY (all): each call fails its first check.
+        unsafe {
+            let seen = criticals(|| {
+                socket_send::<Gio>(s, std::ptr::null(), 1, null_mut(), null_mut());
+            });
+            assert_eq!(
+                seen,
+                assertion("GLib-GIO", "g_socket_send_with_timeout", "G_IS_SOCKET (socket) && buffer != NULL")
+            );
+            let seen = criticals(|| {
+                socket_send_with_blocking::<GSend>(null_mut(), c"x".as_ptr(), 1, 1, null_mut(), null_mut());
+            });
+            assert_eq!(
+                seen,
+                assertion("GSend", "gsend_socket_send_with_blocking", "G_IS_SOCKET (socket) && buffer != NULL")
+            );
+            let seen = criticals(|| {
+                datagram_based_send_messages::<Gio>(null_mut(), null_mut(), 1, 0, -1, null_mut(), null_mut());
+            });
+            assert_eq!(
+                seen,
+                assertion("GLib-GIO", "g_datagram_based_send_messages", "G_IS_DATAGRAM_BASED (datagram_based)")
+            );
+            let seen = criticals(|| {
+                datagram_based_send_messages::<Gio>(s.cast(), null_mut(), 1, 0, -1, null_mut(), null_mut());
+            });
+            assert_eq!(
+                seen,
+                assertion("GLib-GIO", "g_datagram_based_send_messages", "num_messages == 0 || messages != NULL")
+            );
+            let mut d: [*mut glib::GBytes; 1] = [null_mut()];
+            let seen = criticals(|| {
+                socket_send_datagrams::<GSend>(s, null_mut(), d.as_mut_ptr(), 1, 0, 0, null_mut(), null_mut());
+            });
+            assert_eq!(seen, assertion("GSend", "gsend_socket_send_datagrams", "datagrams[i] != NULL"));
+        }
+        unref(s);
+    }
+}
