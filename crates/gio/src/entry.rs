@@ -686,6 +686,25 @@ mod tests {
     }
 
     #[test]
+    fn the_macro_reports_its_own_check() {
+        const STYLE: Style = Style::messages(&GSend::API, GSend::API.messages);
+        fn plain(count: i32) -> i32 {
+            return_val_if_fail!(STYLE, -1, count > 0 && count < 10);
+            count
+        }
+        fn worded(count: i32, cleaned: &mut bool) -> i32 {
+            return_val_if_fail!(STYLE, -2, "num_messages > 0" => count > 0, cleanup { *cleaned = true; });
+            count
+        }
+        let f = "gsend_socket_send_messages";
+        assert!(criticals(|| assert_eq!(plain(3), 3)).is_empty());
+        assert_eq!(criticals(|| assert_eq!(plain(0), -1)), assertion("GSend", f, "count > 0 && count < 10"));
+        let mut cleaned = false;
+        assert_eq!(criticals(|| assert_eq!(worded(0, &mut cleaned), -2)), assertion("GSend", f, "num_messages > 0"));
+        assert!(cleaned);
+    }
+
+    #[test]
     fn batch_socket_check_comes_before_messages_check() {
         let mut r = 0;
         // SAFETY: the checks fail before any pointer is read.
