@@ -40,7 +40,7 @@ fail() { echo "consumer test: FAIL: $*" >&2; exit 1; }
 # Meson's test runner exports variables meant for the outer build.
 unset MESON_TEST_ITERATION MESONINTROSPECT
 echo "== meson setup / install into $prefix"
-"$meson" setup "$tmp/build" "$src" --prefix="$prefix" -Dtests=false -Dintrospection="$introspection" \
+"$meson" setup "$tmp/build" "$src" --prefix="$prefix" -Dtests=false -Dintrospection="$([ "$introspection" = true ] && echo enabled || echo disabled)" \
   -Dcargo_target_dir="$cargo_target_dir" >"$tmp/setup.log" 2>&1 \
   || { cat "$tmp/setup.log"; fail "meson setup"; }
 "$meson" install -C "$tmp/build" >"$tmp/install.log" 2>&1 \
