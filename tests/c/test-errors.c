@@ -1,5 +1,5 @@
 /* Counts and errors (rules 1, 14) and batches beyond 1024 (§3). */
-#include "common.h"
+#include "gsend-test.h"
 
 #define SENTINEL 515151
 #define BIG 70000
@@ -10,8 +10,8 @@ static void
 test_rule01_partial_then_error (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   static gchar big[BIG];
   gchar small[100];
   memset (small, 's', sizeof small);
@@ -20,7 +20,7 @@ test_rule01_partial_then_error (void)
     {
       GOutputMessage m[8];
       GOutputVector v[8];
-      fill_messages (m, v, 8, small, sizeof small, ra, SENTINEL);
+      gt_fill_messages (m, v, 8, small, sizeof small, ra, SENTINEL);
       v[k].buffer = big;
       v[k].size = BIG;
       gint r = gsend_socket_send_messages (tx, m, 8, 0, NULL, &error);
@@ -31,18 +31,18 @@ test_rule01_partial_then_error (void)
       for (guint i = 0; i < k; i++)
         {
           gchar buf[200];
-          g_assert_cmpint (recv_bounded (rx, buf, sizeof buf), ==, sizeof small);
+          g_assert_cmpint (gt_recv_bounded (rx, buf, sizeof buf), ==, sizeof small);
         }
-      g_assert_true (nothing_pending (rx));
+      g_assert_true (gt_nothing_pending (rx));
 
       /* Same with a timeout argument and through GDatagramBased. */
-      fill_messages (m, v, 8, small, sizeof small, ra, SENTINEL);
+      gt_fill_messages (m, v, 8, small, sizeof small, ra, SENTINEL);
       v[k].buffer = big;
       v[k].size = BIG;
       r = gsend_datagram_based_send_messages (G_DATAGRAM_BASED (tx), m, 8, 0, 0, NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpint (r, ==, (gint) k);
-      g_assert_cmpuint (drain (rx), <=, k);
+      g_assert_cmpuint (gt_drain (rx), <=, k);
     }
 
   /* GBytes batch: oversized third datagram. */
@@ -64,15 +64,15 @@ static void
 test_rule14_error_at_index0 (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   static gchar big[BIG];
   gchar small[10] = "small";
   gint code = g_io_error_from_errno (EMSGSIZE);
 
   GOutputMessage m[3];
   GOutputVector v[3];
-  fill_messages (m, v, 3, small, 5, ra, SENTINEL);
+  gt_fill_messages (m, v, 3, small, 5, ra, SENTINEL);
   v[0].buffer = big;
   v[0].size = BIG;
   g_assert_cmpint (gsend_socket_send_messages (tx, m, 3, 0, NULL, &error), ==, -1);
@@ -105,11 +105,11 @@ test_rule14_error_at_index0 (void)
                    ==, G_POLLABLE_RETURN_FAILED);
   g_assert_error (error, G_IO_ERROR, code);
   g_clear_error (&error);
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
 
   /* Another errno: no destination on an unconnected socket. */
   gint code2 = g_io_error_from_errno (EDESTADDRREQ);
-  fill_messages (m, v, 3, small, 5, NULL, SENTINEL);
+  gt_fill_messages (m, v, 3, small, 5, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages (tx, m, 3, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, code2);
   g_assert_nonnull (strstr (error->message, "message 0"));
@@ -123,7 +123,7 @@ test_rule14_error_at_index0 (void)
   GSocket *u = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
   g_assert_no_error (error);
   GSocketAddress *nowhere = g_unix_socket_address_new ("/nonexistent/gsend/ctest.sock");
-  fill_messages (m, v, 3, small, 5, nowhere, SENTINEL);
+  gt_fill_messages (m, v, 3, small, 5, nowhere, SENTINEL);
   gint code3 = g_io_error_from_errno (ENOENT);
   g_assert_cmpint (gsend_socket_send_messages (u, m, 3, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, code3);
@@ -182,7 +182,7 @@ test_rule02_beyond_1024_unix (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   enum { M = 3000 };
   static gchar payload[M][16];
   static GOutputVector v[M];
@@ -231,13 +231,13 @@ static void
 test_rule02_beyond_1024_udp (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   /* Enough room to keep all of them (as root the limit can be forced). */
   int want = 64 * 1024 * 1024;
   gboolean big_buffer = setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) == 0;
   if (!big_buffer)
     setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
-  GSocketAddress *ra = local_addr (rx);
+  GSocketAddress *ra = gt_local_addr (rx);
   enum { M = 3000 };
   static gchar payload[M][16];
   static GOutputVector v[M];

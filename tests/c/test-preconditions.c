@@ -1,7 +1,6 @@
 /* Programming errors (rule 12): a critical in log domain "GSend", -1 or
  * G_POLLABLE_RETURN_FAILED, nothing sent, no crash, *error untouched. */
-#include "common.h"
-#include "../test-watchdog.h"
+#include "gsend-test.h"
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -24,20 +23,20 @@ static void
 assert_nothing_sent (void)
 {
   g_test_assert_expected_messages ();
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
 }
 
 static void
 setup (void)
 {
-  unix_pair (SOCK_DGRAM, &tx, &rx);
+  gt_unix_pair (SOCK_DGRAM, &tx, &rx);
   rx_addr = g_unix_socket_address_new_with_type ("", 0, G_UNIX_SOCKET_ADDRESS_ANONYMOUS);
 }
 
 static void
 teardown (void)
 {
-  g_assert_cmpuint (drain (rx), ==, 0);
+  g_assert_cmpuint (gt_drain (rx), ==, 0);
   g_clear_object (&tx);
   g_clear_object (&rx);
   g_clear_object (&rx_addr);
@@ -190,7 +189,7 @@ test_rule12_null_messages (void)
   datagrams_expect_critical (tx, ds, 3, &error);
   g_assert_null (error);
   g_bytes_unref (d);
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
   teardown ();
 }
 
@@ -277,7 +276,7 @@ test_rule12_null_vectors_beyond_chunk (void)
   for (guint b = 0; b < G_N_ELEMENTS (bad_at); b++)
     for (guint what = 0; what < 2; what++)
       {
-        fill_messages (m, v, BIG, payload, 1, NULL, 31337);
+        gt_fill_messages (m, v, BIG, payload, 1, NULL, 31337);
         if (what == 0)
           {
             m[bad_at[b]].vectors = NULL;
