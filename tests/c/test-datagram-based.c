@@ -197,12 +197,10 @@ test_rule12_custom_impl_bad_results (void)
   rec->err_domain = G_IO_ERROR;
   rec->err_code = G_IO_ERROR_WOULD_BLOCK;
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (rec), m, 2, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   rec->err_code = G_IO_ERROR_TIMED_OUT;
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (rec), m, 2, 0, 1000, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_object_unref (rec);
 }
 
@@ -253,11 +251,9 @@ test_rule02_gsocket_refused (void)
   gt_fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
   g_socket_set_timeout (a, 5);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 2, 0, -1, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 2, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
   g_assert_true (gt_nothing_pending (b));
   /* The socket's own functions still work with a timeout set. */
@@ -271,8 +267,7 @@ test_rule02_gsocket_refused (void)
   gt_unix_pair (SOCK_STREAM, &s1, &s2);
   gt_fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (s1), m, 2, 0, -1, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
   g_assert_true (gt_nothing_pending (s2));
   g_object_unref (s1);
@@ -302,15 +297,13 @@ test_rule04_gsocket_timeouts (void)
   gt_fill_messages (m, v, 4, buf, sizeof buf, NULL, SENTINEL);
   /* Blocking socket, timeout 0. */
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 4, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   /* Non-blocking socket, positive timeout. */
   g_socket_set_blocking (a, FALSE);
   gint64 t0 = g_get_monotonic_time ();
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 4, 0, 150000, NULL, &error), ==, -1);
   gint64 elapsed = g_get_monotonic_time () - t0;
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpint (elapsed, >=, 150000);
   g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);

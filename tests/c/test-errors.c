@@ -81,15 +81,13 @@ test_rule14_error_at_index0 (void)
   g_assert_nonnull (strstr (error->message, "message 0"));
   g_assert_nonnull (strstr (error->message, g_strerror (EMSGSIZE)));
   g_clear_error (&error);
-  for (int i = 0; i < 3; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, 3, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages_with_timeout (tx, m, 3, 0, -1, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, code);
   g_assert_nonnull (strstr (error->message, "message 0"));
   g_clear_error (&error);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (tx), m, 3, 0, -1, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code);
 
   /* The single-message twins: same code, the system's text. */
   g_assert_cmpint (gsend_socket_send_to (tx, ra, big, BIG, NULL, &error), ==, -1);
@@ -103,8 +101,7 @@ test_rule14_error_at_index0 (void)
   gsize written = SENTINEL;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (tx, ra, v, 1, NULL, 0, 0, -1, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_FAILED);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code);
   g_assert_true (gt_nothing_pending (rx));
 
   /* Another errno: no destination on an unconnected socket. */
@@ -116,8 +113,7 @@ test_rule14_error_at_index0 (void)
   g_assert_nonnull (strstr (error->message, g_strerror (EDESTADDRREQ)));
   g_clear_error (&error);
   g_assert_cmpint (gsend_socket_send (tx, small, 5, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, code2);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code2);
 
   /* And a unix path that does not exist (ENOENT). */
   GSocket *u = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error);

@@ -613,8 +613,7 @@ test_rule09_large_control (void)
       gint r = gsend_socket_send_messages_with_timeout (a, bm + sent, M - sent, 0, 0, NULL, &error);
       if (r < 0)
         {
-          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-          g_clear_error (&error);
+          gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
         }
       else
         sent += r;
@@ -743,12 +742,10 @@ test_rule14_address_conversion_error (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE);
   g_test_message ("%s", error->message);
   g_clear_error (&error);
-  for (int i = 0; i < 4; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, 4, SENTINEL);
   g_assert_true (gt_nothing_pending (rx));
   g_assert_cmpint (gsend_socket_send_to (tx, G_SOCKET_ADDRESS (bad), p, 4, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE);
   g_assert_true (gt_nothing_pending (rx));
   g_object_unref (bad);
   g_object_unref (ra);
@@ -774,12 +771,10 @@ test_rule13_control_size_overflow (void)
       GSocketControlMessage *c = G_SOCKET_CONTROL_MESSAGE (h);
       GOutputMessage m[2] = { { NULL, &v, 1, SENTINEL, NULL, 0 }, { NULL, &v, 1, SENTINEL, &c, 1 } };
       g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
       g_assert_cmpint (gsend_socket_send_message (a, NULL, &v, 1, &c, 1, 0, NULL, &error), ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_object_unref (h);
     }
   g_assert_true (gt_nothing_pending (b));
@@ -858,8 +853,7 @@ test_rule10_many_vectors (void)
   g_clear_error (&error);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v1025, 1025, NULL, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, emsgsize);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, emsgsize);
   g_assert_true (gt_nothing_pending (b));
   /* And over UDP, where runs of equal sizes may be coalesced. */
   GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
@@ -995,27 +989,22 @@ test_rule13_size_overflow (void)
   m[0].bytes_sent = m[1].bytes_sent = SENTINEL;
   GOutputMessage only_bad = m[1];
   g_assert_cmpint (gsend_socket_send_messages (a, &only_bad, 1, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_cmpuint (only_bad.bytes_sent, ==, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, &only_bad, 1, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 3, NULL, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   gsize written = SENTINEL;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 3, NULL, 0, 0, -1, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_FAILED);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_true (gt_nothing_pending (b));
 
   /* The sizes are checked before anything of the batch is sent: the valid
    * message 0 does not go either. */
   g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
   g_assert_cmpuint (m[1].bytes_sent, ==, SENTINEL);
   g_assert_true (gt_nothing_pending (b));

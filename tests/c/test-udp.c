@@ -226,8 +226,7 @@ test_rule08_send_datagrams (void)
   GSocket *tx2 = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   g_assert_cmpint (gsend_socket_send_datagrams (tx2, NULL, d, 4, 0, -1, NULL, &error), ==, -1);
   gint code = g_io_error_from_errno (EDESTADDRREQ);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code);
   g_assert_true (gt_nothing_pending (rx));
   for (int i = 0; i < 4; i++)
     g_bytes_unref (d[i]);

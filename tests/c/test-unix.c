@@ -26,8 +26,7 @@ test_rule03_full_timeout0_would_block (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (r, ==, -1);
   g_clear_error (&error);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, N, SENTINEL);
   g_assert_cmpuint (gt_drain (b), ==, filled);
 
   g_object_unref (a);
@@ -43,9 +42,7 @@ test_rule03_partial_count (void)
   GError *error = NULL;
   gt_unix_pair (SOCK_DGRAM, &a, &b);
   guint filled = gt_fill_queue (a, DGRAM);
-  gchar rbuf[DGRAM];
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+  gt_take (b, 2, DGRAM);
 
   static gchar buf[DGRAM];
   memset (buf, 'p', sizeof buf);
@@ -54,10 +51,7 @@ test_rule03_partial_count (void)
   gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 0, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (r, >=, 1);
-  g_assert_cmpint (r, <, N);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
+  gt_assert_partial (m, N, r, DGRAM, SENTINEL);
   g_assert_cmpuint (gt_drain (b), ==, filled - 2 + r);
 
   g_object_unref (a);
@@ -80,45 +74,33 @@ test_rule02_nonblocking_socket (void)
   GOutputVector v[N];
   gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages (a, m, N, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, N, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_socket_send (a, buf, DGRAM, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_socket_send_to (a, NULL, buf, DGRAM, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   /* A blocking socket asked not to block. */
   g_socket_set_blocking (a, TRUE);
   g_assert_cmpint (gsend_socket_send_with_blocking (a, buf, DGRAM, FALSE, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   gsize written = SENTINEL;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, 0, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_WOULD_BLOCK);
   g_assert_no_error (error);
   g_socket_set_blocking (a, FALSE);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, N, SENTINEL);
   g_assert_cmpuint (gt_drain (b), ==, filled);
 
   /* Now room for a few. */
   filled = gt_fill_queue (a, DGRAM);
-  gchar rbuf[DGRAM];
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+  gt_take (b, 2, DGRAM);
   gint r = gsend_socket_send_messages (a, m, N, 0, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (r, >=, 1);
-  g_assert_cmpint (r, <, N);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
+  gt_assert_partial (m, N, r, DGRAM, SENTINEL);
   g_assert_cmpuint (gt_drain (b), ==, filled - 2 + r);
 
   g_object_unref (a);
@@ -147,8 +129,7 @@ test_rule04_timeout_expires (void)
   g_clear_error (&error);
   g_assert_cmpint (elapsed, >=, timeout);
   g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, N, SENTINEL);
 
   /* The single-message twin with a timeout. */
   gsize written = SENTINEL;
@@ -156,8 +137,7 @@ test_rule04_timeout_expires (void)
   GPollableReturn pr = gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, timeout, &written, NULL, &error);
   elapsed = g_get_monotonic_time () - t0;
   g_assert_cmpint (pr, ==, G_POLLABLE_RETURN_FAILED);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpint (elapsed, >=, timeout);
   g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
 
@@ -393,13 +373,11 @@ socket_timeout_calls (guint from, guint to)
         g_error ("%s: still waiting after 8 s on a socket whose timeout is 1 s (ended by the watchdog: %s)",
                  socket_timeout_names[k], error ? error->message : "no error");
       g_assert_cmpint (r, ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
       g_object_unref (c);
     }
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, N, SENTINEL);
   g_assert_cmpuint (gt_drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
@@ -478,8 +456,7 @@ blocking_completes (gboolean nonblocking_socket_with_timeout_arg)
   g_thread_join (t);
   g_assert_cmpuint (rd.got, ==, filled + M);
   g_assert_cmpuint (rd.payload_ok, ==, M);
-  for (int i = 0; i < M; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, DGRAM);
+  gt_assert_all_sent (m, M, DGRAM);
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -746,8 +723,7 @@ test_rule06_cancel_while_blocked (void)
       g_object_unref (c);
     }
   g_bytes_unref (d);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, N, SENTINEL);
   g_assert_cmpuint (gt_drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
@@ -784,16 +760,13 @@ test_rule06_no_fd_leak (void)
       GError *error = NULL;
       GCancellable *c = g_cancellable_new ();
       g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, 1000, kept, &error), ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, 1000, c, &error), ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       gsize w;
       g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, 1000, &w, c, &error),
                        ==, G_POLLABLE_RETURN_FAILED);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_object_unref (c);
     }
   g_assert_cmpint (count_fds (), ==, before);
@@ -811,9 +784,7 @@ test_rule06_cancel_after_partial (void)
   GError *error = NULL;
   gt_unix_pair (SOCK_DGRAM, &a, &b);
   guint filled = gt_fill_queue (a, DGRAM);
-  gchar rbuf[DGRAM];
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+  gt_take (b, 2, DGRAM);
 
   static gchar buf[DGRAM];
   GOutputMessage m[N];
@@ -825,10 +796,7 @@ test_rule06_cancel_after_partial (void)
   gint r = gsend_socket_send_messages (a, m, N, 0, c, &error);
   g_thread_join (t);
   g_assert_no_error (error);
-  g_assert_cmpint (r, >=, 1);
-  g_assert_cmpint (r, <, N);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
+  gt_assert_partial (m, N, r, DGRAM, SENTINEL);
   g_assert_cmpuint (gt_drain (b), ==, filled - 2 + r);
   g_object_unref (c);
   g_object_unref (a);
@@ -1018,12 +986,10 @@ test_rule11_flags_passed (void)
   g_assert_nonnull (strstr (error->message, strerror (EOPNOTSUPP)));
   g_clear_error (&error);
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, G_SOCKET_MSG_OOB, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code);
   GBytes *d = g_bytes_new_static (buf, 3);
   g_assert_cmpint (gsend_socket_send_datagrams (a, NULL, &d, 1, G_SOCKET_MSG_OOB, -1, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code);
   g_bytes_unref (d);
   g_assert_cmpuint (gt_drain (b), ==, 0);
 
@@ -1032,8 +998,7 @@ test_rule11_flags_passed (void)
   static gchar big[DGRAM];
   gt_fill_messages (m, v, 2, big, DGRAM, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, MSG_DONTWAIT, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   /* Ordinary flags are accepted: G_SOCKET_MSG_DONTROUTE on a socket with room. */
   g_assert_cmpuint (gt_drain (b), ==, filled);
   gt_fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
