@@ -2,15 +2,6 @@
  * G_POLLABLE_RETURN_FAILED, nothing sent, no crash, *error untouched. */
 #include "gsend-test.h"
 
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
-
 /* The connected pair every case sends on (through the wrong arguments). */
 static GSocket *tx, *rx;
 static GSocketAddress *rx_addr;

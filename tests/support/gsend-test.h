@@ -24,7 +24,40 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "../test-int-msg.h"
 #include "../test-watchdog.h"
+
+/* Socket options and flags older libc headers may lack. */
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SO_NO_CHECK
+#define SO_NO_CHECK 11
+#endif
+#ifndef SO_ZEROCOPY
+#define SO_ZEROCOPY 60
+#endif
+#ifndef MSG_ZEROCOPY
+#define MSG_ZEROCOPY 0x4000000
+#endif
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND 0
+#endif
 
 /* ---- assertions ---------------------------------------------------------- */
 
@@ -166,6 +199,51 @@ gt_drain (GSocket *s)
       g_assert_cmpuint (n, <, 10000000);
     }
   return n;
+}
+
+/* A raw UDP socket of @family (AF_INET or AF_INET6) bound to an ephemeral
+ * port of 127.0.0.1 or ::1, for receivers that read with recv/recvmmsg;
+ * asks for @rcvbuf bytes of receive buffer when nonzero. Its address goes
+ * to *@addr_out when not NULL. */
+static inline int
+gt_udp_receiver_fd (int family, int rcvbuf, GSocketAddress **addr_out)
+{
+  int fd = socket (family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  g_assert_cmpint (fd, >=, 0);
+  if (rcvbuf > 0 && setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0)
+    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  struct sockaddr_storage ss;
+  socklen_t sl;
+  memset (&ss, 0, sizeof ss);
+  if (family == AF_INET6)
+    {
+      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &ss;
+      s6->sin6_family = AF_INET6;
+      s6->sin6_addr = in6addr_loopback;
+      sl = sizeof *s6;
+    }
+  else
+    {
+      struct sockaddr_in *s4 = (struct sockaddr_in *) &ss;
+      s4->sin_family = AF_INET;
+      s4->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      sl = sizeof *s4;
+    }
+  g_assert_cmpint (bind (fd, (struct sockaddr *) &ss, sl), ==, 0);
+  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &ss, &sl), ==, 0);
+  if (addr_out != NULL)
+    *addr_out = g_socket_address_new_from_native (&ss, sl);
+  return fd;
+}
+
+/* An unbound IPv4 UDP GSocket (a sender). */
+static inline GSocket *
+gt_udp4_socket (void)
+{
+  GError *error = NULL;
+  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
+  g_assert_no_error (error);
+  return s;
 }
 
 /* ---- receiving with bounded waits ------------------------------------------ */
