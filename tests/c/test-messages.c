@@ -1,7 +1,6 @@
 /* What goes into a message: addresses (rule 8), control messages (rule 9),
  * vectors (rule 10), size overflow (rule 13). */
 #include "gsend-test.h"
-#include "../test-int-msg.h"
 #include <gio/gunixfdmessage.h>
 #include <gio/gunixcredentialsmessage.h>
 #include <netinet/in.h>
@@ -67,7 +66,7 @@ assert_pipe_works (int write_end, int received_read_end, const char *word)
   g_assert_cmpstr (buf, ==, word);
 }
 
-/* ---- the custom control message (tests/test-int-msg.h) ---- */
+/* ---- the custom control message (tests/test-int-msg.h, through gsend-test.h) ---- */
 
 static GSocketControlMessage *
 test_fd_msg_new (int fd)

@@ -24,17 +24,7 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
-#include "../test-int-msg.h"
-
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef SO_NO_CHECK
-#define SO_NO_CHECK 11
-#endif
+#include "gsend-test.h"
 
 /* The plan limits of docs/behaviour.md, "Segmentation offload" (kernel UDP_MAX_SEGMENTS, IPv4 payload). */
 #define MAX_SEGS 64
@@ -428,6 +418,18 @@ assert_same_datagrams (GPtrArray *got, GPtrArray *want, const char *what)
                g_bytes_get_size (got->pdata[i]), g_bytes_get_size (want->pdata[i]));
 }
 
+/* What @rx receives is what @s sent to destination @dest among its first
+ * @upto messages, in order (assert_same_datagrams names @what). */
+static void
+assert_received (GSocket *rx, MsgSet *s, guint dest, guint upto, const char *what)
+{
+  GPtrArray *want = expected_for (s, dest, upto);
+  GPtrArray *got = recv_datagrams (rx, want->len);
+  assert_same_datagrams (got, want, what);
+  g_ptr_array_unref (got);
+  g_ptr_array_unref (want);
+}
+
 /* The grouping gsend does (docs/behaviour.md, "Segmentation offload"): a run is consecutive
  * messages to the same destination, without control data, of the first
  * one's size (the last may be shorter, then the run ends), non-empty, at
@@ -524,21 +526,13 @@ check_case (GSocketFamily family, const MsgSpec *spec, guint n)
   taken = rec_taken (g_socket_get_fd (tx_on));
   for (d = 0; d < 2; d++)
     {
-      GPtrArray *want = expected_for (s_on, d, n);
-      GPtrArray *got = recv_datagrams (rx[d], want->len);
-      assert_same_datagrams (got, want, "GSO on vs expected");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx[d], s_on, d, n, "GSO on vs expected");
     }
   send_all (tx_off, s_off);
   g_assert_cmpuint (rec_count_segmented (g_socket_get_fd (tx_off)), ==, 0);
   for (d = 0; d < 2; d++)
     {
-      GPtrArray *want = expected_for (s_off, d, n);
-      GPtrArray *got = recv_datagrams (rx[d], want->len);
-      assert_same_datagrams (got, want, "GSO off vs expected");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx[d], s_off, d, n, "GSO off vs expected");
     }
 
   /* The kernel headers of the GSO send. */
@@ -710,7 +704,6 @@ proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes
   MsgSpec *spec = specs_equal (n, len);
   MsgSet *s;
   GArray *taken;
-  GPtrArray *got, *want;
   int fd = g_socket_get_fd (tx);
   guint i;
 
@@ -737,11 +730,7 @@ proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes
           g_assert_cmpuint (h->bytes, ==, want_bytes[i]);
         }
     }
-  got = recv_datagrams (rx, n);
-  want = expected_for (s, 0, n);
-  assert_same_datagrams (got, want, "proof");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (rx, s, 0, n, "proof");
 
   /* Turned off for the socket: no UDP_SEGMENT any more. */
   gsend_socket_set_gso (tx, FALSE);
@@ -754,11 +743,7 @@ proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes
   g_array_unref (taken);
   taken = rec_taken (fd);
   g_assert_cmpuint (taken->len, ==, n);
-  got = recv_datagrams (rx, n);
-  want = expected_for (s, 0, n);
-  assert_same_datagrams (got, want, "proof, off");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (rx, s, 0, n, "proof, off");
 
   g_array_unref (taken);
   msgset_free (s);
@@ -847,7 +832,6 @@ fallback_case (GSocketFamily family)
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (40, 1000);
   MsgSet *s;
-  GPtrArray *got, *want;
   GArray *taken;
   int fd = g_socket_get_fd (tx), one = 1, round, err;
   int fam = family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
@@ -880,11 +864,7 @@ fallback_case (GSocketFamily family)
       set_bytes_sent (s, SENTINEL);
       rec_start ();
       send_all (tx, s);
-      got = recv_datagrams (rx, 40);
-      want = expected_for (s, 0, 40);
-      assert_same_datagrams (got, want, "fallback");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx, s, 0, 40, "fallback");
       taken = rec_taken (fd);
       for (i = 0; i < taken->len; i++)
         g_assert_cmpint (g_array_index (taken, HdrRec, i).seg, ==, -1);
@@ -1051,7 +1031,6 @@ test_datagram_based (void)
   MsgSpec *spec = specs_equal (64, 1000);
   MsgSet *s;
   GArray *taken;
-  GPtrArray *got, *want;
   GError *error = NULL;
   int fd = g_socket_get_fd (tx);
   gint64 timeouts[] = { -1, 0 };
@@ -1081,11 +1060,7 @@ test_datagram_based (void)
           g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, 1000);
         }
       g_array_unref (taken);
-      got = recv_datagrams (rx, 64);
-      want = expected_for (s, 0, 64);
-      assert_same_datagrams (got, want, "datagram-based");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx, s, 0, 64, "datagram-based");
     }
   msgset_free (s);
   g_free (spec);
@@ -1108,7 +1083,6 @@ test_segment_above_mtu (void)
   GSocketAddress *dests[2];
   MsgSpec *spec;
   MsgSet *s;
-  GPtrArray *got, *want;
   guint n_failed, i;
   int err, fd;
 
@@ -1127,11 +1101,7 @@ test_segment_above_mtu (void)
   s = msgset_new (spec, 30, dests, AF_INET, 13);
   rec_start ();
   send_all (tx, s);
-  got = recv_datagrams (rx, 30);
-  want = expected_for (s, 0, 30);
-  assert_same_datagrams (got, want, "segment above MTU");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (rx, s, 0, 30, "segment above MTU");
   err = rec_refused_errno (fd, &n_failed);
   g_test_message ("segments of 2000 bytes, MTU %s: %u failed sendmmsg calls (first refusal: %s); "
                   "%u UDP_SEGMENT headers in all; GSO afterwards on the socket: %s",
@@ -1154,11 +1124,7 @@ test_segment_above_mtu (void)
       g_assert_cmpuint (taken->len, ==, 1);
       g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, 1000);
       g_array_unref (taken);
-      got = recv_datagrams (rx, 20);
-      want = expected_for (s2, 0, 20);
-      assert_same_datagrams (got, want, "after EMSGSIZE");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx, s2, 0, 20, "after EMSGSIZE");
       msgset_free (s2);
     }
   msgset_free (s);
@@ -1182,7 +1148,7 @@ test_eintr_retried (void)
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (150, 700);
   MsgSet *s;
-  GPtrArray *got, *want;
+  GPtrArray *got;
   GError *error = NULL;
   int fd = g_socket_get_fd (tx);
   guint i, interrupted = 0;
@@ -1199,11 +1165,7 @@ test_eintr_retried (void)
     interrupted += g_array_index (rec_calls, CallRec, i).err == EINTR;
   g_mutex_unlock (&rec_lock);
   g_assert_cmpuint (interrupted, ==, 2);
-  got = recv_datagrams (rx, 150);
-  want = expected_for (s, 0, 150);
-  assert_same_datagrams (got, want, "EINTR retried");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (rx, s, 0, 150, "EINTR retried");
 
   /* The one-datagram path: the first send converts the address, the
    * second finds it converted and is interrupted once. */
@@ -1249,7 +1211,6 @@ test_set_gso_toggle (void)
   s = msgset_new (spec, 20, dests, AF_INET, 17);
   for (k = 0; k < G_N_ELEMENTS (settings); k++)
     {
-      GPtrArray *got, *want;
       gboolean expect = settings[k] && !gso_env_off;
       gsend_socket_set_gso (tx, settings[k]);
       g_assert_cmpint (gsend_socket_get_gso (tx), ==, expect);
@@ -1257,11 +1218,7 @@ test_set_gso_toggle (void)
       rec_start ();
       send_all (tx, s);
       g_assert_cmpuint (rec_count_segmented (fd), ==, expect ? 1 : 0);
-      got = recv_datagrams (rx, 20);
-      want = expected_for (s, 0, 20);
-      assert_same_datagrams (got, want, "toggle");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx, s, 0, 20, "toggle");
     }
   msgset_free (s);
   g_free (spec);
@@ -1282,7 +1239,6 @@ test_not_udp (void)
   MsgSpec *spec = specs_equal (64, 100);
   MsgSet *s;
   GArray *taken;
-  GPtrArray *got, *want;
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM, 0, fds), ==, 0);
   a = g_socket_new_from_fd (fds[0], &error);
@@ -1299,11 +1255,7 @@ test_not_udp (void)
   taken = rec_taken (fds[0]);
   g_assert_cmpuint (taken->len, ==, 64);
   g_array_unref (taken);
-  got = recv_datagrams (b, 64);
-  want = expected_for (s, 0, 64);
-  assert_same_datagrams (got, want, "AF_UNIX");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (b, s, 0, 64, "AF_UNIX");
   for (i = 0; i < 64; i++)
     g_assert_cmpuint (s->msgs[i].bytes_sent, ==, 100);
   msgset_free (s);
