@@ -181,6 +181,26 @@ tracker_assert_exact (const Tracker *t, guint64 missing, guint64 beyond)
   g_assert_cmpuint (beyond, ==, 0);
 }
 
+/* The end of a UDP case: the tracker, the socket, its destination and the
+ * receiving descriptor go, and the watchdog is disarmed. */
+static inline void
+udp_case_end (Tracker *t, GSocket *s, GSocketAddress *addr, int rfd)
+{
+  tracker_clear (t);
+  g_object_unref (s);
+  g_object_unref (addr);
+  close (rfd);
+  alarm (0);
+}
+
+/* g_test_init, and a peer that went away is an error, not a signal. */
+static inline void
+stress_test_init (int *argc, char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  signal (SIGPIPE, SIG_IGN);
+}
+
 /* Non-blocking raw send of filler datagrams until the queue is full. */
 static inline guint
 fill_socket (int fd, guint32 len)

@@ -40,7 +40,7 @@ run_fd_closed (gboolean gso)
 {
   GSocketAddress *addr;
   int rfd = gt_udp_receiver_fd (AF_INET, 8 * 1024 * 1024, &addr);
-  GSocket *s = gt_udp4_socket ();
+  GSocket *s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   gsend_socket_set_gso (s, gso);
   int fd = g_socket_get_fd (s);
   int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -124,7 +124,7 @@ run_peer_gone (gboolean gso)
   int tmp = gt_udp_receiver_fd (AF_INET, 8 * 1024 * 1024, &dead);
   close (tmp); /* nobody listens on that port now */
 
-  GSocket *s = gt_udp4_socket ();
+  GSocket *s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   gsend_socket_set_gso (s, gso);
   g_assert_true (g_socket_connect (s, dead, NULL, &error));
   g_assert_no_error (error);
@@ -205,7 +205,7 @@ run_emsgsize (gboolean gso, guint k)
   enum { N = 6, BIG = 70000 };
   GSocketAddress *addr;
   int rfd = gt_udp_receiver_fd (AF_INET, 8 * 1024 * 1024, &addr);
-  GSocket *s = gt_udp4_socket ();
+  GSocket *s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   gsend_socket_set_gso (s, gso);
   GError *error = NULL;
   static guint8 bufs[N][BIG];
@@ -323,7 +323,7 @@ run_tiny_sndbuf (gboolean gso, guint32 len, gboolean unix_pair_)
   else
     {
       rx.fd = gt_udp_receiver_fd (AF_INET, 8 * 1024 * 1024, &addr);
-      s = gt_udp4_socket ();
+      s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
       gsend_socket_set_gso (s, gso);
     }
   g_socket_set_blocking (s, FALSE);
@@ -532,7 +532,7 @@ test_close_from_other_thread (void)
   GError *error = NULL;
   GSocketAddress *addr;
   int rfd = gt_udp_receiver_fd (AF_INET, 8 * 1024 * 1024, &addr);
-  GSocket *s = gt_udp4_socket ();
+  GSocket *s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   CloseRun c = { .sock = s, .addr = addr };
 
   watchdog (60);
@@ -563,18 +563,13 @@ test_close_from_other_thread (void)
   g_assert_cmpuint (c.sent, >, 0);
   g_assert_cmpuint (c.after_close_calls, ==, 200);
   tracker_assert_exact (&t, missing, beyond);
-  tracker_clear (&t);
-  g_object_unref (s);
-  g_object_unref (addr);
-  close (rfd);
-  alarm (0);
+  udp_case_end (&t, s, addr, rfd);
 }
 
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  signal (SIGPIPE, SIG_IGN);
+  stress_test_init (&argc, &argv);
 
   g_test_add_func ("/rule14/fd-closed-behind-back-ebadf-gso", test_fd_closed_gso);
   g_test_add_func ("/rule14/fd-closed-behind-back-ebadf-plain", test_fd_closed_plain);

@@ -1408,18 +1408,13 @@ test_thread_churn (void)
   /* 2700 more threads: a per-thread leak of even 4 KiB would add >10 MiB. */
   if (!RUNNING_ON_VALGRIND && n_threads >= 1000)
     g_assert_cmpuint (rss_end, <, rss_warm + 8 * 1024);
-  tracker_clear (&t);
-  g_object_unref (s);
-  g_object_unref (addr);
-  close (rfd);
-  alarm (0);
+  udp_case_end (&t, s, G_SOCKET_ADDRESS (addr), rfd);
 }
 
 int
 main (int argc, char **argv)
 {
-  g_test_init (&argc, &argv, NULL);
-  signal (SIGPIPE, SIG_IGN);
+  stress_test_init (&argc, &argv);
 
   g_test_add_func ("/rule16/unix-8-threads-exactly-once", test_unix_many_threads);
   g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso);

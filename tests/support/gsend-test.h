@@ -18,6 +18,7 @@
 #ifndef GSEND_TEST_GIO_ONLY
 #include <gsend.h>
 #endif
+#include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -101,20 +102,71 @@ gt_socket_from_fd (int fd)
   return s;
 }
 
-/* A UDP socket bound to an ephemeral port on the loopback address of
- * @family (127.0.0.1 or ::1). */
+/* An unbound UDP GSocket of @family (a sender). */
 static inline GSocket *
-gt_udp_bound (GSocketFamily family)
+gt_udp_socket (GSocketFamily family)
 {
   GError *error = NULL;
   GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
   g_assert_no_error (error);
+  return s;
+}
+
+/* Binds @s to an ephemeral port on the loopback address of @family
+ * (127.0.0.1 or ::1). */
+static inline void
+gt_bind_loopback (GSocket *s, GSocketFamily family)
+{
+  GError *error = NULL;
   GInetAddress *lo = g_inet_address_new_loopback (family);
   GSocketAddress *a = g_inet_socket_address_new (lo, 0);
   g_assert_true (g_socket_bind (s, a, FALSE, &error));
   g_assert_no_error (error);
   g_object_unref (a);
   g_object_unref (lo);
+}
+
+/* A UDP socket bound to an ephemeral port on the loopback address of
+ * @family (127.0.0.1 or ::1). */
+static inline GSocket *
+gt_udp_bound (GSocketFamily family)
+{
+  GSocket *s = gt_udp_socket (family);
+  gt_bind_loopback (s, family);
+  return s;
+}
+
+/* Whether ::1 can be bound here (some containers have no IPv6). */
+static inline gboolean
+gt_have_ipv6 (void)
+{
+  GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
+  GSocketAddress *a = g_inet_socket_address_new (lo6, 0);
+  gboolean ok = probe && g_socket_bind (probe, a, FALSE, NULL);
+  g_object_unref (a);
+  g_object_unref (lo6);
+  g_clear_object (&probe);
+  return ok;
+}
+
+/* Asks for @force bytes of receive buffer on @s (SO_RCVBUFFORCE, allowed to
+ * root beyond rmem_max), else for @plain bytes (SO_RCVBUF). */
+static inline void
+gt_rcvbuf (GSocket *s, int force, int plain)
+{
+  if (setsockopt (g_socket_get_fd (s), SOL_SOCKET, SO_RCVBUFFORCE, &force, sizeof force) != 0)
+    setsockopt (g_socket_get_fd (s), SOL_SOCKET, SO_RCVBUF, &plain, sizeof plain);
+}
+
+/* A loopback UDP receiver with room for everything a test sends before it
+ * reads: 8 MiB of receive buffer where it may be forced, else 4 MiB asked. */
+static inline GSocket *
+gt_udp_receiver (GSocketFamily family)
+{
+  GSocket *s = gt_udp_socket (family);
+  gt_rcvbuf (s, 8 * 1024 * 1024, 4 * 1024 * 1024);
+  gt_bind_loopback (s, family);
   return s;
 }
 
@@ -125,14 +177,6 @@ gt_local_addr (GSocket *s)
   GSocketAddress *a = g_socket_get_local_address (s, &error);
   g_assert_no_error (error);
   return a;
-}
-
-/* Asks for a receive buffer of @bytes on @s (forced where allowed). */
-static inline void
-gt_big_rcvbuf (GSocket *s, int bytes)
-{
-  if (setsockopt (g_socket_get_fd (s), SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0)
-    g_socket_set_option (s, SOL_SOCKET, SO_RCVBUF, bytes, NULL);
 }
 
 /* An AF_UNIX pair of @type (SOCK_DGRAM, SOCK_SEQPACKET...) as two GSockets. */
@@ -236,14 +280,18 @@ gt_udp_receiver_fd (int family, int rcvbuf, GSocketAddress **addr_out)
   return fd;
 }
 
-/* An unbound IPv4 UDP GSocket (a sender). */
-static inline GSocket *
-gt_udp4_socket (void)
+/* ---- interposers ------------------------------------------------------------ */
+
+/* The sendmmsg after this program's own (libc's), for programs that define
+ * sendmmsg to watch what libgsend hands the kernel. */
+static inline int
+gt_real_sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-  GError *error = NULL;
-  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
-  g_assert_no_error (error);
-  return s;
+  typedef int (*sendmmsg_fn) (int, struct mmsghdr *, unsigned int, int);
+  static sendmmsg_fn real;
+  if (real == NULL)
+    real = (sendmmsg_fn) dlsym (RTLD_NEXT, "sendmmsg");
+  return real (fd, vec, vlen, flags);
 }
 
 /* ---- receiving with bounded waits ------------------------------------------ */
