@@ -4,19 +4,6 @@
 
 #define SENTINEL_UDP 8888888
 
-static gboolean
-have_ipv6 (void)
-{
-  GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
-  GSocketAddress *a = g_inet_socket_address_new (lo6, 0);
-  gboolean ok = probe && g_socket_bind (probe, a, FALSE, NULL);
-  g_object_unref (a);
-  g_object_unref (lo6);
-  g_clear_object (&probe);
-  return ok;
-}
-
 static void
 batch_per_message_addresses (GSocketFamily family)
 {
@@ -74,14 +61,7 @@ test_rule07_ipv4_batch (void)
 static void
 test_rule07_ipv6_batch (void)
 {
-  GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
-  GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  GSocketAddress *a = g_inet_socket_address_new (lo6, 0);
-  gboolean ok = probe && g_socket_bind (probe, a, FALSE, NULL);
-  g_object_unref (a);
-  g_object_unref (lo6);
-  g_clear_object (&probe);
-  if (!ok)
+  if (!gt_have_ipv6 ())
     {
       g_test_skip ("no IPv6 loopback here");
       return;
@@ -162,14 +142,7 @@ test_rule08_ipv4_connected_null_address (void)
 static void
 test_rule08_ipv6_connected_null_address (void)
 {
-  GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
-  GSocketAddress *a = g_inet_socket_address_new (lo6, 0);
-  gboolean ok = probe && g_socket_bind (probe, a, FALSE, NULL);
-  g_object_unref (a);
-  g_object_unref (lo6);
-  g_clear_object (&probe);
-  if (!ok)
+  if (!gt_have_ipv6 ())
     {
       g_test_skip ("no IPv6 loopback here");
       return;
@@ -177,15 +150,6 @@ test_rule08_ipv6_connected_null_address (void)
   connected_null_address (G_SOCKET_FAMILY_IPV6);
 }
 
-
-/* Receiver with room for everything a test sends (forced as root). */
-static void
-big_rcvbuf (GSocket *rx)
-{
-  int want = 32 * 1024 * 1024;
-  if (setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0)
-    setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
-}
 
 static gboolean
 gso_env_off (void)
@@ -273,8 +237,8 @@ send_runs (const guint (*runs)[2], guint n_runs, gboolean two_dest, gboolean gso
   GError *error = NULL;
   GSocket *tx = gt_udp_bound (runs_family);
   GSocket *rx1 = gt_udp_bound (runs_family), *rx2 = gt_udp_bound (runs_family);
-  big_rcvbuf (rx1);
-  big_rcvbuf (rx2);
+  gt_rcvbuf (rx1, 32 * 1024 * 1024, 32 * 1024 * 1024);
+  gt_rcvbuf (rx2, 32 * 1024 * 1024, 32 * 1024 * 1024);
   gsend_socket_set_gso (tx, gso);
   GSocketAddress *a1 = gt_local_addr (rx1), *a2 = gt_local_addr (rx2);
   guint total = 0;
@@ -346,7 +310,7 @@ static const guint runs_v6[][2] = { { 64, 1200 }, { 40, 1600 }, { 2, 65507 }, { 
 static void
 test_rule07_runs_ipv6 (void)
 {
-  if (!have_ipv6 ())
+  if (!gt_have_ipv6 ())
     {
       g_test_skip ("no IPv6 loopback here");
       return;
@@ -373,7 +337,7 @@ test_rule08_address_churn (void)
   for (int i = 0; i < R; i++)
     {
       rx[i] = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
-      big_rcvbuf (rx[i]);
+      gt_rcvbuf (rx[i], 32 * 1024 * 1024, 32 * 1024 * 1024);
       GSocketAddress *a = gt_local_addr (rx[i]);
       port[i] = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a));
       g_object_unref (a);
@@ -505,7 +469,7 @@ test_rule16_shared_addresses_threads (void)
   for (int i = 0; i < 3; i++)
     {
       rx[i] = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
-      big_rcvbuf (rx[i]);
+      gt_rcvbuf (rx[i], 32 * 1024 * 1024, 32 * 1024 * 1024);
       GSocketAddress *a = gt_local_addr (rx[i]);
       port[i] = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a));
       g_object_unref (a);
@@ -740,7 +704,7 @@ test_rule08_one_datagram_addresses_ipv4 (void)
 static void
 test_rule08_one_datagram_addresses_ipv6 (void)
 {
-  if (!have_ipv6 ())
+  if (!gt_have_ipv6 ())
     {
       g_test_skip ("no IPv6 loopback here");
       return;

@@ -8,20 +8,50 @@
 #define N 20
 #define SENTINEL 777777
 
+/* Declares what most tests here start from: an AF_UNIX datagram pair a → b
+ * whose queue was filled (`filled` datagrams) and then given room for
+ * @room, `error`, and a batch m/v of N messages of DGRAM bytes of `buf`
+ * (bytes_sent SENTINEL). */
+#define FULL_PAIR_AND_BATCH(room)                            \
+  GSocket *a, *b;                                            \
+  GError *error = NULL;                                      \
+  gt_unix_pair (SOCK_DGRAM, &a, &b);                         \
+  guint filled = gt_fill_queue (a, DGRAM);                   \
+  gt_take (b, (room), DGRAM);                                \
+  static gchar buf[DGRAM];                                   \
+  GOutputMessage m[N];                                       \
+  GOutputVector v[N];                                        \
+  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL)
+
+/* The end of a partial send: the first @r of N messages went (bytes_sent
+ * DGRAM, the rest SENTINEL), and b holds them after the @queued datagrams
+ * that were there before; then the pair goes. */
+static void
+assert_partial_and_free (GSocket *a, GSocket *b, GOutputMessage *m, gint r, guint queued)
+{
+  gt_assert_partial (m, N, r, DGRAM, SENTINEL);
+  g_assert_cmpuint (gt_drain (b), ==, queued + r);
+
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* In a subprocess: an AF_UNIX stream pair whose a end is shut down for
+ * writing, with SIGPIPE's default action (terminate) restored. */
+static void
+stream_pair_sigpipe_deadly (GSocket **a, GSocket **b)
+{
+  gt_unix_pair (SOCK_STREAM, a, b);
+  g_assert_cmpint (shutdown (g_socket_get_fd (*a), SHUT_WR), ==, 0);
+  signal (SIGPIPE, SIG_DFL);
+}
+
 /* rule 3: timeout 0 on a full socket: WOULD_BLOCK, nothing sent, bytes_sent untouched. */
 static void
 test_rule03_full_timeout0_would_block (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = gt_fill_queue (a, DGRAM);
+  FULL_PAIR_AND_BATCH (0);
   g_assert_cmpuint (filled, >, 0);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 0, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (r, ==, -1);
@@ -38,24 +68,11 @@ test_rule03_full_timeout0_would_block (void)
 static void
 test_rule03_partial_count (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = gt_fill_queue (a, DGRAM);
-  gt_take (b, 2, DGRAM);
-
-  static gchar buf[DGRAM];
+  FULL_PAIR_AND_BATCH (2);
   memset (buf, 'p', sizeof buf);
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 0, NULL, &error);
   g_assert_no_error (error);
-  gt_assert_partial (m, N, r, DGRAM, SENTINEL);
-  g_assert_cmpuint (gt_drain (b), ==, filled - 2 + r);
-
-  g_object_unref (a);
-  g_object_unref (b);
+  assert_partial_and_free (a, b, m, r, filled - 2);
 }
 
 /* rule 2: a non-blocking socket through the twins without a timeout
@@ -63,16 +80,8 @@ test_rule03_partial_count (void)
 static void
 test_rule02_nonblocking_socket (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  FULL_PAIR_AND_BATCH (0);
   g_socket_set_blocking (a, FALSE);
-  guint filled = gt_fill_queue (a, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages (a, m, N, 0, NULL, &error), ==, -1);
   gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, N, 0, 0, NULL, &error), ==, -1);
@@ -100,26 +109,14 @@ test_rule02_nonblocking_socket (void)
   gt_take (b, 2, DGRAM);
   gint r = gsend_socket_send_messages (a, m, N, 0, NULL, &error);
   g_assert_no_error (error);
-  gt_assert_partial (m, N, r, DGRAM, SENTINEL);
-  g_assert_cmpuint (gt_drain (b), ==, filled - 2 + r);
-
-  g_object_unref (a);
-  g_object_unref (b);
+  assert_partial_and_free (a, b, m, r, filled - 2);
 }
 
 /* rule 4: a positive timeout on a full socket: TIMED_OUT, not before the deadline. */
 static void
 test_rule04_timeout_expires (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = gt_fill_queue (a, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  FULL_PAIR_AND_BATCH (0);
   const gint64 timeout = 200 * 1000;
   gint64 t0 = g_get_monotonic_time ();
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, timeout, NULL, &error);
@@ -162,17 +159,7 @@ test_rule04_timeout_expires (void)
 static void
 test_rule04_timeout_partial (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = gt_fill_queue (a, DGRAM);
-  gchar rbuf[DGRAM];
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  FULL_PAIR_AND_BATCH (1);
   const gint64 timeout = 100 * 1000;
   gint64 t0 = g_get_monotonic_time ();
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, timeout, NULL, &error);
@@ -347,15 +334,8 @@ socket_timeout_call (guint k, GSocket *a, GOutputMessage *m, GOutputVector *v, g
 static void
 socket_timeout_calls (guint from, guint to)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = gt_fill_queue (a, DGRAM);
+  FULL_PAIR_AND_BATCH (0);
   g_socket_set_timeout (a, 1);
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
 
   for (guint k = from; k < to; k++)
     {
@@ -672,15 +652,7 @@ test_rule16_threads_same_socket (void)
 static void
 test_rule06_cancel_while_blocked (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = gt_fill_queue (a, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  FULL_PAIR_AND_BATCH (0);
 
   GBytes *d = g_bytes_new_static (buf, DGRAM);
   for (int variant = 0; variant < 6; variant++)
@@ -780,16 +752,7 @@ test_rule06_no_fd_leak (void)
 static void
 test_rule06_cancel_after_partial (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = gt_fill_queue (a, DGRAM);
-  gt_take (b, 2, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  FULL_PAIR_AND_BATCH (2);
   GCancellable *c = g_cancellable_new ();
   GtCancelLater cl = { c, 200 * 1000 };
   GThread *t = g_thread_new ("cancel", gt_cancel_later_thread, &cl);
@@ -928,9 +891,7 @@ test_rule11_no_sigpipe (void)
   if (g_test_subprocess ())
     {
       GSocket *a, *b;
-      gt_unix_pair (SOCK_STREAM, &a, &b);
-      g_assert_cmpint (shutdown (g_socket_get_fd (a), SHUT_WR), ==, 0);
-      signal (SIGPIPE, SIG_DFL);
+      stream_pair_sigpipe_deadly (&a, &b);
       gchar buf[8] = "sigpipe";
       GOutputMessage m[2];
       GOutputVector v[2];
@@ -957,9 +918,7 @@ test_rule11_sigpipe_control (void)
   if (g_test_subprocess ())
     {
       GSocket *a, *b;
-      gt_unix_pair (SOCK_STREAM, &a, &b);
-      g_assert_cmpint (shutdown (g_socket_get_fd (a), SHUT_WR), ==, 0);
-      signal (SIGPIPE, SIG_DFL);
+      stream_pair_sigpipe_deadly (&a, &b);
       send (g_socket_get_fd (a), "x", 1, 0);
       g_print ("survived\n");
       return;
