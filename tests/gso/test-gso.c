@@ -86,7 +86,6 @@ inject_eintr (int fd, gint n)
   g_mutex_unlock (&rec_lock);
 }
 
-typedef int (*sendmmsg_fn) (int, struct mmsghdr *, unsigned int, int);
 typedef ssize_t (*sendmsg_fn) (int, const struct msghdr *, int);
 
 /* Only the injection: the one-datagram path's sends are not recorded. */
@@ -107,12 +106,9 @@ sendmsg (int fd, const struct msghdr *msg, int flags)
 int
 sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-  static sendmmsg_fn real;
   int r, err;
   guint i;
 
-  if (real == NULL)
-    real = (sendmmsg_fn) dlsym (RTLD_NEXT, "sendmmsg");
   if (take_eintr (fd))
     {
       r = -1;
@@ -120,7 +116,7 @@ sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     }
   else
     {
-      r = real (fd, vec, vlen, flags);
+      r = gt_real_sendmmsg (fd, vec, vlen, flags);
       err = errno;
     }
 
@@ -240,42 +236,6 @@ tos_message_new (int family)
 }
 
 /* ---- sockets ------------------------------------------------------------- */
-
-static GSocket *
-udp_socket (GSocketFamily family, gboolean bind_it)
-{
-  GError *error = NULL;
-  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
-  g_assert_no_error (error);
-  if (bind_it)
-    {
-      GInetAddress *lo = g_inet_address_new_loopback (family);
-      GSocketAddress *a = g_inet_socket_address_new (lo, 0);
-      int fd = g_socket_get_fd (s);
-      int big = 8 * 1024 * 1024;
-      /* Room for everything a test sends before it reads (root may force
-       * beyond rmem_max). */
-      if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
-        {
-          big = 4 * 1024 * 1024;
-          setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-        }
-      g_socket_bind (s, a, FALSE, &error);
-      g_assert_no_error (error);
-      g_object_unref (a);
-      g_object_unref (lo);
-    }
-  return s;
-}
-
-static GSocketAddress *
-local_addr (GSocket *s)
-{
-  GError *error = NULL;
-  GSocketAddress *a = g_socket_get_local_address (s, &error);
-  g_assert_no_error (error);
-  return a;
-}
 
 /* Receives up to `want` datagrams (2 s for each), then waits 100 ms more for
  * any extra one (which is kept, so that a comparison fails). */
@@ -430,6 +390,27 @@ assert_received (GSocket *rx, MsgSet *s, guint dest, guint upto, const char *wha
   g_ptr_array_unref (want);
 }
 
+/* The end of a case: the set, its spec, the destination and both sockets go. */
+static void
+case_free (MsgSet *s, MsgSpec *spec, GSocketAddress *dest, GSocket *rx, GSocket *tx)
+{
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (dest);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
+/* The kernel took one header on @fd since rec_start, segmented by @seg. */
+static void
+assert_one_segmented_header (int fd, int seg)
+{
+  GArray *taken = rec_taken (fd);
+  g_assert_cmpuint (taken->len, ==, 1);
+  g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, seg);
+  g_array_unref (taken);
+}
+
 /* The grouping gsend does (docs/behaviour.md, "Segmentation offload"): a run is consecutive
  * messages to the same destination, without control data, of the first
  * one's size (the last may be shorter, then the run ends), non-empty, at
@@ -497,12 +478,12 @@ check_case (GSocketFamily family, const MsgSpec *spec, guint n)
   guint d, i;
   int fam = family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
 
-  rx[0] = udp_socket (family, TRUE);
-  rx[1] = udp_socket (family, TRUE);
-  dests[0] = local_addr (rx[0]);
-  dests[1] = local_addr (rx[1]);
-  tx_on = udp_socket (family, FALSE);
-  tx_off = udp_socket (family, FALSE);
+  rx[0] = gt_udp_receiver (family);
+  rx[1] = gt_udp_receiver (family);
+  dests[0] = gt_local_addr (rx[0]);
+  dests[1] = gt_local_addr (rx[1]);
+  tx_on = gt_udp_socket (family);
+  tx_off = gt_udp_socket (family);
   dests[2] = NULL;
   for (i = 0; i < n; i++)
     if (spec[i].dest == 2)
@@ -698,8 +679,8 @@ test_empty_and_mixed (void)
 static void
 proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes, guint n_hdrs)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (n, len);
   MsgSet *s;
@@ -707,7 +688,7 @@ proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes
   int fd = g_socket_get_fd (tx);
   guint i;
 
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, n, dests, AF_INET, 3);
   rec_start ();
   send_all (tx, s);
@@ -746,11 +727,7 @@ proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes
   assert_received (rx, s, 0, n, "proof, off");
 
   g_array_unref (taken);
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* 64 × 1000: the segment limit exactly, one header. */
@@ -827,8 +804,8 @@ set_bytes_sent (MsgSet *s, guint v)
 static void
 fallback_case (GSocketFamily family)
 {
-  GSocket *rx = udp_socket (family, TRUE);
-  GSocket *tx = udp_socket (family, FALSE);
+  GSocket *rx = gt_udp_receiver (family);
+  GSocket *tx = gt_udp_socket (family);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (40, 1000);
   MsgSet *s;
@@ -850,7 +827,7 @@ fallback_case (GSocketFamily family)
   spec[30].len = 10;            /* ends the first run */
   for (i = 31; i < 40; i++)
     spec[i].len = 300;          /* a second run */
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 40, dests, fam, 9);
 
   for (round = 0; round < 3; round++)
@@ -888,11 +865,7 @@ fallback_case (GSocketFamily family)
       g_assert_false (gsend_socket_get_gso (tx));
     }
 
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 static void test_fallback_v4 (void) { fallback_case (G_SOCKET_FAMILY_IPV4); }
@@ -915,8 +888,8 @@ static void
 partial_case (gint64 timeout_us)
 {
   static const int sndbufs[] = { 1, 16 * 1024, 100 * 1024, 300 * 1024 };
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *dests[2];
   guint n = 600, round, i, partial = 0, none = 0, gso_taken = 0, stopped = 0;
   MsgSpec *spec = specs_equal (n, 1400);
@@ -928,7 +901,7 @@ partial_case (gint64 timeout_us)
   for (i = 0; i < n; i++)
     if (i % 97 == 96)
       spec[i].len = 200 + i;   /* some shorter ones end runs */
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, n, dests, AF_INET, 5);
 
   for (round = 0; round < 16; round++)
@@ -996,11 +969,7 @@ partial_case (gint64 timeout_us)
     g_test_skip ("no call stopped part way: plain loopback hands datagrams over at once "
                  "(run-netns.sh makes partial sends certain)");
 
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 static void test_partial_nonblocking (void) { partial_case (0); }
@@ -1025,8 +994,8 @@ test_connected_peer (void)
 static void
 test_datagram_based (void)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV6, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV6, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV6);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV6);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (64, 1000);
   MsgSet *s;
@@ -1036,7 +1005,7 @@ test_datagram_based (void)
   gint64 timeouts[] = { -1, 0 };
   guint t, i;
 
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 64, dests, AF_INET6, 11);
   for (t = 0; t < G_N_ELEMENTS (timeouts); t++)
     {
@@ -1062,11 +1031,7 @@ test_datagram_based (void)
       g_array_unref (taken);
       assert_received (rx, s, 0, 64, "datagram-based");
     }
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* Segments larger than the path MTU (run-netns.sh with
@@ -1091,13 +1056,13 @@ test_segment_above_mtu (void)
       g_test_skip ("needs run-netns.sh with GSEND_TEST_LO_MTU (loopback MTU below the segment size)");
       return;
     }
-  rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   fd = g_socket_get_fd (tx);
   spec = specs_equal (30, 2000);
   for (i = 10; i < 30; i++)
     spec[i].len = 1000;
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 30, dests, AF_INET, 13);
   rec_start ();
   send_all (tx, s);
@@ -1115,23 +1080,15 @@ test_segment_above_mtu (void)
       /* The rest of that chunk went plain, but GSO stays on for the
        * socket: the next batch of 1000-byte datagrams is segmented. */
       MsgSet *s2;
-      GArray *taken;
       g_assert_true (gsend_socket_get_gso (tx));
       s2 = msgset_new (spec + 10, 20, dests, AF_INET, 14);
       rec_start ();
       send_all (tx, s2);
-      taken = rec_taken (fd);
-      g_assert_cmpuint (taken->len, ==, 1);
-      g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, 1000);
-      g_array_unref (taken);
+      assert_one_segmented_header (fd, 1000);
       assert_received (rx, s2, 0, 20, "after EMSGSIZE");
       msgset_free (s2);
     }
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* rule 2: a send interrupted before it sent anything (EINTR) is made
@@ -1143,8 +1100,8 @@ test_segment_above_mtu (void)
 static void
 test_eintr_retried (void)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (150, 700);
   MsgSet *s;
@@ -1154,7 +1111,7 @@ test_eintr_retried (void)
   guint i, interrupted = 0;
 
   spec[70].len = 300; /* ends a run: more than one header */
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 150, dests, AF_INET, 23);
   rec_start ();
   inject_eintr (fd, 2);
@@ -1186,11 +1143,7 @@ test_eintr_retried (void)
   g_mutex_unlock (&rec_lock);
   inject_eintr (-1, 0);
 
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* Per-socket switch: off, on again; the environment's GSEND_GSO=0 wins
@@ -1198,8 +1151,8 @@ test_eintr_retried (void)
 static void
 test_set_gso_toggle (void)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (20, 500);
   MsgSet *s;
@@ -1207,7 +1160,7 @@ test_set_gso_toggle (void)
   gboolean settings[] = { FALSE, TRUE, FALSE, TRUE };
   guint k;
 
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 20, dests, AF_INET, 17);
   for (k = 0; k < G_N_ELEMENTS (settings); k++)
     {
@@ -1220,11 +1173,7 @@ test_set_gso_toggle (void)
       g_assert_cmpuint (rec_count_segmented (fd), ==, expect ? 1 : 0);
       assert_received (rx, s, 0, 20, "toggle");
     }
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* Not UDP: an AF_UNIX datagram socket never gets UDP_SEGMENT, however
