@@ -4,14 +4,31 @@
 #define SENTINEL 515151
 #define BIG 70000
 
+/* Two loopback IPv4 UDP sockets; returns the receiver's address. */
+static GSocketAddress *
+udp4_pair (GSocket **tx, GSocket **rx)
+{
+  *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  return gt_local_addr (*rx);
+}
+
+static void
+udp4_pair_free (GSocket *tx, GSocket *rx, GSocketAddress *ra)
+{
+  g_object_unref (ra);
+  g_object_unref (tx);
+  g_object_unref (rx);
+}
+
 /* rule 1: an oversized UDP datagram at index k > 0: the count k, no error;
  * bytes_sent set for 0..k-1 only. */
 static void
 test_rule01_partial_then_error (void)
 {
   GError *error = NULL;
-  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = gt_local_addr (rx);
+  GSocket *tx, *rx;
+  GSocketAddress *ra = udp4_pair (&tx, &rx);
   static gchar big[BIG];
   gchar small[100];
   memset (small, 's', sizeof small);
@@ -53,9 +70,7 @@ test_rule01_partial_then_error (void)
   g_bytes_unref (s);
   g_bytes_unref (b);
 
-  g_object_unref (ra);
-  g_object_unref (tx);
-  g_object_unref (rx);
+  udp4_pair_free (tx, rx, ra);
 }
 
 /* rules 1 and 14: failure at index 0: -1, the G_IO_ERROR code of the
@@ -64,8 +79,8 @@ static void
 test_rule14_error_at_index0 (void)
 {
   GError *error = NULL;
-  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = gt_local_addr (rx);
+  GSocket *tx, *rx;
+  GSocketAddress *ra = udp4_pair (&tx, &rx);
   static gchar big[BIG];
   gchar small[10] = "small";
   gint code = g_io_error_from_errno (EMSGSIZE);
@@ -129,9 +144,7 @@ test_rule14_error_at_index0 (void)
   g_object_unref (nowhere);
   g_object_unref (u);
 
-  g_object_unref (ra);
-  g_object_unref (tx);
-  g_object_unref (rx);
+  udp4_pair_free (tx, rx, ra);
 }
 
 /* A reader thread that counts datagrams carrying a 4-byte sequence number
@@ -267,9 +280,7 @@ test_rule02_beyond_1024_udp (void)
     }
   else
     g_test_message ("no SO_RCVBUFFORCE: only the count was checked");
-  g_object_unref (ra);
-  g_object_unref (tx);
-  g_object_unref (rx);
+  udp4_pair_free (tx, rx, ra);
 }
 
 int

@@ -26,6 +26,21 @@ recv_with_control (GSocket *s, gchar *buf, gsize size, GSocketControlMessage ***
   return n;
 }
 
+/* Makes @m one message of the vector @v with @n_cm control messages @cm
+ * (kept for the caller to send again) and sends it: it must go. */
+static void
+send_one_with_control (GSocket *a, GOutputMessage *m, GOutputVector *v, GSocketControlMessage **cm, guint n_cm)
+{
+  GError *error = NULL;
+  memset (m, 0, sizeof *m);
+  m->vectors = v;
+  m->num_vectors = 1;
+  m->control_messages = cm;
+  m->num_control_messages = n_cm;
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
+}
+
 static void
 free_cmsgs (GSocketControlMessage **c, gint n)
 {
@@ -365,11 +380,7 @@ test_rule09_credentials_message (void)
   gchar p[] = "creds";
   GOutputVector v = { p, 5 };
   GOutputMessage m;
-  memset (&m, 0, sizeof m);
-  m.vectors = &v; m.num_vectors = 1;
-  m.control_messages = &cm; m.num_control_messages = 1;
-  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
-  g_assert_no_error (error);
+  send_one_with_control (a, &m, &v, &cm, 1);
   gchar buf[32];
   GSocketControlMessage **c = NULL;
   gint nc = 0;
@@ -434,11 +445,7 @@ test_rule09_custom_and_several (void)
   gchar pay[] = "custom";
   GOutputVector v = { pay, 6 };
   GOutputMessage m;
-  memset (&m, 0, sizeof m);
-  m.vectors = &v; m.num_vectors = 1;
-  m.control_messages = &custom; m.num_control_messages = 1;
-  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
-  g_assert_no_error (error);
+  send_one_with_control (a, &m, &v, &custom, 1);
   g_assert_cmpuint (((TestIntMsg *) custom)->serialized, >=, 1);
   {
     gchar buf[32];
@@ -543,11 +550,7 @@ test_rule09_large_control (void)
   gchar pay[] = "many";
   GOutputVector v = { pay, 4 };
   GOutputMessage m;
-  memset (&m, 0, sizeof m);
-  m.vectors = &v; m.num_vectors = 1;
-  m.control_messages = &many; m.num_control_messages = 1;
-  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
-  g_assert_no_error (error);
+  send_one_with_control (a, &m, &v, &many, 1);
   {
     gchar buf[16];
     GSocketControlMessage **c = NULL;

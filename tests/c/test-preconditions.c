@@ -85,6 +85,16 @@ datagrams_expect_critical (gpointer sock, GBytes **d, guint n, GError **error)
   assert_nothing_sent ();
 }
 
+/* Every family of entry points on @sock, one message/vector/datagram each. */
+static void
+every_twin_expects_critical (gpointer sock, GOutputMessage *m, GOutputVector *v, GBytes **d, GError **error)
+{
+  batch_twins_expect_critical (sock, m, 1, error);
+  single_twins_expect_critical (sock, v, 1, error);
+  buffer_twins_expect_critical (sock, payload, sizeof payload, error);
+  datagrams_expect_critical (sock, d, 1, error);
+}
+
 static void
 one_message (GOutputMessage *m, GOutputVector *v)
 {
@@ -104,10 +114,7 @@ test_rule12_null_socket (void)
   GOutputVector v;
   one_message (&m, &v);
   GBytes *d = g_bytes_new_static (payload, sizeof payload);
-  batch_twins_expect_critical (NULL, &m, 1, &error);
-  single_twins_expect_critical (NULL, &v, 1, &error);
-  buffer_twins_expect_critical (NULL, payload, sizeof payload, &error);
-  datagrams_expect_critical (NULL, &d, 1, &error);
+  every_twin_expects_critical (NULL, &m, &v, &d, &error);
   g_assert_null (error);
   EXPECT_CRITICAL ("gsend_socket_set_gso");
   gsend_socket_set_gso (NULL, FALSE);
@@ -136,10 +143,7 @@ test_rule12_wrong_type_socket (void)
   one_message (&m, &v);
   GBytes *d = g_bytes_new_static (payload, sizeof payload);
   GCancellable *not_a_socket = g_cancellable_new ();
-  batch_twins_expect_critical (not_a_socket, &m, 1, &error);
-  single_twins_expect_critical (not_a_socket, &v, 1, &error);
-  buffer_twins_expect_critical (not_a_socket, payload, sizeof payload, &error);
-  datagrams_expect_critical (not_a_socket, &d, 1, &error);
+  every_twin_expects_critical (not_a_socket, &m, &v, &d, &error);
   g_assert_null (error);
   EXPECT_CRITICAL ("gsend_socket_set_gso");
   gsend_socket_set_gso ((GSocket *) not_a_socket, FALSE);
@@ -195,10 +199,7 @@ test_rule12_error_already_set (void)
   GOutputVector v;
   one_message (&m, &v);
   GBytes *d = g_bytes_new_static (payload, sizeof payload);
-  batch_twins_expect_critical (tx, &m, 1, &error);
-  single_twins_expect_critical (tx, &v, 1, &error);
-  buffer_twins_expect_critical (tx, payload, sizeof payload, &error);
-  datagrams_expect_critical (tx, &d, 1, &error);
+  every_twin_expects_critical (tx, &m, &v, &d, &error);
   g_assert_true (error == before);
   g_assert_cmpstr (error->message, ==, "earlier");
   g_error_free (error);
