@@ -21,6 +21,25 @@ udp4_pair_free (GSocket *tx, GSocket *rx, GSocketAddress *ra)
   g_object_unref (rx);
 }
 
+/* @n messages of 16 bytes to @address, message i carrying i (4 bytes,
+ * host order) then zeros, in @payload; bytes_sent SENTINEL. */
+static void
+numbered_batch (GOutputMessage *m, GOutputVector *v, gchar (*payload)[16], guint32 n, GSocketAddress *address)
+{
+  memset (m, 0, sizeof *m * n);
+  for (guint32 i = 0; i < n; i++)
+    {
+      memset (payload[i], 0, 16);
+      memcpy (payload[i], &i, 4);
+      v[i].buffer = payload[i];
+      v[i].size = 16;
+      m[i].address = address;
+      m[i].vectors = &v[i];
+      m[i].num_vectors = 1;
+      m[i].bytes_sent = SENTINEL;
+    }
+}
+
 /* rule 1: an oversized UDP datagram at index k > 0: the count k, no error;
  * bytes_sent set for 0..k-1 only. */
 static void
@@ -196,17 +215,7 @@ test_rule02_beyond_1024_unix (void)
   static gchar payload[M][16];
   static GOutputVector v[M];
   static GOutputMessage m[M];
-  memset (m, 0, sizeof m);
-  for (guint32 i = 0; i < M; i++)
-    {
-      memset (payload[i], 0, 16);
-      memcpy (payload[i], &i, 4);
-      v[i].buffer = payload[i];
-      v[i].size = 16;
-      m[i].vectors = &v[i];
-      m[i].num_vectors = 1;
-      m[i].bytes_sent = SENTINEL;
-    }
+  numbered_batch (m, v, payload, M, NULL);
   SeqReader rd = { b, M, 0, 0 };
   GThread *t = g_thread_new ("reader", seq_reader, &rd);
   gint r = gsend_socket_send_messages (a, m, M, 0, NULL, &error);
@@ -251,18 +260,7 @@ test_rule02_beyond_1024_udp (void)
   static gchar payload[M][16];
   static GOutputVector v[M];
   static GOutputMessage m[M];
-  memset (m, 0, sizeof m);
-  for (guint32 i = 0; i < M; i++)
-    {
-      memset (payload[i], 0, 16);
-      memcpy (payload[i], &i, 4);
-      v[i].buffer = payload[i];
-      v[i].size = 16;
-      m[i].address = ra;
-      m[i].vectors = &v[i];
-      m[i].num_vectors = 1;
-      m[i].bytes_sent = SENTINEL;
-    }
+  numbered_batch (m, v, payload, M, ra);
   SeqReader rd = { rx, M, 0, 0 };
   GThread *t = g_thread_new ("reader", seq_reader, &rd);
   gint r = gsend_socket_send_messages (tx, m, M, 0, NULL, &error);
