@@ -1,6 +1,6 @@
 /* The C ABI of gsend.h (docs/behaviour.md, "The functions at a glance"): every twin has exactly the type of
  * its GIO counterpart, every function in the header links and is callable. */
-#include "common.h"
+#include "gsend-test.h"
 
 #define SAME_TYPE(ours, gios)                                                        \
   _Static_assert (__builtin_types_compatible_p (__typeof__ (&ours), __typeof__ (&gios)), \
@@ -77,8 +77,8 @@ static void
 test_abi_calls (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   g_assert_true (g_socket_connect (tx, ra, NULL, &error));
   gchar data[] = "abi";
   GOutputVector v = { data, 3 };
@@ -100,10 +100,10 @@ test_abi_calls (void)
   for (int i = 0; i < 9; i++)
     {
       gchar buf[8];
-      gssize n = recv_bounded (rx, buf, sizeof buf);
+      gssize n = gt_recv_bounded (rx, buf, sizeof buf);
       g_assert_cmpmem (buf, n, "abi", 3);
     }
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
   g_bytes_unref (d);
   g_object_unref (ra);
   g_object_unref (tx);

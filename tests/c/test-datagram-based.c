@@ -1,7 +1,7 @@
 /* gsend_datagram_based_send_messages: on a GSocket (the engine), refusals
  * (rule 2), timeouts through the interface (rules 3, 4), and on another
  * GDatagramBased implementation (its vfunc, GIO's result checks; rule 1). */
-#include "common.h"
+#include "gsend-test.h"
 
 #define SENTINEL 909090
 
@@ -116,7 +116,7 @@ test_rule01_custom_impl_called (void)
   gchar buf[4] = "abc";
   GOutputMessage m[5];
   GOutputVector v[5];
-  fill_messages (m, v, 5, buf, 3, NULL, SENTINEL);
+  gt_fill_messages (m, v, 5, buf, 3, NULL, SENTINEL);
 
   rec->retval = 3;
   gint r = gsend_datagram_based_send_messages (G_DATAGRAM_BASED (rec), m, 5, G_SOCKET_MSG_DONTROUTE, 1234567, c, &error);
@@ -161,7 +161,7 @@ test_rule12_custom_impl_bad_results (void)
   gchar buf[4] = "abc";
   GOutputMessage m[2];
   GOutputVector v[2];
-  fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
+  gt_fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
   struct
   {
     gint retval;
@@ -197,12 +197,10 @@ test_rule12_custom_impl_bad_results (void)
   rec->err_domain = G_IO_ERROR;
   rec->err_code = G_IO_ERROR_WOULD_BLOCK;
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (rec), m, 2, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   rec->err_code = G_IO_ERROR_TIMED_OUT;
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (rec), m, 2, 0, 1000, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_object_unref (rec);
 }
 
@@ -211,8 +209,8 @@ static void
 test_rule07_gsocket_udp (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   gchar payload[3][8] = { "one", "two", "three" };
   GOutputMessage m[3];
   GOutputVector v[3];
@@ -231,7 +229,7 @@ test_rule07_gsocket_udp (void)
     {
       g_assert_cmpuint (m[i].bytes_sent, ==, strlen (payload[i]));
       gchar buf[16];
-      gssize n = recv_bounded (rx, buf, sizeof buf);
+      gssize n = gt_recv_bounded (rx, buf, sizeof buf);
       g_assert_cmpmem (buf, n, payload[i], strlen (payload[i]));
     }
   g_object_unref (ra);
@@ -246,43 +244,40 @@ test_rule02_gsocket_refused (void)
 {
   GError *error = NULL;
   GSocket *a, *b;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   gchar buf[4] = "abc";
   GOutputMessage m[2];
   GOutputVector v[2];
-  fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
+  gt_fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
   g_socket_set_timeout (a, 5);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 2, 0, -1, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 2, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
-  g_assert_true (nothing_pending (b));
+  g_assert_true (gt_nothing_pending (b));
   /* The socket's own functions still work with a timeout set. */
   g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, 2);
   g_assert_no_error (error);
-  g_assert_cmpuint (drain (b), ==, 2);
+  g_assert_cmpuint (gt_drain (b), ==, 2);
   g_object_unref (a);
   g_object_unref (b);
 
   GSocket *s1, *s2;
-  unix_pair (SOCK_STREAM, &s1, &s2);
-  fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
+  gt_unix_pair (SOCK_STREAM, &s1, &s2);
+  gt_fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (s1), m, 2, 0, -1, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
-  g_assert_true (nothing_pending (s2));
+  g_assert_true (gt_nothing_pending (s2));
   g_object_unref (s1);
   g_object_unref (s2);
 
   /* SEQPACKET is accepted. */
-  unix_pair (SOCK_SEQPACKET, &s1, &s2);
+  gt_unix_pair (SOCK_SEQPACKET, &s1, &s2);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (s1), m, 2, 0, -1, NULL, &error), ==, 2);
   g_assert_no_error (error);
-  g_assert_cmpuint (drain (s2), ==, 2);
+  g_assert_cmpuint (gt_drain (s2), ==, 2);
   g_object_unref (s1);
   g_object_unref (s2);
 }
@@ -294,27 +289,25 @@ test_rule04_gsocket_timeouts (void)
 {
   GError *error = NULL;
   GSocket *a, *b;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, 4096);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = gt_fill_queue (a, 4096);
   static gchar buf[4096];
   GOutputMessage m[4];
   GOutputVector v[4];
-  fill_messages (m, v, 4, buf, sizeof buf, NULL, SENTINEL);
+  gt_fill_messages (m, v, 4, buf, sizeof buf, NULL, SENTINEL);
   /* Blocking socket, timeout 0. */
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 4, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   /* Non-blocking socket, positive timeout. */
   g_socket_set_blocking (a, FALSE);
   gint64 t0 = g_get_monotonic_time ();
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, 4, 0, 150000, NULL, &error), ==, -1);
   gint64 elapsed = g_get_monotonic_time () - t0;
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpint (elapsed, >=, 150000);
   g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
 }

@@ -1,8 +1,44 @@
 /* Counts and errors (rules 1, 14) and batches beyond 1024 (§3). */
-#include "common.h"
+#include "gsend-test.h"
 
 #define SENTINEL 515151
 #define BIG 70000
+
+/* Two loopback IPv4 UDP sockets; returns the receiver's address. */
+static GSocketAddress *
+udp4_pair (GSocket **tx, GSocket **rx)
+{
+  *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  return gt_local_addr (*rx);
+}
+
+static void
+udp4_pair_free (GSocket *tx, GSocket *rx, GSocketAddress *ra)
+{
+  g_object_unref (ra);
+  g_object_unref (tx);
+  g_object_unref (rx);
+}
+
+/* @n messages of 16 bytes to @address, message i carrying i (4 bytes,
+ * host order) then zeros, in @payload; bytes_sent SENTINEL. */
+static void
+numbered_batch (GOutputMessage *m, GOutputVector *v, gchar (*payload)[16], guint32 n, GSocketAddress *address)
+{
+  memset (m, 0, sizeof *m * n);
+  for (guint32 i = 0; i < n; i++)
+    {
+      memset (payload[i], 0, 16);
+      memcpy (payload[i], &i, 4);
+      v[i].buffer = payload[i];
+      v[i].size = 16;
+      m[i].address = address;
+      m[i].vectors = &v[i];
+      m[i].num_vectors = 1;
+      m[i].bytes_sent = SENTINEL;
+    }
+}
 
 /* rule 1: an oversized UDP datagram at index k > 0: the count k, no error;
  * bytes_sent set for 0..k-1 only. */
@@ -10,8 +46,8 @@ static void
 test_rule01_partial_then_error (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx, *rx;
+  GSocketAddress *ra = udp4_pair (&tx, &rx);
   static gchar big[BIG];
   gchar small[100];
   memset (small, 's', sizeof small);
@@ -20,7 +56,7 @@ test_rule01_partial_then_error (void)
     {
       GOutputMessage m[8];
       GOutputVector v[8];
-      fill_messages (m, v, 8, small, sizeof small, ra, SENTINEL);
+      gt_fill_messages (m, v, 8, small, sizeof small, ra, SENTINEL);
       v[k].buffer = big;
       v[k].size = BIG;
       gint r = gsend_socket_send_messages (tx, m, 8, 0, NULL, &error);
@@ -31,18 +67,18 @@ test_rule01_partial_then_error (void)
       for (guint i = 0; i < k; i++)
         {
           gchar buf[200];
-          g_assert_cmpint (recv_bounded (rx, buf, sizeof buf), ==, sizeof small);
+          g_assert_cmpint (gt_recv_bounded (rx, buf, sizeof buf), ==, sizeof small);
         }
-      g_assert_true (nothing_pending (rx));
+      g_assert_true (gt_nothing_pending (rx));
 
       /* Same with a timeout argument and through GDatagramBased. */
-      fill_messages (m, v, 8, small, sizeof small, ra, SENTINEL);
+      gt_fill_messages (m, v, 8, small, sizeof small, ra, SENTINEL);
       v[k].buffer = big;
       v[k].size = BIG;
       r = gsend_datagram_based_send_messages (G_DATAGRAM_BASED (tx), m, 8, 0, 0, NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpint (r, ==, (gint) k);
-      g_assert_cmpuint (drain (rx), <=, k);
+      g_assert_cmpuint (gt_drain (rx), <=, k);
     }
 
   /* GBytes batch: oversized third datagram. */
@@ -53,9 +89,7 @@ test_rule01_partial_then_error (void)
   g_bytes_unref (s);
   g_bytes_unref (b);
 
-  g_object_unref (ra);
-  g_object_unref (tx);
-  g_object_unref (rx);
+  udp4_pair_free (tx, rx, ra);
 }
 
 /* rules 1 and 14: failure at index 0: -1, the G_IO_ERROR code of the
@@ -64,15 +98,15 @@ static void
 test_rule14_error_at_index0 (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx, *rx;
+  GSocketAddress *ra = udp4_pair (&tx, &rx);
   static gchar big[BIG];
   gchar small[10] = "small";
   gint code = g_io_error_from_errno (EMSGSIZE);
 
   GOutputMessage m[3];
   GOutputVector v[3];
-  fill_messages (m, v, 3, small, 5, ra, SENTINEL);
+  gt_fill_messages (m, v, 3, small, 5, ra, SENTINEL);
   v[0].buffer = big;
   v[0].size = BIG;
   g_assert_cmpint (gsend_socket_send_messages (tx, m, 3, 0, NULL, &error), ==, -1);
@@ -81,15 +115,13 @@ test_rule14_error_at_index0 (void)
   g_assert_nonnull (strstr (error->message, "message 0"));
   g_assert_nonnull (strstr (error->message, g_strerror (EMSGSIZE)));
   g_clear_error (&error);
-  for (int i = 0; i < 3; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, 3, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages_with_timeout (tx, m, 3, 0, -1, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, code);
   g_assert_nonnull (strstr (error->message, "message 0"));
   g_clear_error (&error);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (tx), m, 3, 0, -1, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code);
 
   /* The single-message twins: same code, the system's text. */
   g_assert_cmpint (gsend_socket_send_to (tx, ra, big, BIG, NULL, &error), ==, -1);
@@ -103,27 +135,25 @@ test_rule14_error_at_index0 (void)
   gsize written = SENTINEL;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (tx, ra, v, 1, NULL, 0, 0, -1, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_FAILED);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
-  g_assert_true (nothing_pending (rx));
+  gt_assert_error_clear (error, G_IO_ERROR, code);
+  g_assert_true (gt_nothing_pending (rx));
 
   /* Another errno: no destination on an unconnected socket. */
   gint code2 = g_io_error_from_errno (EDESTADDRREQ);
-  fill_messages (m, v, 3, small, 5, NULL, SENTINEL);
+  gt_fill_messages (m, v, 3, small, 5, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages (tx, m, 3, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, code2);
   g_assert_nonnull (strstr (error->message, "message 0"));
   g_assert_nonnull (strstr (error->message, g_strerror (EDESTADDRREQ)));
   g_clear_error (&error);
   g_assert_cmpint (gsend_socket_send (tx, small, 5, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, code2);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code2);
 
   /* And a unix path that does not exist (ENOENT). */
   GSocket *u = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_DEFAULT, &error);
   g_assert_no_error (error);
   GSocketAddress *nowhere = g_unix_socket_address_new ("/nonexistent/gsend/ctest.sock");
-  fill_messages (m, v, 3, small, 5, nowhere, SENTINEL);
+  gt_fill_messages (m, v, 3, small, 5, nowhere, SENTINEL);
   gint code3 = g_io_error_from_errno (ENOENT);
   g_assert_cmpint (gsend_socket_send_messages (u, m, 3, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, code3);
@@ -133,9 +163,7 @@ test_rule14_error_at_index0 (void)
   g_object_unref (nowhere);
   g_object_unref (u);
 
-  g_object_unref (ra);
-  g_object_unref (tx);
-  g_object_unref (rx);
+  udp4_pair_free (tx, rx, ra);
 }
 
 /* A reader thread that counts datagrams carrying a 4-byte sequence number
@@ -182,22 +210,12 @@ test_rule02_beyond_1024_unix (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   enum { M = 3000 };
   static gchar payload[M][16];
   static GOutputVector v[M];
   static GOutputMessage m[M];
-  memset (m, 0, sizeof m);
-  for (guint32 i = 0; i < M; i++)
-    {
-      memset (payload[i], 0, 16);
-      memcpy (payload[i], &i, 4);
-      v[i].buffer = payload[i];
-      v[i].size = 16;
-      m[i].vectors = &v[i];
-      m[i].num_vectors = 1;
-      m[i].bytes_sent = SENTINEL;
-    }
+  numbered_batch (m, v, payload, M, NULL);
   SeqReader rd = { b, M, 0, 0 };
   GThread *t = g_thread_new ("reader", seq_reader, &rd);
   gint r = gsend_socket_send_messages (a, m, M, 0, NULL, &error);
@@ -231,29 +249,18 @@ static void
 test_rule02_beyond_1024_udp (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   /* Enough room to keep all of them (as root the limit can be forced). */
   int want = 64 * 1024 * 1024;
   gboolean big_buffer = setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) == 0;
   if (!big_buffer)
     setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
-  GSocketAddress *ra = local_addr (rx);
+  GSocketAddress *ra = gt_local_addr (rx);
   enum { M = 3000 };
   static gchar payload[M][16];
   static GOutputVector v[M];
   static GOutputMessage m[M];
-  memset (m, 0, sizeof m);
-  for (guint32 i = 0; i < M; i++)
-    {
-      memset (payload[i], 0, 16);
-      memcpy (payload[i], &i, 4);
-      v[i].buffer = payload[i];
-      v[i].size = 16;
-      m[i].address = ra;
-      m[i].vectors = &v[i];
-      m[i].num_vectors = 1;
-      m[i].bytes_sent = SENTINEL;
-    }
+  numbered_batch (m, v, payload, M, ra);
   SeqReader rd = { rx, M, 0, 0 };
   GThread *t = g_thread_new ("reader", seq_reader, &rd);
   gint r = gsend_socket_send_messages (tx, m, M, 0, NULL, &error);
@@ -271,9 +278,7 @@ test_rule02_beyond_1024_udp (void)
     }
   else
     g_test_message ("no SO_RCVBUFFORCE: only the count was checked");
-  g_object_unref (ra);
-  g_object_unref (tx);
-  g_object_unref (rx);
+  udp4_pair_free (tx, rx, ra);
 }
 
 int

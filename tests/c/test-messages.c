@@ -1,7 +1,6 @@
 /* What goes into a message: addresses (rule 8), control messages (rule 9),
  * vectors (rule 10), size overflow (rule 13). */
-#include "common.h"
-#include "../test-int-msg.h"
+#include "gsend-test.h"
 #include <gio/gunixfdmessage.h>
 #include <gio/gunixcredentialsmessage.h>
 #include <netinet/in.h>
@@ -25,6 +24,21 @@ recv_with_control (GSocket *s, gchar *buf, gsize size, GSocketControlMessage ***
   gssize n = g_socket_receive_message (s, NULL, &iv, 1, cmsgs, n_cmsgs, &flags, NULL, &error);
   g_assert_no_error (error);
   return n;
+}
+
+/* Makes @m one message of the vector @v with @n_cm control messages @cm
+ * (kept for the caller to send again) and sends it: it must go. */
+static void
+send_one_with_control (GSocket *a, GOutputMessage *m, GOutputVector *v, GSocketControlMessage **cm, guint n_cm)
+{
+  GError *error = NULL;
+  memset (m, 0, sizeof *m);
+  m->vectors = v;
+  m->num_vectors = 1;
+  m->control_messages = cm;
+  m->num_control_messages = n_cm;
+  g_assert_cmpint (gsend_socket_send_messages (a, m, 1, 0, NULL, &error), ==, 1);
+  g_assert_no_error (error);
 }
 
 static void
@@ -67,7 +81,7 @@ assert_pipe_works (int write_end, int received_read_end, const char *word)
   g_assert_cmpstr (buf, ==, word);
 }
 
-/* ---- the custom control message (tests/test-int-msg.h) ---- */
+/* ---- the custom control message (tests/test-int-msg.h, through gsend-test.h) ---- */
 
 static GSocketControlMessage *
 test_fd_msg_new (int fd)
@@ -156,9 +170,9 @@ static void
 test_rule08_address_subclasses (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocket *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   TestAddr *custom = test_addr_new_from (ra);
   GInetAddress *ia = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (ra));
   guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (ra));
@@ -181,31 +195,31 @@ test_rule08_address_subclasses (void)
   gchar buf[32];
   for (int i = 0; i < 3; i++)
     {
-      gssize n = recv_bounded (rx, buf, sizeof buf);
+      gssize n = gt_recv_bounded (rx, buf, sizeof buf);
       g_assert_cmpmem (buf, n, v[i].buffer, v[i].size);
     }
   /* The single-message twins with the custom address. */
   g_assert_cmpint (gsend_socket_send_to (tx, G_SOCKET_ADDRESS (custom), "to", 2, NULL, &error), ==, 2);
   g_assert_no_error (error);
-  gssize n = recv_bounded (rx, buf, sizeof buf);
+  gssize n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "to", 2);
   g_assert_cmpint (gsend_socket_send_message (tx, G_SOCKET_ADDRESS (custom), v, 1, NULL, 0, 0, NULL, &error), ==, 6);
   g_assert_no_error (error);
-  n = recv_bounded (rx, buf, sizeof buf);
+  n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "custom", 6);
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
 
   /* A subclass is asked for its native form every time: pointing the same
    * object elsewhere takes effect at the next send. */
-  GSocket *rx2 = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra2 = local_addr (rx2);
+  GSocket *rx2 = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra2 = gt_local_addr (rx2);
   g_assert_true (g_socket_address_to_native (ra2, &custom->sin, sizeof custom->sin, NULL));
   m[0].bytes_sent = 0;
   g_assert_cmpint (gsend_socket_send_messages (tx, m, 1, 0, NULL, &error), ==, 1);
   g_assert_no_error (error);
-  n = recv_bounded (rx2, buf, sizeof buf);
+  n = gt_recv_bounded (rx2, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "custom", 6);
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
   g_object_unref (ra2);
   g_object_unref (rx2);
 
@@ -249,9 +263,9 @@ test_rule08_unix_addresses (void)
   g_assert_cmpuint (m[0].bytes_sent, ==, 7);
   g_assert_cmpuint (m[1].bytes_sent, ==, 11);
   gchar buf[32];
-  gssize n = recv_bounded (rx1, buf, sizeof buf);
+  gssize n = gt_recv_bounded (rx1, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "to-path", 7);
-  n = recv_bounded (rx2, buf, sizeof buf);
+  n = gt_recv_bounded (rx2, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "to-abstract", 11);
 
   g_object_unref (tx);
@@ -275,7 +289,7 @@ test_rule09_unix_fd_message (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   int pipefd[2];
   g_assert_cmpint (pipe (pipefd), ==, 0);
 
@@ -358,7 +372,7 @@ test_rule09_credentials_message (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   g_assert_true (g_socket_set_option (b, SOL_SOCKET, SO_PASSCRED, 1, &error));
   g_assert_no_error (error);
 
@@ -366,11 +380,7 @@ test_rule09_credentials_message (void)
   gchar p[] = "creds";
   GOutputVector v = { p, 5 };
   GOutputMessage m;
-  memset (&m, 0, sizeof m);
-  m.vectors = &v; m.num_vectors = 1;
-  m.control_messages = &cm; m.num_control_messages = 1;
-  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
-  g_assert_no_error (error);
+  send_one_with_control (a, &m, &v, &cm, 1);
   gchar buf[32];
   GSocketControlMessage **c = NULL;
   gint nc = 0;
@@ -398,7 +408,7 @@ test_rule09_credentials_message (void)
       g_assert_nonnull (strstr (error->message, strerror (EPERM)));
       g_clear_error (&error);
       g_assert_cmpuint (m.bytes_sent, ==, SENTINEL);
-      g_assert_true (nothing_pending (b));
+      g_assert_true (gt_nothing_pending (b));
     }
   else
     {
@@ -425,7 +435,7 @@ test_rule09_custom_and_several (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   g_assert_true (g_socket_set_option (b, SOL_SOCKET, SO_PASSCRED, 1, &error));
   int p1[2], p2[2];
   g_assert_cmpint (pipe (p1), ==, 0);
@@ -435,11 +445,7 @@ test_rule09_custom_and_several (void)
   gchar pay[] = "custom";
   GOutputVector v = { pay, 6 };
   GOutputMessage m;
-  memset (&m, 0, sizeof m);
-  m.vectors = &v; m.num_vectors = 1;
-  m.control_messages = &custom; m.num_control_messages = 1;
-  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
-  g_assert_no_error (error);
+  send_one_with_control (a, &m, &v, &custom, 1);
   g_assert_cmpuint (((TestIntMsg *) custom)->serialized, >=, 1);
   {
     gchar buf[32];
@@ -530,7 +536,7 @@ test_rule09_large_control (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   int p[2];
   g_assert_cmpint (pipe (p), ==, 0);
 
@@ -544,11 +550,7 @@ test_rule09_large_control (void)
   gchar pay[] = "many";
   GOutputVector v = { pay, 4 };
   GOutputMessage m;
-  memset (&m, 0, sizeof m);
-  m.vectors = &v; m.num_vectors = 1;
-  m.control_messages = &many; m.num_control_messages = 1;
-  g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
-  g_assert_no_error (error);
+  send_one_with_control (a, &m, &v, &many, 1);
   {
     gchar buf[16];
     GSocketControlMessage **c = NULL;
@@ -613,8 +615,7 @@ test_rule09_large_control (void)
       gint r = gsend_socket_send_messages_with_timeout (a, bm + sent, M - sent, 0, 0, NULL, &error);
       if (r < 0)
         {
-          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-          g_clear_error (&error);
+          gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
         }
       else
         sent += r;
@@ -675,8 +676,8 @@ static void
 test_rule09_custom_ip_level_udp (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   g_assert_true (g_socket_set_option (rx, IPPROTO_IP, IP_RECVTOS, 1, &error));
   g_assert_no_error (error);
   enum { M = 8 };
@@ -713,7 +714,7 @@ test_rule09_custom_ip_level_udp (void)
       g_assert_cmpuint (m[i].bytes_sent, ==, 100);
       g_assert_cmpint (got_tos, ==, i >= 4 ? ((TestIntMsg *) tos[i])->value : 0);
     }
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
   for (int i = 0; i < M; i++)
     g_object_unref (tos[i]);
   g_object_unref (ra);
@@ -729,27 +730,25 @@ static void
 test_rule14_address_conversion_error (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocket *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   TestAddr *bad = test_addr_new_from (ra);
   bad->fail = TRUE;
   gchar p[] = "conv";
   GOutputMessage m[4];
   GOutputVector v[4];
-  fill_messages (m, v, 4, p, 4, ra, SENTINEL);
+  gt_fill_messages (m, v, 4, p, 4, ra, SENTINEL);
   m[2].address = G_SOCKET_ADDRESS (bad);
   g_assert_cmpint (gsend_socket_send_messages (tx, m, 4, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE);
   g_test_message ("%s", error->message);
   g_clear_error (&error);
-  for (int i = 0; i < 4; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
-  g_assert_true (nothing_pending (rx));
+  gt_assert_all_sent (m, 4, SENTINEL);
+  g_assert_true (gt_nothing_pending (rx));
   g_assert_cmpint (gsend_socket_send_to (tx, G_SOCKET_ADDRESS (bad), p, 4, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE);
-  g_clear_error (&error);
-  g_assert_true (nothing_pending (rx));
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_HOST_UNREACHABLE);
+  g_assert_true (gt_nothing_pending (rx));
   g_object_unref (bad);
   g_object_unref (ra);
   g_object_unref (tx);
@@ -763,7 +762,7 @@ test_rule13_control_size_overflow (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   gsize sizes[] = { G_MAXSIZE, G_MAXSIZE - 3, G_MAXSSIZE, (gsize) 1 << 40 };
   gchar p[] = "x";
   GOutputVector v = { p, 1 };
@@ -774,15 +773,13 @@ test_rule13_control_size_overflow (void)
       GSocketControlMessage *c = G_SOCKET_CONTROL_MESSAGE (h);
       GOutputMessage m[2] = { { NULL, &v, 1, SENTINEL, NULL, 0 }, { NULL, &v, 1, SENTINEL, &c, 1 } };
       g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
       g_assert_cmpint (gsend_socket_send_message (a, NULL, &v, 1, &c, 1, 0, NULL, &error), ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_object_unref (h);
     }
-  g_assert_true (nothing_pending (b));
+  g_assert_true (gt_nothing_pending (b));
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -794,7 +791,7 @@ test_rule10_zero_length_vectors (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   gchar x[] = "ab", y[] = "cd", z[] = "unused";
   GOutputVector v[6] = { { z, 0 }, { x, 2 }, { z, 0 }, { NULL, 0 }, { y, 2 }, { z, 0 } };
   GOutputMessage m[2];
@@ -807,11 +804,11 @@ test_rule10_zero_length_vectors (void)
   g_assert_cmpuint (m[0].bytes_sent, ==, 4);
   g_assert_cmpuint (m[1].bytes_sent, ==, 0);
   gchar buf[32];
-  gssize n = recv_bounded (b, buf, sizeof buf);
+  gssize n = gt_recv_bounded (b, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "abcd", 4);
-  n = recv_bounded (b, buf, sizeof buf);
+  n = gt_recv_bounded (b, buf, sizeof buf);
   g_assert_cmpint (n, ==, 0);
-  g_assert_true (nothing_pending (b));
+  g_assert_true (gt_nothing_pending (b));
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -822,7 +819,7 @@ test_rule10_many_vectors (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   static guint8 data[1024];
   static GOutputVector v[1024];
   for (int i = 0; i < 1024; i++)
@@ -840,9 +837,9 @@ test_rule10_many_vectors (void)
   g_assert_cmpuint (m[0].bytes_sent, ==, 64);
   g_assert_cmpuint (m[1].bytes_sent, ==, 1024);
   static gchar buf[2048];
-  gssize n = recv_bounded (b, buf, sizeof buf);
+  gssize n = gt_recv_bounded (b, buf, sizeof buf);
   g_assert_cmpmem (buf, n, data, 64);
-  n = recv_bounded (b, buf, sizeof buf);
+  n = gt_recv_bounded (b, buf, sizeof buf);
   g_assert_cmpmem (buf, n, data, 1024);
   /* One more than the kernel takes: its error, for message 0. */
   static GOutputVector v1025[1025];
@@ -858,12 +855,11 @@ test_rule10_many_vectors (void)
   g_clear_error (&error);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v1025, 1025, NULL, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, emsgsize);
-  g_clear_error (&error);
-  g_assert_true (nothing_pending (b));
+  gt_assert_error_clear (error, G_IO_ERROR, emsgsize);
+  g_assert_true (gt_nothing_pending (b));
   /* And over UDP, where runs of equal sizes may be coalesced. */
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   GOutputMessage um[4];
   memset (um, 0, sizeof um);
   for (int i = 0; i < 4; i++)
@@ -877,7 +873,7 @@ test_rule10_many_vectors (void)
   for (int i = 0; i < 4; i++)
     {
       g_assert_cmpuint (um[i].bytes_sent, ==, 64);
-      n = recv_bounded (rx, buf, sizeof buf);
+      n = gt_recv_bounded (rx, buf, sizeof buf);
       g_assert_cmpmem (buf, n, &data[i * 64], 64);
     }
   g_object_unref (ra);
@@ -893,22 +889,22 @@ test_rule10_null_terminated_vectors (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   gchar x[] = "null", y[] = "-terminated", z[] = "never";
   GOutputVector v[4] = { { x, 4 }, { y, 11 }, { NULL, 0 }, { z, 5 } };
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v, -1, NULL, 0, 0, NULL, &error), ==, 15);
   g_assert_no_error (error);
   gchar buf[32];
-  gssize n = recv_bounded (b, buf, sizeof buf);
+  gssize n = gt_recv_bounded (b, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "null-terminated", 15);
   gsize written = 0;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, -1, NULL, 0, 0, -1, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_OK);
   g_assert_no_error (error);
   g_assert_cmpuint (written, ==, 15);
-  n = recv_bounded (b, buf, sizeof buf);
+  n = gt_recv_bounded (b, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "null-terminated", 15);
-  g_assert_true (nothing_pending (b));
+  g_assert_true (gt_nothing_pending (b));
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -920,7 +916,7 @@ test_rule10_no_vectors (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   gchar x[] = "mid";
   GOutputVector v = { x, 3 };
   GOutputMessage m[3];
@@ -933,47 +929,47 @@ test_rule10_no_vectors (void)
   g_assert_cmpuint (m[0].bytes_sent, ==, 0);
   g_assert_cmpuint (m[2].bytes_sent, ==, 0);
   gchar buf[32];
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
-  gssize n = recv_bounded (b, buf, sizeof buf);
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 0);
+  gssize n = gt_recv_bounded (b, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "mid", 3);
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 0);
 
   g_assert_cmpint (gsend_socket_send_message (a, NULL, NULL, 0, NULL, 0, 0, NULL, &error), ==, 1);
   g_assert_no_error (error);
   buf[0] = 'X';
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 1);
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 1);
   g_assert_cmpint (buf[0], ==, 0);
   /* -1 with the terminator first: no vectors either. */
   GOutputVector term = { NULL, 0 };
   g_assert_cmpint (gsend_socket_send_message (a, NULL, &term, -1, NULL, 0, 0, NULL, &error), ==, 1);
   g_assert_no_error (error);
   buf[0] = 'X';
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 1);
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 1);
   g_assert_cmpint (buf[0], ==, 0);
   gsize written = 0;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, NULL, 0, NULL, 0, 0, -1, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_OK);
   g_assert_no_error (error);
   g_assert_cmpuint (written, ==, 1);
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 1);
-  g_assert_true (nothing_pending (b));
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 1);
+  g_assert_true (gt_nothing_pending (b));
 
   /* The buffer twins with size 0: an empty datagram (one empty vector). */
   g_assert_cmpint (gsend_socket_send (a, x, 0, NULL, &error), ==, 0);
   g_assert_no_error (error);
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 0);
   g_assert_cmpint (gsend_socket_send_to (a, NULL, x, 0, NULL, &error), ==, 0);
   g_assert_no_error (error);
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 0);
   g_assert_cmpint (gsend_socket_send_with_blocking (a, x, 0, FALSE, NULL, &error), ==, 0);
   g_assert_no_error (error);
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 0);
   /* One empty vector is not "no vectors": nothing is added. */
   GOutputVector empty = { x, 0 };
   g_assert_cmpint (gsend_socket_send_message (a, NULL, &empty, 1, NULL, 0, 0, NULL, &error), ==, 0);
   g_assert_no_error (error);
-  g_assert_cmpint (recv_bounded (b, buf, sizeof buf), ==, 0);
-  g_assert_true (nothing_pending (b));
+  g_assert_cmpint (gt_recv_bounded (b, buf, sizeof buf), ==, 0);
+  g_assert_true (gt_nothing_pending (b));
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -985,7 +981,7 @@ test_rule13_size_overflow (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   gchar x[8] = "tiny";
   GOutputVector v[3] = { { x, 4 }, { x, G_MAXSIZE }, { x, 2 } };
   GOutputMessage m[2];
@@ -995,30 +991,25 @@ test_rule13_size_overflow (void)
   m[0].bytes_sent = m[1].bytes_sent = SENTINEL;
   GOutputMessage only_bad = m[1];
   g_assert_cmpint (gsend_socket_send_messages (a, &only_bad, 1, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_cmpuint (only_bad.bytes_sent, ==, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, &only_bad, 1, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 3, NULL, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   gsize written = SENTINEL;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 3, NULL, 0, 0, -1, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_FAILED);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
-  g_assert_true (nothing_pending (b));
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_true (gt_nothing_pending (b));
 
   /* The sizes are checked before anything of the batch is sent: the valid
    * message 0 does not go either. */
   g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_cmpuint (m[0].bytes_sent, ==, SENTINEL);
   g_assert_cmpuint (m[1].bytes_sent, ==, SENTINEL);
-  g_assert_true (nothing_pending (b));
+  g_assert_true (gt_nothing_pending (b));
   g_object_unref (a);
   g_object_unref (b);
 }

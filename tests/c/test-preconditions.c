@@ -1,16 +1,6 @@
 /* Programming errors (rule 12): a critical in log domain "GSend", -1 or
  * G_POLLABLE_RETURN_FAILED, nothing sent, no crash, *error untouched. */
-#include "common.h"
-#include "../test-watchdog.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "gsend-test.h"
 
 /* The connected pair every case sends on (through the wrong arguments). */
 static GSocket *tx, *rx;
@@ -24,20 +14,20 @@ static void
 assert_nothing_sent (void)
 {
   g_test_assert_expected_messages ();
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
 }
 
 static void
 setup (void)
 {
-  unix_pair (SOCK_DGRAM, &tx, &rx);
+  gt_unix_pair (SOCK_DGRAM, &tx, &rx);
   rx_addr = g_unix_socket_address_new_with_type ("", 0, G_UNIX_SOCKET_ADDRESS_ANONYMOUS);
 }
 
 static void
 teardown (void)
 {
-  g_assert_cmpuint (drain (rx), ==, 0);
+  g_assert_cmpuint (gt_drain (rx), ==, 0);
   g_clear_object (&tx);
   g_clear_object (&rx);
   g_clear_object (&rx_addr);
@@ -95,6 +85,16 @@ datagrams_expect_critical (gpointer sock, GBytes **d, guint n, GError **error)
   assert_nothing_sent ();
 }
 
+/* Every family of entry points on @sock, one message/vector/datagram each. */
+static void
+every_twin_expects_critical (gpointer sock, GOutputMessage *m, GOutputVector *v, GBytes **d, GError **error)
+{
+  batch_twins_expect_critical (sock, m, 1, error);
+  single_twins_expect_critical (sock, v, 1, error);
+  buffer_twins_expect_critical (sock, payload, sizeof payload, error);
+  datagrams_expect_critical (sock, d, 1, error);
+}
+
 static void
 one_message (GOutputMessage *m, GOutputVector *v)
 {
@@ -114,10 +114,7 @@ test_rule12_null_socket (void)
   GOutputVector v;
   one_message (&m, &v);
   GBytes *d = g_bytes_new_static (payload, sizeof payload);
-  batch_twins_expect_critical (NULL, &m, 1, &error);
-  single_twins_expect_critical (NULL, &v, 1, &error);
-  buffer_twins_expect_critical (NULL, payload, sizeof payload, &error);
-  datagrams_expect_critical (NULL, &d, 1, &error);
+  every_twin_expects_critical (NULL, &m, &v, &d, &error);
   g_assert_null (error);
   EXPECT_CRITICAL ("gsend_socket_set_gso");
   gsend_socket_set_gso (NULL, FALSE);
@@ -146,10 +143,7 @@ test_rule12_wrong_type_socket (void)
   one_message (&m, &v);
   GBytes *d = g_bytes_new_static (payload, sizeof payload);
   GCancellable *not_a_socket = g_cancellable_new ();
-  batch_twins_expect_critical (not_a_socket, &m, 1, &error);
-  single_twins_expect_critical (not_a_socket, &v, 1, &error);
-  buffer_twins_expect_critical (not_a_socket, payload, sizeof payload, &error);
-  datagrams_expect_critical (not_a_socket, &d, 1, &error);
+  every_twin_expects_critical (not_a_socket, &m, &v, &d, &error);
   g_assert_null (error);
   EXPECT_CRITICAL ("gsend_socket_set_gso");
   gsend_socket_set_gso ((GSocket *) not_a_socket, FALSE);
@@ -190,7 +184,7 @@ test_rule12_null_messages (void)
   datagrams_expect_critical (tx, ds, 3, &error);
   g_assert_null (error);
   g_bytes_unref (d);
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
   teardown ();
 }
 
@@ -205,10 +199,7 @@ test_rule12_error_already_set (void)
   GOutputVector v;
   one_message (&m, &v);
   GBytes *d = g_bytes_new_static (payload, sizeof payload);
-  batch_twins_expect_critical (tx, &m, 1, &error);
-  single_twins_expect_critical (tx, &v, 1, &error);
-  buffer_twins_expect_critical (tx, payload, sizeof payload, &error);
-  datagrams_expect_critical (tx, &d, 1, &error);
+  every_twin_expects_critical (tx, &m, &v, &d, &error);
   g_assert_true (error == before);
   g_assert_cmpstr (error->message, ==, "earlier");
   g_error_free (error);
@@ -277,7 +268,7 @@ test_rule12_null_vectors_beyond_chunk (void)
   for (guint b = 0; b < G_N_ELEMENTS (bad_at); b++)
     for (guint what = 0; what < 2; what++)
       {
-        fill_messages (m, v, BIG, payload, 1, NULL, 31337);
+        gt_fill_messages (m, v, BIG, payload, 1, NULL, 31337);
         if (what == 0)
           {
             m[bad_at[b]].vectors = NULL;

@@ -1,30 +1,17 @@
 /* UDP on loopback (IPv4 and IPv6) through gsend's C ABI. */
-#include "common.h"
+#include "gsend-test.h"
 #include <poll.h>
 
 #define SENTINEL_UDP 8888888
-
-static gboolean
-have_ipv6 (void)
-{
-  GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
-  GSocketAddress *a = g_inet_socket_address_new (lo6, 0);
-  gboolean ok = probe && g_socket_bind (probe, a, FALSE, NULL);
-  g_object_unref (a);
-  g_object_unref (lo6);
-  g_clear_object (&probe);
-  return ok;
-}
 
 static void
 batch_per_message_addresses (GSocketFamily family)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (family);
-  GSocket *rx1 = udp_bound (family);
-  GSocket *rx2 = udp_bound (family);
-  GSocketAddress *a1 = local_addr (rx1), *a2 = local_addr (rx2);
+  GSocket *tx = gt_udp_bound (family);
+  GSocket *rx1 = gt_udp_bound (family);
+  GSocket *rx2 = gt_udp_bound (family);
+  GSocketAddress *a1 = gt_local_addr (rx1), *a2 = gt_local_addr (rx2);
 
   enum { N = 6 };
   gchar payload[N][32];
@@ -51,12 +38,12 @@ batch_per_message_addresses (GSocketFamily family)
   for (int i = 0; i < N; i++)
     {
       gchar buf[64];
-      gssize n = recv_bounded ((i % 2) ? rx2 : rx1, buf, sizeof buf);
+      gssize n = gt_recv_bounded ((i % 2) ? rx2 : rx1, buf, sizeof buf);
       g_assert_cmpint (n, ==, (gssize) strlen (payload[i]));
       g_assert_cmpmem (buf, n, payload[i], strlen (payload[i]));
     }
-  g_assert_true (nothing_pending (rx1));
-  g_assert_true (nothing_pending (rx2));
+  g_assert_true (gt_nothing_pending (rx1));
+  g_assert_true (gt_nothing_pending (rx2));
 
   g_object_unref (a1);
   g_object_unref (a2);
@@ -74,14 +61,7 @@ test_rule07_ipv4_batch (void)
 static void
 test_rule07_ipv6_batch (void)
 {
-  GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
-  GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  GSocketAddress *a = g_inet_socket_address_new (lo6, 0);
-  gboolean ok = probe && g_socket_bind (probe, a, FALSE, NULL);
-  g_object_unref (a);
-  g_object_unref (lo6);
-  g_clear_object (&probe);
-  if (!ok)
+  if (!gt_have_ipv6 ())
     {
       g_test_skip ("no IPv6 loopback here");
       return;
@@ -94,9 +74,9 @@ static void
 connected_null_address (GSocketFamily family)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (family);
-  GSocket *rx = udp_bound (family);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (family);
+  GSocket *rx = gt_udp_bound (family);
+  GSocketAddress *ra = gt_local_addr (rx);
   g_assert_true (g_socket_connect (tx, ra, NULL, &error));
   g_assert_no_error (error);
 
@@ -115,38 +95,38 @@ connected_null_address (GSocketFamily family)
   g_assert_cmpuint (m[2].bytes_sent, ==, 11);
 
   gchar buf[64];
-  gssize n = recv_bounded (rx, buf, sizeof buf);
+  gssize n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "first", 5);
-  n = recv_bounded (rx, buf, sizeof buf);
+  n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "firstsecond-part", 16);
-  n = recv_bounded (rx, buf, sizeof buf);
+  n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "second-part", 11);
 
   /* The single-message twins too. */
   g_assert_cmpint (gsend_socket_send (tx, "abc", 3, NULL, &error), ==, 3);
   g_assert_no_error (error);
-  n = recv_bounded (rx, buf, sizeof buf);
+  n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "abc", 3);
   g_assert_cmpint (gsend_socket_send_to (tx, NULL, "defg", 4, NULL, &error), ==, 4);
   g_assert_no_error (error);
-  n = recv_bounded (rx, buf, sizeof buf);
+  n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "defg", 4);
   g_assert_cmpint (gsend_socket_send_message (tx, NULL, v, 2, NULL, 0, 0, NULL, &error), ==, 16);
   g_assert_no_error (error);
-  n = recv_bounded (rx, buf, sizeof buf);
+  n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "firstsecond-part", 16);
   g_assert_cmpint (gsend_socket_send_with_blocking (tx, "hij", 3, FALSE, NULL, &error), ==, 3);
   g_assert_no_error (error);
-  n = recv_bounded (rx, buf, sizeof buf);
+  n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "hij", 3);
   gsize written = 0;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (tx, NULL, v, 1, NULL, 0, 0, -1, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_OK);
   g_assert_no_error (error);
   g_assert_cmpuint (written, ==, 5);
-  n = recv_bounded (rx, buf, sizeof buf);
+  n = gt_recv_bounded (rx, buf, sizeof buf);
   g_assert_cmpmem (buf, n, "first", 5);
-  g_assert_true (nothing_pending (rx));
+  g_assert_true (gt_nothing_pending (rx));
 
   g_object_unref (ra);
   g_object_unref (rx);
@@ -162,14 +142,7 @@ test_rule08_ipv4_connected_null_address (void)
 static void
 test_rule08_ipv6_connected_null_address (void)
 {
-  GSocket *probe = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-  GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
-  GSocketAddress *a = g_inet_socket_address_new (lo6, 0);
-  gboolean ok = probe && g_socket_bind (probe, a, FALSE, NULL);
-  g_object_unref (a);
-  g_object_unref (lo6);
-  g_clear_object (&probe);
-  if (!ok)
+  if (!gt_have_ipv6 ())
     {
       g_test_skip ("no IPv6 loopback here");
       return;
@@ -177,15 +150,6 @@ test_rule08_ipv6_connected_null_address (void)
   connected_null_address (G_SOCKET_FAMILY_IPV6);
 }
 
-
-/* Receiver with room for everything a test sends (forced as root). */
-static void
-big_rcvbuf (GSocket *rx)
-{
-  int want = 32 * 1024 * 1024;
-  if (setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0)
-    setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
-}
 
 static gboolean
 gso_env_off (void)
@@ -198,8 +162,8 @@ static void
 test_rule08_send_datagrams (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4), *rx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *ra = local_addr (rx);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *ra = gt_local_addr (rx);
   GBytes *d[4] = {
     g_bytes_new ("alpha", 5), g_bytes_new ("", 0), g_bytes_new ("gamma-ray", 9), g_bytes_new ("d", 1),
   };
@@ -210,7 +174,7 @@ test_rule08_send_datagrams (void)
       gchar buf[32];
       gsize len;
       const gchar *want = g_bytes_get_data (d[i], &len);
-      gssize n = recv_bounded (rx, buf, sizeof buf);
+      gssize n = gt_recv_bounded (rx, buf, sizeof buf);
       g_assert_cmpint (n, ==, (gssize) len);
       if (len)
         g_assert_cmpmem (buf, n, want, len);
@@ -221,14 +185,13 @@ test_rule08_send_datagrams (void)
   g_assert_true (g_socket_connect (tx, ra, NULL, &error));
   g_assert_cmpint (gsend_socket_send_datagrams (tx, NULL, d, 4, 0, 0, NULL, &error), ==, 4);
   g_assert_no_error (error);
-  g_assert_cmpuint (drain (rx), ==, 4);
+  g_assert_cmpuint (gt_drain (rx), ==, 4);
   /* Unconnected with NULL: the system's error. */
-  GSocket *tx2 = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx2 = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   g_assert_cmpint (gsend_socket_send_datagrams (tx2, NULL, d, 4, 0, -1, NULL, &error), ==, -1);
   gint code = g_io_error_from_errno (EDESTADDRREQ);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
-  g_assert_true (nothing_pending (rx));
+  gt_assert_error_clear (error, G_IO_ERROR, code);
+  g_assert_true (gt_nothing_pending (rx));
   for (int i = 0; i < 4; i++)
     g_bytes_unref (d[i]);
   g_object_unref (tx2);
@@ -241,19 +204,19 @@ test_rule08_send_datagrams (void)
 static void
 test_gso_set_get (void)
 {
-  GSocket *u = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *u = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   g_assert_true (gsend_socket_get_gso (u) == !gso_env_off ());
   gsend_socket_set_gso (u, FALSE);
   g_assert_false (gsend_socket_get_gso (u));
   gsend_socket_set_gso (u, TRUE);
   g_assert_true (gsend_socket_get_gso (u) == !gso_env_off ());
   /* Per socket: another UDP socket is not affected. */
-  GSocket *u2 = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *u2 = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   gsend_socket_set_gso (u, FALSE);
   g_assert_true (gsend_socket_get_gso (u2) == !gso_env_off ());
   /* Not UDP: never. */
   GSocket *a, *b;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   g_assert_false (gsend_socket_get_gso (a));
   gsend_socket_set_gso (a, TRUE);
   g_assert_false (gsend_socket_get_gso (a));
@@ -272,12 +235,12 @@ static void
 send_runs (const guint (*runs)[2], guint n_runs, gboolean two_dest, gboolean gso)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (runs_family);
-  GSocket *rx1 = udp_bound (runs_family), *rx2 = udp_bound (runs_family);
-  big_rcvbuf (rx1);
-  big_rcvbuf (rx2);
+  GSocket *tx = gt_udp_bound (runs_family);
+  GSocket *rx1 = gt_udp_bound (runs_family), *rx2 = gt_udp_bound (runs_family);
+  gt_rcvbuf (rx1, 32 * 1024 * 1024, 32 * 1024 * 1024);
+  gt_rcvbuf (rx2, 32 * 1024 * 1024, 32 * 1024 * 1024);
   gsend_socket_set_gso (tx, gso);
-  GSocketAddress *a1 = local_addr (rx1), *a2 = local_addr (rx2);
+  GSocketAddress *a1 = gt_local_addr (rx1), *a2 = gt_local_addr (rx2);
   guint total = 0;
   for (guint r = 0; r < n_runs; r++)
     total += runs[r][0];
@@ -306,12 +269,12 @@ send_runs (const guint (*runs)[2], guint n_runs, gboolean two_dest, gboolean gso
     {
       g_assert_cmpuint (m[k].bytes_sent, ==, v[k].size);
       GSocket *rx = m[k].address == a2 ? rx2 : rx1;
-      gssize n = recv_bounded (rx, (gchar *) buf, 70000);
+      gssize n = gt_recv_bounded (rx, (gchar *) buf, 70000);
       g_assert_cmpint (n, ==, (gssize) v[k].size);
       g_assert_cmpmem (buf, n, v[k].buffer, v[k].size);
     }
-  g_assert_true (nothing_pending (rx1));
-  g_assert_true (nothing_pending (rx2));
+  g_assert_true (gt_nothing_pending (rx1));
+  g_assert_true (gt_nothing_pending (rx2));
   g_free (buf);
   g_free (data);
   g_free (m);
@@ -347,7 +310,7 @@ static const guint runs_v6[][2] = { { 64, 1200 }, { 40, 1600 }, { 2, 65507 }, { 
 static void
 test_rule07_runs_ipv6 (void)
 {
-  if (!have_ipv6 ())
+  if (!gt_have_ipv6 ())
     {
       g_test_skip ("no IPv6 loopback here");
       return;
@@ -368,14 +331,14 @@ test_rule08_address_churn (void)
 {
   GError *error = NULL;
   enum { R = 3, M = 1500 };
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   GSocket *rx[R];
   guint16 port[R];
   for (int i = 0; i < R; i++)
     {
-      rx[i] = udp_bound (G_SOCKET_FAMILY_IPV4);
-      big_rcvbuf (rx[i]);
-      GSocketAddress *a = local_addr (rx[i]);
+      rx[i] = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+      gt_rcvbuf (rx[i], 32 * 1024 * 1024, 32 * 1024 * 1024);
+      GSocketAddress *a = gt_local_addr (rx[i]);
       port[i] = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a));
       g_object_unref (a);
     }
@@ -403,12 +366,12 @@ test_rule08_address_churn (void)
         {
           guint which = round == 0 ? i % R : round == 1 ? (i / 7) % R : (i * 2654435761u >> 7) % R;
           guint32 got = G_MAXUINT32;
-          g_assert_cmpint (recv_bounded (rx[which], (gchar *) &got, sizeof got), ==, 4);
+          g_assert_cmpint (gt_recv_bounded (rx[which], (gchar *) &got, sizeof got), ==, 4);
           g_assert_cmpuint (got, ==, i);
           g_object_unref (m[i].address);
         }
       for (int k = 0; k < R; k++)
-        g_assert_true (nothing_pending (rx[k]));
+        g_assert_true (gt_nothing_pending (rx[k]));
     }
   for (int i = 0; i < R; i++)
     g_object_unref (rx[i]);
@@ -421,10 +384,10 @@ static void
 test_rule08_address_reuse_across_calls (void)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocket *rx1 = udp_bound (G_SOCKET_FAMILY_IPV4), *rx2 = udp_bound (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *a1 = local_addr (rx1);
-  GSocketAddress *a2 = local_addr (rx2);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *rx1 = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx2 = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *a1 = gt_local_addr (rx1);
+  GSocketAddress *a2 = gt_local_addr (rx2);
   guint16 p2 = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a2));
   g_object_unref (a2);
   gchar x[] = "x";
@@ -443,10 +406,10 @@ test_rule08_address_reuse_across_calls (void)
       g_assert_no_error (error);
       g_object_unref (fresh);
       gchar buf[4];
-      g_assert_cmpint (recv_bounded (rx1, buf, sizeof buf), ==, 1);
-      g_assert_cmpint (recv_bounded (rx2, buf, sizeof buf), ==, 1);
-      g_assert_true (nothing_pending (rx1));
-      g_assert_true (nothing_pending (rx2));
+      g_assert_cmpint (gt_recv_bounded (rx1, buf, sizeof buf), ==, 1);
+      g_assert_cmpint (gt_recv_bounded (rx2, buf, sizeof buf), ==, 1);
+      g_assert_true (gt_nothing_pending (rx1));
+      g_assert_true (gt_nothing_pending (rx2));
     }
   g_object_unref (a1);
   g_object_unref (tx);
@@ -471,7 +434,7 @@ static gpointer
 shared_sender (gpointer data)
 {
   SharedSender *s = data;
-  GSocket *tx = udp_bound (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   static guint8 payload[SH_THREADS][SH_ADDRS][2];
   GOutputVector v[SH_ADDRS];
   GOutputMessage m[SH_ADDRS];
@@ -505,9 +468,9 @@ test_rule16_shared_addresses_threads (void)
   guint16 port[3];
   for (int i = 0; i < 3; i++)
     {
-      rx[i] = udp_bound (G_SOCKET_FAMILY_IPV4);
-      big_rcvbuf (rx[i]);
-      GSocketAddress *a = local_addr (rx[i]);
+      rx[i] = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
+      gt_rcvbuf (rx[i], 32 * 1024 * 1024, 32 * 1024 * 1024);
+      GSocketAddress *a = gt_local_addr (rx[i]);
       port[i] = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (a));
       g_object_unref (a);
     }
@@ -651,7 +614,7 @@ one_arrived_at (GSocket **rx, guint n, const gchar *want, gsize len)
         g_assert_cmpmem (buf, r, want, len);
       }
   for (guint i = 0; i < n; i++)
-    g_assert_true (nothing_pending (rx[i]));
+    g_assert_true (gt_nothing_pending (rx[i]));
   return at;
 }
 
@@ -662,14 +625,14 @@ static void
 one_run_script (GSocketFamily family, const char *script, gboolean connected, gboolean gio, gint *where)
 {
   GError *error = NULL;
-  GSocket *tx = udp_bound (family);
+  GSocket *tx = gt_udp_bound (family);
   GSocket *rx[ONE_RX];
   GSocketAddress *addr[ONE_RX];
   GPtrArray *kept = g_ptr_array_new_with_free_func (g_object_unref);
   for (guint i = 0; i < ONE_RX; i++)
     {
-      rx[i] = udp_bound (family);
-      addr[i] = local_addr (rx[i]);
+      rx[i] = gt_udp_bound (family);
+      addr[i] = gt_local_addr (rx[i]);
     }
   if (connected)
     {
@@ -741,7 +704,7 @@ test_rule08_one_datagram_addresses_ipv4 (void)
 static void
 test_rule08_one_datagram_addresses_ipv6 (void)
 {
-  if (!have_ipv6 ())
+  if (!gt_have_ipv6 ())
     {
       g_test_skip ("no IPv6 loopback here");
       return;

@@ -1,6 +1,6 @@
 /* AF_UNIX datagram socketpairs: full queues, blocking, timeouts,
  * cancellation, closed sockets, flags (rules 2-7, 11). */
-#include "common.h"
+#include "gsend-test.h"
 #include <signal.h>
 #include <pthread.h>
 
@@ -8,27 +8,56 @@
 #define N 20
 #define SENTINEL 777777
 
+/* Declares what most tests here start from: an AF_UNIX datagram pair a → b
+ * whose queue was filled (`filled` datagrams) and then given room for
+ * @room, `error`, and a batch m/v of N messages of DGRAM bytes of `buf`
+ * (bytes_sent SENTINEL). */
+#define FULL_PAIR_AND_BATCH(room)                            \
+  GSocket *a, *b;                                            \
+  GError *error = NULL;                                      \
+  gt_unix_pair (SOCK_DGRAM, &a, &b);                         \
+  guint filled = gt_fill_queue (a, DGRAM);                   \
+  gt_take (b, (room), DGRAM);                                \
+  static gchar buf[DGRAM];                                   \
+  GOutputMessage m[N];                                       \
+  GOutputVector v[N];                                        \
+  gt_fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL)
+
+/* The end of a partial send: the first @r of N messages went (bytes_sent
+ * DGRAM, the rest SENTINEL), and b holds them after the @queued datagrams
+ * that were there before; then the pair goes. */
+static void
+assert_partial_and_free (GSocket *a, GSocket *b, GOutputMessage *m, gint r, guint queued)
+{
+  gt_assert_partial (m, N, r, DGRAM, SENTINEL);
+  g_assert_cmpuint (gt_drain (b), ==, queued + r);
+
+  g_object_unref (a);
+  g_object_unref (b);
+}
+
+/* In a subprocess: an AF_UNIX stream pair whose a end is shut down for
+ * writing, with SIGPIPE's default action (terminate) restored. */
+static void
+stream_pair_sigpipe_deadly (GSocket **a, GSocket **b)
+{
+  gt_unix_pair (SOCK_STREAM, a, b);
+  g_assert_cmpint (shutdown (g_socket_get_fd (*a), SHUT_WR), ==, 0);
+  signal (SIGPIPE, SIG_DFL);
+}
+
 /* rule 3: timeout 0 on a full socket: WOULD_BLOCK, nothing sent, bytes_sent untouched. */
 static void
 test_rule03_full_timeout0_would_block (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
+  FULL_PAIR_AND_BATCH (0);
   g_assert_cmpuint (filled, >, 0);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 0, NULL, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (r, ==, -1);
   g_clear_error (&error);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled);
+  gt_assert_all_sent (m, N, SENTINEL);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
 
   g_object_unref (a);
   g_object_unref (b);
@@ -39,29 +68,11 @@ test_rule03_full_timeout0_would_block (void)
 static void
 test_rule03_partial_count (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
-  gchar rbuf[DGRAM];
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-
-  static gchar buf[DGRAM];
+  FULL_PAIR_AND_BATCH (2);
   memset (buf, 'p', sizeof buf);
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, 0, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (r, >=, 1);
-  g_assert_cmpint (r, <, N);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled - 2 + r);
-
-  g_object_unref (a);
-  g_object_unref (b);
+  assert_partial_and_free (a, b, m, r, filled - 2);
 }
 
 /* rule 2: a non-blocking socket through the twins without a timeout
@@ -69,75 +80,43 @@ test_rule03_partial_count (void)
 static void
 test_rule02_nonblocking_socket (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  FULL_PAIR_AND_BATCH (0);
   g_socket_set_blocking (a, FALSE);
-  guint filled = fill_queue (a, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages (a, m, N, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, N, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_socket_send (a, buf, DGRAM, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_socket_send_to (a, NULL, buf, DGRAM, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   /* A blocking socket asked not to block. */
   g_socket_set_blocking (a, TRUE);
   g_assert_cmpint (gsend_socket_send_with_blocking (a, buf, DGRAM, FALSE, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   gsize written = SENTINEL;
   g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, 0, &written, NULL, &error),
                    ==, G_POLLABLE_RETURN_WOULD_BLOCK);
   g_assert_no_error (error);
   g_socket_set_blocking (a, FALSE);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled);
+  gt_assert_all_sent (m, N, SENTINEL);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
 
   /* Now room for a few. */
-  filled = fill_queue (a, DGRAM);
-  gchar rbuf[DGRAM];
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
+  filled = gt_fill_queue (a, DGRAM);
+  gt_take (b, 2, DGRAM);
   gint r = gsend_socket_send_messages (a, m, N, 0, NULL, &error);
   g_assert_no_error (error);
-  g_assert_cmpint (r, >=, 1);
-  g_assert_cmpint (r, <, N);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled - 2 + r);
-
-  g_object_unref (a);
-  g_object_unref (b);
+  assert_partial_and_free (a, b, m, r, filled - 2);
 }
 
 /* rule 4: a positive timeout on a full socket: TIMED_OUT, not before the deadline. */
 static void
 test_rule04_timeout_expires (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  FULL_PAIR_AND_BATCH (0);
   const gint64 timeout = 200 * 1000;
   gint64 t0 = g_get_monotonic_time ();
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, timeout, NULL, &error);
@@ -147,8 +126,7 @@ test_rule04_timeout_expires (void)
   g_clear_error (&error);
   g_assert_cmpint (elapsed, >=, timeout);
   g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
+  gt_assert_all_sent (m, N, SENTINEL);
 
   /* The single-message twin with a timeout. */
   gsize written = SENTINEL;
@@ -156,8 +134,7 @@ test_rule04_timeout_expires (void)
   GPollableReturn pr = gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, timeout, &written, NULL, &error);
   elapsed = g_get_monotonic_time () - t0;
   g_assert_cmpint (pr, ==, G_POLLABLE_RETURN_FAILED);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpint (elapsed, >=, timeout);
   g_assert_cmpint (elapsed, <, 30 * G_USEC_PER_SEC);
 
@@ -173,7 +150,7 @@ test_rule04_timeout_expires (void)
   g_assert_cmpint (elapsed, >=, timeout);
   g_bytes_unref (d);
 
-  g_assert_cmpuint (drain (b), ==, filled);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -182,17 +159,7 @@ test_rule04_timeout_expires (void)
 static void
 test_rule04_timeout_partial (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
-  gchar rbuf[DGRAM];
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  FULL_PAIR_AND_BATCH (1);
   const gint64 timeout = 100 * 1000;
   gint64 t0 = g_get_monotonic_time ();
   gint r = gsend_socket_send_messages_with_timeout (a, m, N, 0, timeout, NULL, &error);
@@ -204,7 +171,7 @@ test_rule04_timeout_partial (void)
   g_assert_cmpint (elapsed, >=, timeout);
   for (int i = 0; i < N; i++)
     g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled - 1 + r);
+  g_assert_cmpuint (gt_drain (b), ==, filled - 1 + r);
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -238,13 +205,13 @@ test_rule04_one_deadline (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = gt_fill_queue (a, DGRAM);
   static gchar buf[DGRAM];
   guint n = filled * 3;
   GOutputMessage *m = g_new (GOutputMessage, n);
   GOutputVector *v = g_new (GOutputVector, n);
-  fill_messages (m, v, n, buf, DGRAM, NULL, SENTINEL);
+  gt_fill_messages (m, v, n, buf, DGRAM, NULL, SENTINEL);
   const gint64 timeout = 2 * G_USEC_PER_SEC;
   DrainLater d = { b, 1500 * 1000, filled - filled / 8 };
   GThread *t = g_thread_new ("drain-later", drain_later, &d);
@@ -260,7 +227,7 @@ test_rule04_one_deadline (void)
   g_assert_cmpint (elapsed, <, timeout + 1300 * 1000);
   for (guint i = 0; i < n; i++)
     g_assert_cmpuint (m[i].bytes_sent, ==, i < (guint) r ? DGRAM : SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled - d.count + r);
+  g_assert_cmpuint (gt_drain (b), ==, filled - d.count + r);
   g_free (m);
   g_free (v);
   g_object_unref (a);
@@ -274,12 +241,12 @@ test_rule07_stream_partial_bytes_sent (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_STREAM, &a, &b);
+  gt_unix_pair (SOCK_STREAM, &a, &b);
   const gsize big = 8 * 1024 * 1024;
   gchar *data = g_malloc0 (big);
   GOutputMessage m[2];
   GOutputVector v[2];
-  fill_messages (m, v, 2, data, big, NULL, SENTINEL);
+  gt_fill_messages (m, v, 2, data, big, NULL, SENTINEL);
   gint r = gsend_socket_send_messages_with_timeout (a, m, 2, 0, 0, NULL, &error);
   g_assert_no_error (error);
   g_assert_cmpint (r, ==, 1);
@@ -367,40 +334,31 @@ socket_timeout_call (guint k, GSocket *a, GOutputMessage *m, GOutputVector *v, g
 static void
 socket_timeout_calls (guint from, guint to)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
+  FULL_PAIR_AND_BATCH (0);
   g_socket_set_timeout (a, 1);
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
 
   for (guint k = from; k < to; k++)
     {
       GCancellable *c = g_cancellable_new ();
-      Watchdog *w = watchdog_start (c, 8 * G_USEC_PER_SEC);
-      Watchdog *hard = watchdog_start_failing (socket_timeout_names[k], 20 * G_USEC_PER_SEC);
+      GtWatchdog *w = gt_watchdog_start (c, 8 * G_USEC_PER_SEC);
+      GtWatchdog *hard = gt_watchdog_start_failing (socket_timeout_names[k], 20 * G_USEC_PER_SEC);
       gint64 t0 = g_get_monotonic_time ();
       gint64 r = socket_timeout_call (k, a, m, v, buf, c, &error);
       gint64 elapsed = g_get_monotonic_time () - t0;
-      watchdog_stop (hard);
-      watchdog_stop (w);
+      gt_watchdog_stop (hard);
+      gt_watchdog_stop (w);
       g_test_message ("%s: %" G_GINT64_FORMAT " us, %s", socket_timeout_names[k], elapsed,
                       error ? error->message : "no error");
       if (g_cancellable_is_cancelled (c))
         g_error ("%s: still waiting after 8 s on a socket whose timeout is 1 s (ended by the watchdog: %s)",
                  socket_timeout_names[k], error ? error->message : "no error");
       g_assert_cmpint (r, ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_assert_cmpint (elapsed, >=, G_USEC_PER_SEC - 10000);
       g_object_unref (c);
     }
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled);
+  gt_assert_all_sent (m, N, SENTINEL);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -457,8 +415,8 @@ blocking_completes (gboolean nonblocking_socket_with_timeout_arg)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = gt_fill_queue (a, DGRAM);
   if (nonblocking_socket_with_timeout_arg)
     g_socket_set_blocking (a, FALSE);
 
@@ -467,7 +425,7 @@ blocking_completes (gboolean nonblocking_socket_with_timeout_arg)
   memset (buf, 'q', sizeof buf);
   GOutputMessage m[M];
   GOutputVector v[M];
-  fill_messages (m, v, M, buf, DGRAM, NULL, SENTINEL);
+  gt_fill_messages (m, v, M, buf, DGRAM, NULL, SENTINEL);
   Reader rd = { b, filled + M, 0, 0, 'q' };
   GThread *t = g_thread_new ("reader", reader_thread, &rd);
   gint r = nonblocking_socket_with_timeout_arg
@@ -478,8 +436,7 @@ blocking_completes (gboolean nonblocking_socket_with_timeout_arg)
   g_thread_join (t);
   g_assert_cmpuint (rd.got, ==, filled + M);
   g_assert_cmpuint (rd.payload_ok, ==, M);
-  for (int i = 0; i < M; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, DGRAM);
+  gt_assert_all_sent (m, M, DGRAM);
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -503,9 +460,9 @@ test_rule02_send_with_blocking_waits (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   g_socket_set_blocking (a, FALSE);
-  guint filled = fill_queue (a, DGRAM);
+  guint filled = gt_fill_queue (a, DGRAM);
   static gchar buf[DGRAM];
   memset (buf, 'w', sizeof buf);
   Reader rd = { b, filled + 2, 0, 0, 'w' };
@@ -560,7 +517,7 @@ test_rule02_eintr_retried (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   struct sigaction sa, old;
   memset (&sa, 0, sizeof sa);
   sa.sa_handler = on_sigusr1;
@@ -569,13 +526,13 @@ test_rule02_eintr_retried (void)
   g_assert_cmpint (sigaction (SIGUSR1, &sa, &old), ==, 0);
   sigusr1_count = 0;
 
-  guint filled = fill_queue (a, DGRAM);
+  guint filled = gt_fill_queue (a, DGRAM);
   enum { M = 30 };
   static gchar buf[DGRAM];
   memset (buf, 'e', sizeof buf);
   GOutputMessage m[M];
   GOutputVector v[M];
-  fill_messages (m, v, M, buf, DGRAM, NULL, SENTINEL);
+  gt_fill_messages (m, v, M, buf, DGRAM, NULL, SENTINEL);
   Interrupter it = { pthread_self (), { b, filled + M, 0, 0, 'e' } };
   GThread *t = g_thread_new ("interrupter", interrupter_thread, &it);
   gint r = gsend_socket_send_messages (a, m, M, 0, NULL, &error);
@@ -587,7 +544,7 @@ test_rule02_eintr_retried (void)
   g_assert_cmpuint (it.reader.payload_ok, ==, M);
 
   /* The same for a single-message twin and a positive timeout. */
-  filled = fill_queue (a, DGRAM);
+  filled = gt_fill_queue (a, DGRAM);
   sigusr1_count = 0;
   Interrupter it2 = { pthread_self (), { b, filled + 1, 0, 0, 'e' } };
   t = g_thread_new ("interrupter", interrupter_thread, &it2);
@@ -649,7 +606,7 @@ static void
 test_rule16_threads_same_socket (void)
 {
   GSocket *a, *b;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   Sender s[THREADS];
   GThread *t[THREADS];
   for (int i = 0; i < THREADS; i++)
@@ -695,24 +652,16 @@ test_rule16_threads_same_socket (void)
 static void
 test_rule06_cancel_while_blocked (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  FULL_PAIR_AND_BATCH (0);
 
   GBytes *d = g_bytes_new_static (buf, DGRAM);
   for (int variant = 0; variant < 6; variant++)
     {
       GCancellable *c = g_cancellable_new ();
-      CancelLater cl = { c, 200 * 1000 };
+      GtCancelLater cl = { c, 200 * 1000 };
       /* The clock starts before the canceller's sleep can. */
       gint64 r, t0 = g_get_monotonic_time ();
-      GThread *t = g_thread_new ("cancel", cancel_later_thread, &cl);
+      GThread *t = g_thread_new ("cancel", gt_cancel_later_thread, &cl);
       switch (variant)
         {
         case 0:
@@ -746,9 +695,8 @@ test_rule06_cancel_while_blocked (void)
       g_object_unref (c);
     }
   g_bytes_unref (d);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled);
+  gt_assert_all_sent (m, N, SENTINEL);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -771,12 +719,12 @@ static void
 test_rule06_no_fd_leak (void)
 {
   GSocket *a, *b;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = gt_fill_queue (a, DGRAM);
   static gchar buf[DGRAM];
   GOutputMessage m[2];
   GOutputVector v[2];
-  fill_messages (m, v, 2, buf, DGRAM, NULL, SENTINEL);
+  gt_fill_messages (m, v, 2, buf, DGRAM, NULL, SENTINEL);
   GCancellable *kept = g_cancellable_new ();
   int before = count_fds ();
   for (int i = 0; i < 200; i++)
@@ -784,21 +732,18 @@ test_rule06_no_fd_leak (void)
       GError *error = NULL;
       GCancellable *c = g_cancellable_new ();
       g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, 1000, kept, &error), ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, 0, 1000, c, &error), ==, -1);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       gsize w;
       g_assert_cmpint (gsend_socket_send_message_with_timeout (a, NULL, v, 1, NULL, 0, 0, 1000, &w, c, &error),
                        ==, G_POLLABLE_RETURN_FAILED);
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&error);
+      gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_object_unref (c);
     }
   g_assert_cmpint (count_fds (), ==, before);
   g_object_unref (kept);
-  g_assert_cmpuint (drain (b), ==, filled);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -807,29 +752,15 @@ test_rule06_no_fd_leak (void)
 static void
 test_rule06_cancel_after_partial (void)
 {
-  GSocket *a, *b;
-  GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
-  guint filled = fill_queue (a, DGRAM);
-  gchar rbuf[DGRAM];
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-  g_assert_cmpint (recv (g_socket_get_fd (b), rbuf, sizeof rbuf, 0), ==, DGRAM);
-
-  static gchar buf[DGRAM];
-  GOutputMessage m[N];
-  GOutputVector v[N];
-  fill_messages (m, v, N, buf, DGRAM, NULL, SENTINEL);
+  FULL_PAIR_AND_BATCH (2);
   GCancellable *c = g_cancellable_new ();
-  CancelLater cl = { c, 200 * 1000 };
-  GThread *t = g_thread_new ("cancel", cancel_later_thread, &cl);
+  GtCancelLater cl = { c, 200 * 1000 };
+  GThread *t = g_thread_new ("cancel", gt_cancel_later_thread, &cl);
   gint r = gsend_socket_send_messages (a, m, N, 0, c, &error);
   g_thread_join (t);
   g_assert_no_error (error);
-  g_assert_cmpint (r, >=, 1);
-  g_assert_cmpint (r, <, N);
-  for (int i = 0; i < N; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, i < r ? DGRAM : SENTINEL);
-  g_assert_cmpuint (drain (b), ==, filled - 2 + r);
+  gt_assert_partial (m, N, r, DGRAM, SENTINEL);
+  g_assert_cmpuint (gt_drain (b), ==, filled - 2 + r);
   g_object_unref (c);
   g_object_unref (a);
   g_object_unref (b);
@@ -841,19 +772,19 @@ static void
 test_rule06_already_cancelled (void)
 {
   GSocket *a, *b;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   GCancellable *c = g_cancellable_new ();
   g_cancellable_cancel (c);
 
   gchar buf[16] = "cancelled";
   GOutputMessage m[4];
   GOutputVector v[4];
-  fill_messages (m, v, 4, buf, 9, NULL, SENTINEL);
-  assert_every_twin_fails (a, m, 4, v, buf, 9, NULL, FALSE, c, SENTINEL,
+  gt_fill_messages (m, v, 4, buf, 9, NULL, SENTINEL);
+  gt_assert_every_twin_fails (a, m, 4, v, buf, 9, NULL, FALSE, c, SENTINEL,
                            G_IO_ERROR_CANCELLED, G_IO_ERROR_CANCELLED, G_IO_ERROR_CANCELLED);
 
-  g_assert_true (nothing_pending (b));
-  g_assert_cmpuint (drain (b), ==, 0);
+  g_assert_true (gt_nothing_pending (b));
+  g_assert_cmpuint (gt_drain (b), ==, 0);
   g_object_unref (c);
   g_object_unref (a);
   g_object_unref (b);
@@ -866,7 +797,7 @@ test_rule05_closed_socket (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   int old_fd = g_socket_get_fd (a);
   g_assert_true (g_socket_close (a, &error));
   g_assert_no_error (error);
@@ -882,10 +813,10 @@ test_rule05_closed_socket (void)
   gchar buf[8] = "closed";
   GOutputMessage m[2];
   GOutputVector v[2];
-  fill_messages (m, v, 2, buf, 6, NULL, SENTINEL);
+  gt_fill_messages (m, v, 2, buf, 6, NULL, SENTINEL);
   GSocketAddress *addr = g_unix_socket_address_new_with_type ("", 0, G_UNIX_SOCKET_ADDRESS_ABSTRACT);
 
-  assert_every_twin_fails (a, m, 2, v, buf, 6, addr, TRUE, NULL, SENTINEL,
+  gt_assert_every_twin_fails (a, m, 2, v, buf, 6, addr, TRUE, NULL, SENTINEL,
                            G_IO_ERROR_CLOSED, G_IO_ERROR_CLOSED, G_IO_ERROR_CLOSED);
 
   if (reused >= 0)
@@ -896,7 +827,7 @@ test_rule05_closed_socket (void)
     }
   else
     g_test_message ("descriptor %d was not reused; only the error codes were checked", old_fd);
-  g_assert_cmpuint (drain (b), ==, 0);
+  g_assert_cmpuint (gt_drain (b), ==, 0);
   close (fds[0]);
   close (fds[1]);
   g_object_unref (addr);
@@ -911,13 +842,13 @@ shut_down_write (int type)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (type, &a, &b);
+  gt_unix_pair (type, &a, &b);
   g_assert_cmpint (shutdown (g_socket_get_fd (a), SHUT_WR), ==, 0);
 
   gchar buf[8] = "epipe";
   GOutputMessage m[2];
   GOutputVector v[2];
-  fill_messages (m, v, 2, buf, 5, NULL, SENTINEL);
+  gt_fill_messages (m, v, 2, buf, 5, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages (a, m, 2, 0, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
   g_assert_nonnull (strstr (error->message, strerror (EPIPE)));
@@ -925,10 +856,10 @@ shut_down_write (int type)
   /* A stream socket is refused by the GDatagramBased twin before any send
    * (rule 2). */
   gint dgb_code = type == SOCK_STREAM ? G_IO_ERROR_NOT_SUPPORTED : G_IO_ERROR_CLOSED;
-  assert_every_twin_fails (a, m, 2, v, buf, 5, NULL, FALSE, NULL, SENTINEL,
+  gt_assert_every_twin_fails (a, m, 2, v, buf, 5, NULL, FALSE, NULL, SENTINEL,
                            G_IO_ERROR_CLOSED, dgb_code, G_IO_ERROR_BROKEN_PIPE);
 
-  g_assert_cmpuint (drain (b), ==, 0);
+  g_assert_cmpuint (gt_drain (b), ==, 0);
   g_object_unref (a);
   g_object_unref (b);
 }
@@ -960,14 +891,12 @@ test_rule11_no_sigpipe (void)
   if (g_test_subprocess ())
     {
       GSocket *a, *b;
-      unix_pair (SOCK_STREAM, &a, &b);
-      g_assert_cmpint (shutdown (g_socket_get_fd (a), SHUT_WR), ==, 0);
-      signal (SIGPIPE, SIG_DFL);
+      stream_pair_sigpipe_deadly (&a, &b);
       gchar buf[8] = "sigpipe";
       GOutputMessage m[2];
       GOutputVector v[2];
-      fill_messages (m, v, 2, buf, 7, NULL, SENTINEL);
-      assert_every_twin_fails (a, m, 2, v, buf, 7, NULL, TRUE, NULL, SENTINEL, -1, -1, -1);
+      gt_fill_messages (m, v, 2, buf, 7, NULL, SENTINEL);
+      gt_assert_every_twin_fails (a, m, 2, v, buf, 7, NULL, TRUE, NULL, SENTINEL, -1, -1, -1);
       /* Proof that SIGPIPE really is deadly here. */
       g_assert_cmpint (send (g_socket_get_fd (a), buf, 7, MSG_NOSIGNAL), ==, -1);
       g_assert_cmpint (errno, ==, EPIPE);
@@ -989,9 +918,7 @@ test_rule11_sigpipe_control (void)
   if (g_test_subprocess ())
     {
       GSocket *a, *b;
-      unix_pair (SOCK_STREAM, &a, &b);
-      g_assert_cmpint (shutdown (g_socket_get_fd (a), SHUT_WR), ==, 0);
-      signal (SIGPIPE, SIG_DFL);
+      stream_pair_sigpipe_deadly (&a, &b);
       send (g_socket_get_fd (a), "x", 1, 0);
       g_print ("survived\n");
       return;
@@ -1007,39 +934,36 @@ test_rule11_flags_passed (void)
 {
   GSocket *a, *b;
   GError *error = NULL;
-  unix_pair (SOCK_DGRAM, &a, &b);
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
   gchar buf[4] = "oob";
   GOutputMessage m[2];
   GOutputVector v[2];
-  fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
+  gt_fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
   gint code = g_io_error_from_errno (EOPNOTSUPP);
   g_assert_cmpint (gsend_socket_send_messages (a, m, 2, G_SOCKET_MSG_OOB, NULL, &error), ==, -1);
   g_assert_error (error, G_IO_ERROR, code);
   g_assert_nonnull (strstr (error->message, strerror (EOPNOTSUPP)));
   g_clear_error (&error);
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 1, NULL, 0, G_SOCKET_MSG_OOB, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code);
   GBytes *d = g_bytes_new_static (buf, 3);
   g_assert_cmpint (gsend_socket_send_datagrams (a, NULL, &d, 1, G_SOCKET_MSG_OOB, -1, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, code);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, code);
   g_bytes_unref (d);
-  g_assert_cmpuint (drain (b), ==, 0);
+  g_assert_cmpuint (gt_drain (b), ==, 0);
 
   /* MSG_DONTWAIT with a zero timeout on a full socket. */
-  guint filled = fill_queue (a, DGRAM);
+  guint filled = gt_fill_queue (a, DGRAM);
   static gchar big[DGRAM];
-  fill_messages (m, v, 2, big, DGRAM, NULL, SENTINEL);
+  gt_fill_messages (m, v, 2, big, DGRAM, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages_with_timeout (a, m, 2, MSG_DONTWAIT, 0, NULL, &error), ==, -1);
-  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  g_clear_error (&error);
+  gt_assert_error_clear (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   /* Ordinary flags are accepted: G_SOCKET_MSG_DONTROUTE on a socket with room. */
-  g_assert_cmpuint (drain (b), ==, filled);
-  fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
+  gt_fill_messages (m, v, 2, buf, 3, NULL, SENTINEL);
   g_assert_cmpint (gsend_socket_send_messages (a, m, 2, G_SOCKET_MSG_DONTROUTE, NULL, &error), ==, 2);
   g_assert_no_error (error);
-  g_assert_cmpuint (drain (b), ==, 2);
+  g_assert_cmpuint (gt_drain (b), ==, 2);
 
   g_object_unref (a);
   g_object_unref (b);

@@ -41,8 +41,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <gsend.h>
 
-#include "../test-int-msg.h"
-#include "../test-watchdog.h"
+#include "gsend-test.h"
 
 /* ------------------------------------------------------------------------ */
 /* The two implementations, as tables of function pointers whose types are  */
@@ -137,22 +136,13 @@ static int shared_fd = -1;
 /* Whether ::1 can be bound here (checked once in main). */
 static gboolean have_ipv6 = TRUE;
 
-static GSocket *
-sock_from_fd (int fd)
-{
-  GError *error = NULL;
-  GSocket *s = g_socket_new_from_fd (fd, &error);
-  g_assert_no_error (error);
-  return s;
-}
-
 static void
 unix_pair (Env *env, int type)
 {
   int sv[2];
   g_assert_cmpint (socketpair (AF_UNIX, type, 0, sv), ==, 0);
-  env->tx = sock_from_fd (sv[0]);
-  env->rx[0] = sock_from_fd (sv[1]);
+  env->tx = gt_socket_from_fd (sv[0]);
+  env->rx[0] = gt_socket_from_fd (sv[1]);
   env->n_rx = 1;
   env->dest[0] = NULL;
 }
@@ -165,7 +155,7 @@ udp_bound (GSocketFamily family)
   GError *error = NULL;
   GSocket *s;
   if ((int) udp_protocol == 136)   /* not in GSocketProtocol: from an fd */
-    s = sock_from_fd (socket (family == G_SOCKET_FAMILY_IPV4 ? AF_INET : AF_INET6, SOCK_DGRAM, 136));
+    s = gt_socket_from_fd (socket (family == G_SOCKET_FAMILY_IPV4 ? AF_INET : AF_INET6, SOCK_DGRAM, 136));
   else
     s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, udp_protocol, &error);
   g_assert_no_error (error);
@@ -201,14 +191,22 @@ udp_setup (Env *env, GSocketFamily family, guint n_rx, gboolean connect)
     }
 }
 
+/* One IPv4 receiver, the sender with socket option @option of @level set
+ * to @value. */
+static void
+udp4_setup_with_option (Env *env, int level, int option, int value)
+{
+  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
+  g_assert_true (g_socket_set_option (env->tx, level, option, value, NULL));
+}
+
 static void setup_udp4 (Env *env) { udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE); }
 /* UDP_CORK set on the sending socket: everything stays pending until the
  * after-hook clears it. */
 static void
 setup_udp4_corked (Env *env)
 {
-  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
-  g_assert_true (g_socket_set_option (env->tx, IPPROTO_UDP, UDP_CORK, 1, NULL));
+  udp4_setup_with_option (env, IPPROTO_UDP, UDP_CORK, 1);
 }
 
 /* The user's own UDP_SEGMENT socket option (segment size 50): the kernel
@@ -216,16 +214,14 @@ setup_udp4_corked (Env *env)
 static void
 setup_udp4_user_gso (Env *env)
 {
-  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
-  g_assert_true (g_socket_set_option (env->tx, IPPROTO_UDP, UDP_SEGMENT, 50, NULL));
+  udp4_setup_with_option (env, IPPROTO_UDP, UDP_SEGMENT, 50);
 }
 
 /* A small send buffer (the kernel doubles it; 4608 is its minimum). */
 static void
 setup_udp4_small_sndbuf (Env *env)
 {
-  udp_setup (env, G_SOCKET_FAMILY_IPV4, 1, FALSE);
-  g_assert_true (g_socket_set_option (env->tx, SOL_SOCKET, SO_SNDBUF, 4096, NULL));
+  udp4_setup_with_option (env, SOL_SOCKET, SO_SNDBUF, 4096);
 }
 
 /* Connected to a port nobody listens on (a bound, then closed socket). */
@@ -821,6 +817,17 @@ build_none (Env *env, Msgs *m)
   (void) m;
 }
 
+/* Gives @om the one control message ctl[0]; @m owns @ctl and keeps a
+ * reference to the message object until msgs_free. */
+static void
+attach_one_control (Msgs *m, GOutputMessage *om, GSocketControlMessage **ctl)
+{
+  g_ptr_array_add (m->objs, ctl[0]);
+  g_ptr_array_add (m->owned, ctl);
+  om->control_messages = ctl;
+  om->num_control_messages = 1;
+}
+
 static void
 build_fd (Env *env, Msgs *m)
 {
@@ -835,10 +842,7 @@ build_fd (Env *env, Msgs *m)
   g_assert_no_error (error);
   ctl[0] = g_unix_fd_message_new_with_fd_list (list);
   g_object_unref (list);
-  g_ptr_array_add (m->objs, ctl[0]);
-  g_ptr_array_add (m->owned, ctl);
-  om->control_messages = ctl;
-  om->num_control_messages = 1;
+  attach_one_control (m, om, ctl);
   /* a plain one after it */
   add_simple (m, env->dest[0], 5);
 }
@@ -860,10 +864,7 @@ build_creds (Env *env, Msgs *m)
     }
   ctl[0] = g_unix_credentials_message_new_with_credentials (c);
   g_object_unref (c);
-  g_ptr_array_add (m->objs, ctl[0]);
-  g_ptr_array_add (m->owned, ctl);
-  om->control_messages = ctl;
-  om->num_control_messages = 1;
+  attach_one_control (m, om, ctl);
 }
 
 /* Two GUnixFDMessage in one message, then a message with three fds. */
@@ -891,10 +892,7 @@ build_two_fd_messages (Env *env, Msgs *m)
     g_unix_fd_list_append (list, shared_fd, NULL);
   ctl[0] = g_unix_fd_message_new_with_fd_list (list);
   g_object_unref (list);
-  g_ptr_array_add (m->objs, ctl[0]);
-  g_ptr_array_add (m->owned, ctl);
-  om->control_messages = ctl;
-  om->num_control_messages = 1;
+  attach_one_control (m, om, ctl);
 }
 
 /* A GSocketControlMessage subclass of our own (rule 9: custom subclasses),
@@ -1000,10 +998,7 @@ bad_control_at (Env *env, Msgs *m, guint k)
         {
           GSocketControlMessage **ctl = g_new0 (GSocketControlMessage *, 2);
           ctl[0] = test_int_msg_new (SOL_SOCKET, 0x7777, 1);
-          g_ptr_array_add (m->objs, ctl[0]);
-          g_ptr_array_add (m->owned, ctl);
-          om->control_messages = ctl;
-          om->num_control_messages = 1;
+          attach_one_control (m, om, ctl);
         }
     }
 }
@@ -2547,15 +2542,7 @@ main (int argc, char **argv)
   sigemptyset (&sa.sa_mask);
   sigaction (SIGUSR1, &sa, NULL);
 
-  {
-    GSocket *s6 = g_socket_new (G_SOCKET_FAMILY_IPV6, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
-    GInetAddress *lo6 = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV6);
-    GSocketAddress *a6 = g_inet_socket_address_new (lo6, 0);
-    have_ipv6 = s6 && g_socket_bind (s6, a6, FALSE, NULL);
-    g_clear_object (&s6);
-    g_object_unref (a6);
-    g_object_unref (lo6);
-  }
+  have_ipv6 = gt_have_ipv6 ();
 
   gchar *tmp = NULL;
   shared_fd = g_file_open_tmp ("gsend-diff-XXXXXX", &tmp, NULL);

@@ -37,24 +37,7 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SO_NO_CHECK
-#define SO_NO_CHECK 11
-#endif
-#ifndef SO_ZEROCOPY
-#define SO_ZEROCOPY 60
-#endif
-#ifndef MSG_ZEROCOPY
-#define MSG_ZEROCOPY 0x4000000
-#endif
+#include "gsend-test.h"
 
 static gboolean gso_env_off;
 
@@ -64,18 +47,14 @@ static GMutex rec_lock;
 static int rec_fd = -1;
 static guint rec_segmented;
 
-typedef int (*sendmmsg_fn) (int, struct mmsghdr *, unsigned int, int);
 
 int
 sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-  static sendmmsg_fn real;
   int r, err;
   guint i;
 
-  if (real == NULL)
-    real = (sendmmsg_fn) dlsym (RTLD_NEXT, "sendmmsg");
-  r = real (fd, vec, vlen, flags);
+  r = gt_real_sendmmsg (fd, vec, vlen, flags);
   err = errno;
   g_mutex_lock (&rec_lock);
   for (i = 0; fd == rec_fd && i < vlen; i++)
@@ -118,39 +97,6 @@ static gboolean
 netns_is (const char *setup)
 {
   return g_strcmp0 (g_getenv ("GSEND_TEST_NETNS_SETUP"), setup) == 0;
-}
-
-static GSocket *
-udp_socket (GSocketFamily family, gboolean bind_it)
-{
-  GError *error = NULL;
-  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
-  g_assert_no_error (error);
-  if (bind_it)
-    {
-      GInetAddress *lo = g_inet_address_new_loopback (family);
-      GSocketAddress *a = g_inet_socket_address_new (lo, 0);
-      int big = 8 * 1024 * 1024;
-      if (setsockopt (g_socket_get_fd (s), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
-        {
-          big = 4 * 1024 * 1024;
-          setsockopt (g_socket_get_fd (s), SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-        }
-      g_socket_bind (s, a, FALSE, &error);
-      g_assert_no_error (error);
-      g_object_unref (a);
-      g_object_unref (lo);
-    }
-  return s;
-}
-
-static GSocketAddress *
-local_addr (GSocket *s)
-{
-  GError *error = NULL;
-  GSocketAddress *a = g_socket_get_local_address (s, &error);
-  g_assert_no_error (error);
-  return a;
 }
 
 static void
@@ -362,9 +308,9 @@ static void test_ping_v6 (void) { ping_case (AF_INET6); }
 static void
 test_oob_is_no_refusal (void)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
-  GSocketAddress *to = local_addr (rx);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
   Batch *b = batch_new (16, 500, to);
   int fd = g_socket_get_fd (tx);
   GError *gio_err = NULL, *gs_err = NULL, *error = NULL;
@@ -422,7 +368,7 @@ test_oob_is_no_refusal (void)
 static void
 test_max_bytes_setting (void)
 {
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   guint process = gsend_socket_get_gso_max_bytes (tx);
   const char *env = g_getenv ("GSEND_GSO_MAX_BYTES");
 
@@ -449,9 +395,9 @@ test_max_bytes_setting (void)
 static void
 test_max_bytes_runs (void)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
-  GSocketAddress *to = local_addr (rx);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
   Batch *b = batch_new (64, 1000, to);
   static const guint caps[] = { 2500, 3000, 1999 };
   static const guint runs[] = { 32, 21, 0 }; /* 32 of 2; 21 of 3 and one plain; none */
@@ -502,9 +448,9 @@ test_bfifo (void)
   for (way = 0; way < N_WAYS; way++)
     {
       GSocketFamily fam = way == RECVERR_V6 ? G_SOCKET_FAMILY_IPV6 : G_SOCKET_FAMILY_IPV4;
-      GSocket *rx = udp_socket (fam, TRUE);
-      GSocket *tx = udp_socket (fam, FALSE);
-      GSocketAddress *to = local_addr (rx);
+      GSocket *rx = gt_udp_receiver (fam);
+      GSocket *tx = gt_udp_socket (fam);
+      GSocketAddress *to = gt_local_addr (rx);
       Batch *b = batch_new (64, 1000, to);
       GError *error = NULL;
       int fd = g_socket_get_fd (tx);
@@ -560,10 +506,10 @@ static guint
 tbf_way (gboolean gsend, guint cap, gboolean recverr, gint *count)
 {
   GError *error = NULL;
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *sink = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
-  GSocketAddress *to = local_addr (rx), *sink_to = local_addr (sink);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *sink = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx), *sink_to = gt_local_addr (sink);
   Batch *b = batch_new (64, 1000, to);
   Batch *fill = batch_new (67, 1000, sink_to);
   int fd = g_socket_get_fd (tx), status = 0;
@@ -683,9 +629,9 @@ errqueue_case (gboolean zerocopy, GSocketFamily family)
 
   for (via = VIA_GIO; via <= VIA_DATAGRAMS; via++)
     {
-      GSocket *rx = udp_socket (family, TRUE);
-      GSocket *tx = udp_socket (family, FALSE);
-      GSocketAddress *to = local_addr (rx);
+      GSocket *rx = gt_udp_receiver (family);
+      GSocket *tx = gt_udp_socket (family);
+      GSocketAddress *to = gt_local_addr (rx);
       Batch *b = batch_new (64, 200, to);
       GError *error = NULL;
       int fd = g_socket_get_fd (tx);
@@ -736,9 +682,9 @@ test_gro_receiver (void)
   Via via;
   for (via = VIA_GIO; via <= VIA_DATAGRAMS; via++)
     {
-      GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-      GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
-      GSocketAddress *to = local_addr (rx);
+      GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+      GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+      GSocketAddress *to = gt_local_addr (rx);
       Batch *b = batch_new (8, 1000, to);
       GArray *sizes = g_array_new (FALSE, FALSE, sizeof (guint));
       GArray *segs = g_array_new (FALSE, FALSE, sizeof (int));

@@ -24,21 +24,11 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
-#include "../test-int-msg.h"
+#include "gsend-test.h"
 
 /* g_memdup2 is GLib 2.68's; the GLib matrix also builds this on 2.66. */
 #if !GLIB_CHECK_VERSION(2, 68, 0)
 #define g_memdup2(mem, size) g_memdup ((mem), (guint) (size))
-#endif
-
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef SO_NO_CHECK
-#define SO_NO_CHECK 11
 #endif
 
 /* The plan limits of docs/behaviour.md, "Segmentation offload" (kernel UDP_MAX_SEGMENTS, IPv4 payload). */
@@ -101,7 +91,6 @@ inject_eintr (int fd, gint n)
   g_mutex_unlock (&rec_lock);
 }
 
-typedef int (*sendmmsg_fn) (int, struct mmsghdr *, unsigned int, int);
 typedef ssize_t (*sendmsg_fn) (int, const struct msghdr *, int);
 
 /* Only the injection: the one-datagram path's sends are not recorded. */
@@ -122,12 +111,9 @@ sendmsg (int fd, const struct msghdr *msg, int flags)
 int
 sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-  static sendmmsg_fn real;
   int r, err;
   guint i;
 
-  if (real == NULL)
-    real = (sendmmsg_fn) dlsym (RTLD_NEXT, "sendmmsg");
   if (take_eintr (fd))
     {
       r = -1;
@@ -135,7 +121,7 @@ sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
     }
   else
     {
-      r = real (fd, vec, vlen, flags);
+      r = gt_real_sendmmsg (fd, vec, vlen, flags);
       err = errno;
     }
 
@@ -255,42 +241,6 @@ tos_message_new (int family)
 }
 
 /* ---- sockets ------------------------------------------------------------- */
-
-static GSocket *
-udp_socket (GSocketFamily family, gboolean bind_it)
-{
-  GError *error = NULL;
-  GSocket *s = g_socket_new (family, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
-  g_assert_no_error (error);
-  if (bind_it)
-    {
-      GInetAddress *lo = g_inet_address_new_loopback (family);
-      GSocketAddress *a = g_inet_socket_address_new (lo, 0);
-      int fd = g_socket_get_fd (s);
-      int big = 8 * 1024 * 1024;
-      /* Room for everything a test sends before it reads (root may force
-       * beyond rmem_max). */
-      if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0)
-        {
-          big = 4 * 1024 * 1024;
-          setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-        }
-      g_socket_bind (s, a, FALSE, &error);
-      g_assert_no_error (error);
-      g_object_unref (a);
-      g_object_unref (lo);
-    }
-  return s;
-}
-
-static GSocketAddress *
-local_addr (GSocket *s)
-{
-  GError *error = NULL;
-  GSocketAddress *a = g_socket_get_local_address (s, &error);
-  g_assert_no_error (error);
-  return a;
-}
 
 /* Receives up to `want` datagrams (2 s for each), then waits 100 ms more for
  * any extra one (which is kept, so that a comparison fails). */
@@ -433,6 +383,39 @@ assert_same_datagrams (GPtrArray *got, GPtrArray *want, const char *what)
                g_bytes_get_size (got->pdata[i]), g_bytes_get_size (want->pdata[i]));
 }
 
+/* What @rx receives is what @s sent to destination @dest among its first
+ * @upto messages, in order (assert_same_datagrams names @what). */
+static void
+assert_received (GSocket *rx, MsgSet *s, guint dest, guint upto, const char *what)
+{
+  GPtrArray *want = expected_for (s, dest, upto);
+  GPtrArray *got = recv_datagrams (rx, want->len);
+  assert_same_datagrams (got, want, what);
+  g_ptr_array_unref (got);
+  g_ptr_array_unref (want);
+}
+
+/* The end of a case: the set, its spec, the destination and both sockets go. */
+static void
+case_free (MsgSet *s, MsgSpec *spec, GSocketAddress *dest, GSocket *rx, GSocket *tx)
+{
+  msgset_free (s);
+  g_free (spec);
+  g_object_unref (dest);
+  g_object_unref (rx);
+  g_object_unref (tx);
+}
+
+/* The kernel took one header on @fd since rec_start, segmented by @seg. */
+static void
+assert_one_segmented_header (int fd, int seg)
+{
+  GArray *taken = rec_taken (fd);
+  g_assert_cmpuint (taken->len, ==, 1);
+  g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, seg);
+  g_array_unref (taken);
+}
+
 /* The grouping gsend does (docs/behaviour.md, "Segmentation offload"): a run is consecutive
  * messages to the same destination, without control data, of the first
  * one's size (the last may be shorter, then the run ends), non-empty, at
@@ -500,12 +483,12 @@ check_case (GSocketFamily family, const MsgSpec *spec, guint n)
   guint d, i;
   int fam = family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
 
-  rx[0] = udp_socket (family, TRUE);
-  rx[1] = udp_socket (family, TRUE);
-  dests[0] = local_addr (rx[0]);
-  dests[1] = local_addr (rx[1]);
-  tx_on = udp_socket (family, FALSE);
-  tx_off = udp_socket (family, FALSE);
+  rx[0] = gt_udp_receiver (family);
+  rx[1] = gt_udp_receiver (family);
+  dests[0] = gt_local_addr (rx[0]);
+  dests[1] = gt_local_addr (rx[1]);
+  tx_on = gt_udp_socket (family);
+  tx_off = gt_udp_socket (family);
   dests[2] = NULL;
   for (i = 0; i < n; i++)
     if (spec[i].dest == 2)
@@ -529,21 +512,13 @@ check_case (GSocketFamily family, const MsgSpec *spec, guint n)
   taken = rec_taken (g_socket_get_fd (tx_on));
   for (d = 0; d < 2; d++)
     {
-      GPtrArray *want = expected_for (s_on, d, n);
-      GPtrArray *got = recv_datagrams (rx[d], want->len);
-      assert_same_datagrams (got, want, "GSO on vs expected");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx[d], s_on, d, n, "GSO on vs expected");
     }
   send_all (tx_off, s_off);
   g_assert_cmpuint (rec_count_segmented (g_socket_get_fd (tx_off)), ==, 0);
   for (d = 0; d < 2; d++)
     {
-      GPtrArray *want = expected_for (s_off, d, n);
-      GPtrArray *got = recv_datagrams (rx[d], want->len);
-      assert_same_datagrams (got, want, "GSO off vs expected");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx[d], s_off, d, n, "GSO off vs expected");
     }
 
   /* The kernel headers of the GSO send. */
@@ -709,17 +684,16 @@ test_empty_and_mixed (void)
 static void
 proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes, guint n_hdrs)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (n, len);
   MsgSet *s;
   GArray *taken;
-  GPtrArray *got, *want;
   int fd = g_socket_get_fd (tx);
   guint i;
 
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, n, dests, AF_INET, 3);
   rec_start ();
   send_all (tx, s);
@@ -742,11 +716,7 @@ proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes
           g_assert_cmpuint (h->bytes, ==, want_bytes[i]);
         }
     }
-  got = recv_datagrams (rx, n);
-  want = expected_for (s, 0, n);
-  assert_same_datagrams (got, want, "proof");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (rx, s, 0, n, "proof");
 
   /* Turned off for the socket: no UDP_SEGMENT any more. */
   gsend_socket_set_gso (tx, FALSE);
@@ -759,18 +729,10 @@ proof_headers (guint n, gsize len, const int *want_segs, const gsize *want_bytes
   g_array_unref (taken);
   taken = rec_taken (fd);
   g_assert_cmpuint (taken->len, ==, n);
-  got = recv_datagrams (rx, n);
-  want = expected_for (s, 0, n);
-  assert_same_datagrams (got, want, "proof, off");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (rx, s, 0, n, "proof, off");
 
   g_array_unref (taken);
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* 64 × 1000: the segment limit exactly, one header. */
@@ -847,12 +809,11 @@ set_bytes_sent (MsgSet *s, guint v)
 static void
 fallback_case (GSocketFamily family)
 {
-  GSocket *rx = udp_socket (family, TRUE);
-  GSocket *tx = udp_socket (family, FALSE);
+  GSocket *rx = gt_udp_receiver (family);
+  GSocket *tx = gt_udp_socket (family);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (40, 1000);
   MsgSet *s;
-  GPtrArray *got, *want;
   GArray *taken;
   int fd = g_socket_get_fd (tx), one = 1, round, err;
   int fam = family == G_SOCKET_FAMILY_IPV6 ? AF_INET6 : AF_INET;
@@ -871,7 +832,7 @@ fallback_case (GSocketFamily family)
   spec[30].len = 10;            /* ends the first run */
   for (i = 31; i < 40; i++)
     spec[i].len = 300;          /* a second run */
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 40, dests, fam, 9);
 
   for (round = 0; round < 3; round++)
@@ -885,11 +846,7 @@ fallback_case (GSocketFamily family)
       set_bytes_sent (s, SENTINEL);
       rec_start ();
       send_all (tx, s);
-      got = recv_datagrams (rx, 40);
-      want = expected_for (s, 0, 40);
-      assert_same_datagrams (got, want, "fallback");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx, s, 0, 40, "fallback");
       taken = rec_taken (fd);
       for (i = 0; i < taken->len; i++)
         g_assert_cmpint (g_array_index (taken, HdrRec, i).seg, ==, -1);
@@ -913,11 +870,7 @@ fallback_case (GSocketFamily family)
       g_assert_false (gsend_socket_get_gso (tx));
     }
 
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 static void test_fallback_v4 (void) { fallback_case (G_SOCKET_FAMILY_IPV4); }
@@ -940,8 +893,8 @@ static void
 partial_case (gint64 timeout_us)
 {
   static const int sndbufs[] = { 1, 16 * 1024, 100 * 1024, 300 * 1024 };
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *dests[2];
   guint n = 600, round, i, partial = 0, none = 0, gso_taken = 0, stopped = 0;
   MsgSpec *spec = specs_equal (n, 1400);
@@ -953,7 +906,7 @@ partial_case (gint64 timeout_us)
   for (i = 0; i < n; i++)
     if (i % 97 == 96)
       spec[i].len = 200 + i;   /* some shorter ones end runs */
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, n, dests, AF_INET, 5);
 
   for (round = 0; round < 16; round++)
@@ -1021,11 +974,7 @@ partial_case (gint64 timeout_us)
     g_test_skip ("no call stopped part way: plain loopback hands datagrams over at once "
                  "(run-netns.sh makes partial sends certain)");
 
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 static void test_partial_nonblocking (void) { partial_case (0); }
@@ -1050,19 +999,18 @@ test_connected_peer (void)
 static void
 test_datagram_based (void)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV6, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV6, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV6);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV6);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (64, 1000);
   MsgSet *s;
   GArray *taken;
-  GPtrArray *got, *want;
   GError *error = NULL;
   int fd = g_socket_get_fd (tx);
   gint64 timeouts[] = { -1, 0 };
   guint t, i;
 
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 64, dests, AF_INET6, 11);
   for (t = 0; t < G_N_ELEMENTS (timeouts); t++)
     {
@@ -1086,17 +1034,9 @@ test_datagram_based (void)
           g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, 1000);
         }
       g_array_unref (taken);
-      got = recv_datagrams (rx, 64);
-      want = expected_for (s, 0, 64);
-      assert_same_datagrams (got, want, "datagram-based");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx, s, 0, 64, "datagram-based");
     }
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* Segments larger than the path MTU (run-netns.sh with
@@ -1113,7 +1053,6 @@ test_segment_above_mtu (void)
   GSocketAddress *dests[2];
   MsgSpec *spec;
   MsgSet *s;
-  GPtrArray *got, *want;
   guint n_failed, i;
   int err, fd;
 
@@ -1122,21 +1061,17 @@ test_segment_above_mtu (void)
       g_test_skip ("needs run-netns.sh with GSEND_TEST_LO_MTU (loopback MTU below the segment size)");
       return;
     }
-  rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   fd = g_socket_get_fd (tx);
   spec = specs_equal (30, 2000);
   for (i = 10; i < 30; i++)
     spec[i].len = 1000;
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 30, dests, AF_INET, 13);
   rec_start ();
   send_all (tx, s);
-  got = recv_datagrams (rx, 30);
-  want = expected_for (s, 0, 30);
-  assert_same_datagrams (got, want, "segment above MTU");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (rx, s, 0, 30, "segment above MTU");
   err = rec_refused_errno (fd, &n_failed);
   g_test_message ("segments of 2000 bytes, MTU %s: %u failed sendmmsg calls (first refusal: %s); "
                   "%u UDP_SEGMENT headers in all; GSO afterwards on the socket: %s",
@@ -1150,27 +1085,15 @@ test_segment_above_mtu (void)
       /* The rest of that chunk went plain, but GSO stays on for the
        * socket: the next batch of 1000-byte datagrams is segmented. */
       MsgSet *s2;
-      GArray *taken;
       g_assert_true (gsend_socket_get_gso (tx));
       s2 = msgset_new (spec + 10, 20, dests, AF_INET, 14);
       rec_start ();
       send_all (tx, s2);
-      taken = rec_taken (fd);
-      g_assert_cmpuint (taken->len, ==, 1);
-      g_assert_cmpint (g_array_index (taken, HdrRec, 0).seg, ==, 1000);
-      g_array_unref (taken);
-      got = recv_datagrams (rx, 20);
-      want = expected_for (s2, 0, 20);
-      assert_same_datagrams (got, want, "after EMSGSIZE");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_one_segmented_header (fd, 1000);
+      assert_received (rx, s2, 0, 20, "after EMSGSIZE");
       msgset_free (s2);
     }
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* rule 2: a send interrupted before it sent anything (EINTR) is made
@@ -1182,18 +1105,18 @@ test_segment_above_mtu (void)
 static void
 test_eintr_retried (void)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (150, 700);
   MsgSet *s;
-  GPtrArray *got, *want;
+  GPtrArray *got;
   GError *error = NULL;
   int fd = g_socket_get_fd (tx);
   guint i, interrupted = 0;
 
   spec[70].len = 300; /* ends a run: more than one header */
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 150, dests, AF_INET, 23);
   rec_start ();
   inject_eintr (fd, 2);
@@ -1204,11 +1127,7 @@ test_eintr_retried (void)
     interrupted += g_array_index (rec_calls, CallRec, i).err == EINTR;
   g_mutex_unlock (&rec_lock);
   g_assert_cmpuint (interrupted, ==, 2);
-  got = recv_datagrams (rx, 150);
-  want = expected_for (s, 0, 150);
-  assert_same_datagrams (got, want, "EINTR retried");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (rx, s, 0, 150, "EINTR retried");
 
   /* The one-datagram path: the first send converts the address, the
    * second finds it converted and is interrupted once. */
@@ -1229,11 +1148,7 @@ test_eintr_retried (void)
   g_mutex_unlock (&rec_lock);
   inject_eintr (-1, 0);
 
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* Per-socket switch: off, on again; the environment's GSEND_GSO=0 wins
@@ -1241,8 +1156,8 @@ test_eintr_retried (void)
 static void
 test_set_gso_toggle (void)
 {
-  GSocket *rx = udp_socket (G_SOCKET_FAMILY_IPV4, TRUE);
-  GSocket *tx = udp_socket (G_SOCKET_FAMILY_IPV4, FALSE);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GSocketAddress *dests[2];
   MsgSpec *spec = specs_equal (20, 500);
   MsgSet *s;
@@ -1250,11 +1165,10 @@ test_set_gso_toggle (void)
   gboolean settings[] = { FALSE, TRUE, FALSE, TRUE };
   guint k;
 
-  dests[0] = dests[1] = local_addr (rx);
+  dests[0] = dests[1] = gt_local_addr (rx);
   s = msgset_new (spec, 20, dests, AF_INET, 17);
   for (k = 0; k < G_N_ELEMENTS (settings); k++)
     {
-      GPtrArray *got, *want;
       gboolean expect = settings[k] && !gso_env_off;
       gsend_socket_set_gso (tx, settings[k]);
       g_assert_cmpint (gsend_socket_get_gso (tx), ==, expect);
@@ -1262,17 +1176,9 @@ test_set_gso_toggle (void)
       rec_start ();
       send_all (tx, s);
       g_assert_cmpuint (rec_count_segmented (fd), ==, expect ? 1 : 0);
-      got = recv_datagrams (rx, 20);
-      want = expected_for (s, 0, 20);
-      assert_same_datagrams (got, want, "toggle");
-      g_ptr_array_unref (got);
-      g_ptr_array_unref (want);
+      assert_received (rx, s, 0, 20, "toggle");
     }
-  msgset_free (s);
-  g_free (spec);
-  g_object_unref (dests[0]);
-  g_object_unref (rx);
-  g_object_unref (tx);
+  case_free (s, spec, dests[0], rx, tx);
 }
 
 /* Not UDP: an AF_UNIX datagram socket never gets UDP_SEGMENT, however
@@ -1287,7 +1193,6 @@ test_not_udp (void)
   MsgSpec *spec = specs_equal (64, 100);
   MsgSet *s;
   GArray *taken;
-  GPtrArray *got, *want;
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM, 0, fds), ==, 0);
   a = g_socket_new_from_fd (fds[0], &error);
@@ -1304,11 +1209,7 @@ test_not_udp (void)
   taken = rec_taken (fds[0]);
   g_assert_cmpuint (taken->len, ==, 64);
   g_array_unref (taken);
-  got = recv_datagrams (b, 64);
-  want = expected_for (s, 0, 64);
-  assert_same_datagrams (got, want, "AF_UNIX");
-  g_ptr_array_unref (got);
-  g_ptr_array_unref (want);
+  assert_received (b, s, 0, 64, "AF_UNIX");
   for (i = 0; i < 64; i++)
     g_assert_cmpuint (s->msgs[i].bytes_sent, ==, 100);
   msgset_free (s);

@@ -31,8 +31,8 @@
  *
  * Real sockets only: UDP on 127.0.0.1 and AF_UNIX socketpairs.
  */
-#include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
+#define GSEND_TEST_GIO_ONLY /* this program never sees gsend.h */
+#include "gsend-test.h"
 #include <sys/socket.h>
 #include <string.h>
 #include <stdlib.h>
@@ -100,41 +100,19 @@ receiver_thread (gpointer data)
 static void
 make_udp_pair (GSocket **sender, GSocket **receiver, GSocketAddress **dest)
 {
-  GError *error = NULL;
-  GInetAddress *lo = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *any = g_inet_socket_address_new (lo, 0);
-
-  *receiver = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
-                            G_SOCKET_PROTOCOL_UDP, &error);
-  g_assert_no_error (error);
+  *receiver = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   /* Room for a burst; the receive thread drains concurrently. SO_RCVBUFFORCE
    * works as root, plain SO_RCVBUF is capped by rmem_max otherwise. */
-  if (!g_socket_set_option (*receiver, SOL_SOCKET, SO_RCVBUFFORCE, 16 << 20, NULL))
-    g_socket_set_option (*receiver, SOL_SOCKET, SO_RCVBUF, 16 << 20, NULL);
-  g_assert_true (g_socket_bind (*receiver, any, FALSE, &error));
-  g_assert_no_error (error);
+  gt_rcvbuf (*receiver, 16 << 20, 16 << 20);
   g_socket_set_timeout (*receiver, RECV_TIMEOUT_S);
-  *dest = g_socket_get_local_address (*receiver, &error);
-  g_assert_no_error (error);
-
-  *sender = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
-                          G_SOCKET_PROTOCOL_UDP, &error);
-  g_assert_no_error (error);
-  g_object_unref (any);
-  g_object_unref (lo);
+  *dest = gt_local_addr (*receiver);
+  *sender = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
 }
 
 static void
 make_unix_pair (GSocket **sender, GSocket **receiver)
 {
-  GError *error = NULL;
-  int fds[2];
-
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, fds), ==, 0);
-  *sender = g_socket_new_from_fd (fds[0], &error);
-  g_assert_no_error (error);
-  *receiver = g_socket_new_from_fd (fds[1], &error);
-  g_assert_no_error (error);
+  gt_unix_pair (SOCK_DGRAM | SOCK_CLOEXEC, sender, receiver);
   g_socket_set_timeout (*receiver, RECV_TIMEOUT_S);
 }
 
@@ -236,6 +214,16 @@ assert_received (GSocket *receiver, const char *expect)
   g_assert_cmpstr (buf, ==, expect);
 }
 
+/* @r got @p; then the pair and its address go. */
+static void
+assert_received_and_free (GSocket *s, GSocket *r, GSocketAddress *dest, const char *p)
+{
+  assert_received (r, p);
+  g_object_unref (dest);
+  g_object_unref (s);
+  g_object_unref (r);
+}
+
 static void
 test_send_to (void)
 {
@@ -247,10 +235,7 @@ test_send_to (void)
   make_udp_pair (&s, &r, &dest);
   g_assert_cmpint (g_socket_send_to (s, dest, p, strlen (p), NULL, &error), ==, strlen (p));
   g_assert_no_error (error);
-  assert_received (r, p);
-  g_object_unref (dest);
-  g_object_unref (s);
-  g_object_unref (r);
+  assert_received_and_free (s, r, dest, p);
 }
 
 static void
@@ -266,10 +251,7 @@ test_send (void)
   g_assert_no_error (error);
   g_assert_cmpint (g_socket_send (s, p, strlen (p), NULL, &error), ==, strlen (p));
   g_assert_no_error (error);
-  assert_received (r, p);
-  g_object_unref (dest);
-  g_object_unref (s);
-  g_object_unref (r);
+  assert_received_and_free (s, r, dest, p);
 }
 
 static void
@@ -286,10 +268,7 @@ test_send_with_blocking (void)
   g_assert_cmpint (g_socket_send_with_blocking (s, p, strlen (p), FALSE, NULL, &error),
                    ==, strlen (p));
   g_assert_no_error (error);
-  assert_received (r, p);
-  g_object_unref (dest);
-  g_object_unref (s);
-  g_object_unref (r);
+  assert_received_and_free (s, r, dest, p);
 }
 
 static void
@@ -327,10 +306,7 @@ test_send_message_with_timeout (void)
                    ==, G_POLLABLE_RETURN_OK);
   g_assert_no_error (error);
   g_assert_cmpuint (written, ==, strlen (p));
-  assert_received (r, p);
-  g_object_unref (dest);
-  g_object_unref (s);
-  g_object_unref (r);
+  assert_received_and_free (s, r, dest, p);
 }
 
 static void

@@ -26,16 +26,7 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
-#include "../test-watchdog.h"
-
-#if defined(__has_include)
-#if __has_include(<valgrind/valgrind.h>)
-#include <valgrind/valgrind.h>
-#endif
-#endif
-#ifndef RUNNING_ON_VALGRIND
-#define RUNNING_ON_VALGRIND 0
-#endif
+#include "gsend-test.h"
 
 #define STRESS_MAGIC 0x67736e64u /* "gsnd" */
 #define FILLER_ID 0xffffu
@@ -177,6 +168,37 @@ tracker_check (Tracker *t, const guint32 *counts, guint64 *missing, guint64 *bey
         else if (seq >= counts[id] && s)
           (*beyond)++;
       }
+}
+
+/* Every datagram arrived exactly once and intact: nothing bad, duplicated,
+ * missing (@missing) or beyond what was sent (@beyond). */
+static inline void
+tracker_assert_exact (const Tracker *t, guint64 missing, guint64 beyond)
+{
+  g_assert_cmpuint (t->bad, ==, 0);
+  g_assert_cmpuint (t->dups, ==, 0);
+  g_assert_cmpuint (missing, ==, 0);
+  g_assert_cmpuint (beyond, ==, 0);
+}
+
+/* The end of a UDP case: the tracker, the socket, its destination and the
+ * receiving descriptor go, and the watchdog is disarmed. */
+static inline void
+udp_case_end (Tracker *t, GSocket *s, GSocketAddress *addr, int rfd)
+{
+  tracker_clear (t);
+  g_object_unref (s);
+  g_object_unref (addr);
+  close (rfd);
+  alarm (0);
+}
+
+/* g_test_init, and a peer that went away is an error, not a signal. */
+static inline void
+stress_test_init (int *argc, char ***argv)
+{
+  g_test_init (argc, argv, NULL);
+  signal (SIGPIPE, SIG_IGN);
 }
 
 /* Non-blocking raw send of filler datagrams until the queue is full. */

@@ -569,8 +569,7 @@ main (int argc, char **argv)
   static Row rows[N_TWINS * N_FAULTS];
   guint nrows = 0;
 
-  g_test_init (&argc, &argv, NULL);
-  signal (SIGPIPE, SIG_IGN);
+  stress_test_init (&argc, &argv);
 
   for (int t = 0; t < N_TWINS; t++)
     for (int f = 0; f < N_FAULTS; f++)

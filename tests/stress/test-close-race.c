@@ -236,6 +236,20 @@ typedef struct
   GError *error;
 } Outcome;
 
+/* A new AF_UNIX datagram pair of which one end has the number @old_fd
+ * (just closed), as another thread's socket reusing the number would. */
+static void
+pair_on_fd_number (int old_fd, int pair[2])
+{
+  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair), ==, 0);
+  if (pair[0] != old_fd && pair[1] != old_fd)
+    {
+      g_assert_cmpint (dup2 (pair[0], old_fd), ==, old_fd);
+      close (pair[0]);
+      pair[0] = old_fd;
+    }
+}
+
 /* One round: A sends through api's `func`, B closes, reuses, wakes. */
 static Outcome
 run_round (const Api *api, Func func, gboolean by_signal, const char *who)
@@ -266,13 +280,7 @@ run_round (const Api *api, Func func, gboolean by_signal, const char *who)
   g_assert_true (g_socket_close (socket, &error));
   g_assert_no_error (error);
   int pair[2];
-  g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair), ==, 0);
-  if (pair[0] != old_fd && pair[1] != old_fd)
-    {
-      g_assert_cmpint (dup2 (pair[0], old_fd), ==, old_fd);
-      close (pair[0]);
-      pair[0] = old_fd;
-    }
+  pair_on_fd_number (old_fd, pair);
 
   guint32 next = 0;
   if (by_signal)
@@ -394,13 +402,7 @@ check_nothing_sent (void)
         }
       g_assert_true (g_socket_close (socket, NULL));
       int pair[2];
-      g_assert_cmpint (socketpair (AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, pair), ==, 0);
-      if (pair[0] != old_fd && pair[1] != old_fd)
-        {
-          g_assert_cmpint (dup2 (pair[0], old_fd), ==, old_fd);
-          close (pair[0]);
-          pair[0] = old_fd;
-        }
+      pair_on_fd_number (old_fd, pair);
       until = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
       if (!by_signal)
         g_assert_cmpuint (count_pending (rfd), ==, filled);

@@ -63,20 +63,6 @@ first_use (gpointer data)
   return NULL;
 }
 
-static int
-udp_receiver (GSocketAddress **addr_out)
-{
-  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (fd, >=, 0);
-  struct sockaddr_in sin = { .sin_family = AF_INET };
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  socklen_t sl = sizeof sin;
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &sl), ==, 0);
-  *addr_out = g_socket_address_new_from_native (&sin, sizeof sin);
-  return fd;
-}
-
 static GSocket *
 udp_sender (void)
 {
@@ -107,8 +93,8 @@ round_main (void)
   /* GLib's own types exist before the threads start (a hang inside
    * GLib's type system is not gsend's); gsend has not been called. */
   GSocketAddress *addr, *child_addr;
-  int rfd = udp_receiver (&addr);
-  int child_rfd = udp_receiver (&child_addr);
+  int rfd = gt_udp_receiver_fd (AF_INET, 0, &addr);
+  int child_rfd = gt_udp_receiver_fd (AF_INET, 0, &child_addr);
   GSocket *child_socket = udp_sender ();
   GCancellable *cancellable = g_cancellable_new ();
   Job jobs[N_THREADS];

@@ -65,24 +65,6 @@ receiver_thread (gpointer data)
     }
 }
 
-static int
-big_udp_receiver (GSocketAddress **addr_out)
-{
-  int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  g_assert_cmpint (fd, >=, 0);
-  /* Room for all of them: nothing is dropped, so the count can be exact. */
-  int big = 256 * 1024 * 1024;
-  if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) < 0)
-    setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
-  struct sockaddr_in sin = { .sin_family = AF_INET };
-  sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (bind (fd, (struct sockaddr *) &sin, sizeof sin), ==, 0);
-  socklen_t sl = sizeof sin;
-  g_assert_cmpint (getsockname (fd, (struct sockaddr *) &sin, &sl), ==, 0);
-  *addr_out = g_socket_address_new_from_native (&sin, sizeof sin);
-  return fd;
-}
-
 typedef enum
 {
   VIA_MESSAGES,
@@ -103,7 +85,8 @@ run_huge (Via via, gboolean cancel)
 {
   watchdog (60);
   GSocketAddress *addr;
-  Receiver r = { big_udp_receiver (&addr), 0, 0 };
+  /* Room for all of them: nothing is dropped, so the count can be exact. */
+  Receiver r = { gt_udp_receiver_fd (AF_INET, 256 * 1024 * 1024, &addr), 0, 0 };
   GError *error = NULL;
   GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
   g_assert_no_error (error);
