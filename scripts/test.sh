@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Sets everything up and runs every test of gsend: formatting and lints, the
-# Rust unit and integration tests, the header drift check, and through meson
-# the C tests (against real GIO), the Python tests, the consumer test and the
-# preload runs of GLib's own tests, the GLib compatibility matrix
-# (scripts/glib-matrix.sh; GSEND_SKIP_MATRIX=1 leaves it out) and the C and
-# differential tests once more on the getter fallback (GSEND_DIRECT_READS=0).
+# Rust unit and integration tests, every meson suite (C tests against real
+# GIO, GIO compared with gsend, segmentation offload, stress, GLib's own
+# tests under the preload library, Python, Vala and GJS, the consumer,
+# valgrind), the API reference, the GLib compatibility matrix
+# (scripts/glib-matrix.sh; GSEND_SKIP_MATRIX=1 leaves it out), the C and
+# differential tests once more on the getter fallback (GSEND_DIRECT_READS=0),
+# the header drift check, the release tarball built offline and the Debian
+# packages built, installed, used and removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
