@@ -172,7 +172,7 @@ valac --pkg gsend-1 -X -w send-datagrams.vala -o send-datagrams-vala || fail "va
 
 say "preload (a GIO-only program with LD_PRELOAD=libgsend-preload.so)"
 # shellcheck disable=SC2046
-cc -o gio-only "$src/tests/preload/gio-only.c" $(pkg-config --cflags --libs gio-unix-2.0) \
+cc -o gio-only -I"$src/tests/support" "$src/tests/preload/gio-only.c" $(pkg-config --cflags --libs gio-unix-2.0) \
   || fail "compiling gio-only.c"
 EXPECT=shim LD_PRELOAD=libgsend-preload.so ./gio-only --tap >preload.log 2>&1 \
   || { cat preload.log; fail "gio-only under LD_PRELOAD=libgsend-preload.so"; }
