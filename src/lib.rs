@@ -20,17 +20,7 @@ use gio_sys::{
 use glib_sys::{GBytes, GError};
 use gsend_gio as imp;
 
-/// Runs [`imp::warm_up`] when the library is loaded (see there why).
-#[used]
-#[link_section = ".init_array"]
-static WARM_UP: extern "C" fn() = {
-    extern "C" fn warm_up() {
-        // A panic must not unwind out of the loader's call; a value that
-        // could not be settled now is looked up on first use.
-        let _ = std::panic::catch_unwind(imp::warm_up);
-    }
-    warm_up
-};
+gsend_gio::warm_up_at_load!();
 
 mod version;
 pub use version::{gsend_check_version, gsend_get_major_version, gsend_get_micro_version, gsend_get_minor_version};

@@ -41,3 +41,25 @@ pub use entry::{
     socket_send_with_blocking, warm_up,
 };
 pub use gso::{socket_get_gso, socket_get_gso_max_bytes, socket_set_gso, socket_set_gso_max_bytes};
+
+/// Declares, in the library crate that exports the functions, the
+/// constructor that runs [`warm_up`] when the shared object is loaded. It
+/// must sit in that crate (not here) so that the linker keeps it in the
+/// library it builds.
+#[macro_export]
+macro_rules! warm_up_at_load {
+    () => {
+        /// Runs `gsend_gio::warm_up` when the library is loaded (see there
+        /// why).
+        #[used]
+        #[link_section = ".init_array"]
+        static WARM_UP: extern "C" fn() = {
+            extern "C" fn warm_up() {
+                // A panic must not unwind out of the loader's call; a value
+                // that could not be settled now is looked up on first use.
+                let _ = std::panic::catch_unwind($crate::warm_up);
+            }
+            warm_up
+        };
+    };
+}
