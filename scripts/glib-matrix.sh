@@ -169,9 +169,33 @@ run_version() {
       meson test -C "$bd" "${sel[@]}" --num-processes 2 --print-errorlogs \
       >> "$log" 2>&1
     cp "$bd/meson-logs/testlog.json" "$bd/meson-logs/testlog-$s.json" 2>/dev/null
-    echo "=== glib-matrix: GLib $ver: suite $s: $(suite_result "$bd/meson-logs/testlog-$s.json" "$s") in $((SECONDS - t)) s"
+    local result
+    result=$(suite_result "$bd/meson-logs/testlog-$s.json" "$s")
+    echo "=== glib-matrix: GLib $ver: suite $s: $result in $((SECONDS - t)) s"
+    # A failure's own output goes to the console too: a CI log shows what
+    # failed without the build directory.
+    case $result in
+      pass*|skip|-) ;;
+      *) show_failures "$bd/meson-logs/testlog-$s.json" ;;
+    esac
   done
   row "$ver" "Debian glib2.0 $ver" "$bd" "$info" "$((SECONDS - t_row))"
+}
+
+# Prints name, result and the last lines of output of every test in a
+# meson test log that did not pass or skip.
+show_failures() {
+  python3 - "$1" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    if t.get("result") in ("OK", "SKIP", "EXPECTEDFAIL"):
+        continue
+    print(f"--- {t['name']}: {t.get('result')} (exit {t.get('returncode')}, {t.get('duration', 0):.1f} s)")
+    out = ((t.get("stdout") or "") + "\n" + (t.get("stderr") or "")).splitlines()
+    for l in out[-120:]:
+        print("    " + l)
+PY
 }
 
 # The system GLib.

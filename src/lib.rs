@@ -15,9 +15,10 @@
 compile_error!("gsend's exports catch panics so that none crosses into C: build with panic = \"unwind\"");
 
 use gio_sys::{
-    GCancellable, GDatagramBased, GOutputMessage, GOutputVector, GSocket, GSocketAddress, GSocketControlMessage,
+    GAsyncReadyCallback, GAsyncResult, GCancellable, GDatagramBased, GOutputMessage, GOutputVector, GSocket,
+    GSocketAddress, GSocketControlMessage,
 };
-use glib_sys::{GBytes, GError};
+use glib_sys::{gpointer, GBytes, GError};
 use gsend_gio as imp;
 
 gsend_gio::warm_up_at_load!();
@@ -583,6 +584,163 @@ pub unsafe extern "C" fn gsend_socket_send_datagrams(
             error,
         )
     }
+}
+
+/// gsend_socket_send_datagrams_async:
+/// @socket: a #GSocket
+/// @address: (nullable): the destination of every datagram, or %NULL on a
+///   connected socket
+/// @datagrams: (array length=n_datagrams): the datagrams, one #GBytes each
+/// @n_datagrams: the number of elements in @datagrams
+/// @flags: an int containing #GSocketMsgFlags flags
+/// @io_priority: the I/O priority of the request (%G_PRIORITY_DEFAULT is usual)
+/// @cancellable: (nullable): a #GCancellable
+/// @callback: (scope async) (nullable): called when the send is done
+/// @user_data: (closure): data for @callback
+///
+/// Starts sending each #GBytes of @datagrams as one datagram to @address,
+/// in order, without ever blocking the calling thread, whatever the
+/// socket's blocking flag. The call keeps its own references to
+/// @datagrams and @address and drops them before @callback runs.
+///
+/// @callback runs in the thread-default main context of the thread that
+/// made this call (never from inside this call); call
+/// gsend_socket_send_datagrams_finish() there to get the result.
+///
+/// Asynchronous sends on one socket go out in the order they were made and
+/// never interleave. Sends made before the main context next runs are sent
+/// together, as one batch: a program that makes many one-datagram calls
+/// per main-loop iteration gets the speed of one large call, with UDP
+/// segmentation offload across calls where the datagrams allow it. The
+/// queue of a socket is driven from the main context of the call that
+/// found it empty: that context must keep running until the calls complete.
+///
+/// The call completes when every datagram is sent. Otherwise it follows the
+/// rule of the synchronous functions: if some datagrams were sent, the
+/// result is their count and no error; if none were, the error:
+/// %G_IO_ERROR_CANCELLED when @cancellable is cancelled,
+/// %G_IO_ERROR_CLOSED when the socket is closed (also while the send
+/// waits for room), %G_IO_ERROR_TIMED_OUT when the socket has a timeout
+/// ([property@Gio.Socket:timeout]) and no room came within it, or the
+/// kernel's error as gsend_socket_send_datagrams() reports it.
+///
+/// Since: 0.1
+#[no_mangle]
+pub unsafe extern "C" fn gsend_socket_send_datagrams_async(
+    socket: *mut GSocket,
+    address: *mut GSocketAddress,
+    datagrams: *mut *mut GBytes,
+    n_datagrams: guint,
+    flags: gint,
+    io_priority: gint,
+    cancellable: *mut GCancellable,
+    callback: GAsyncReadyCallback,
+    user_data: gpointer,
+) {
+    // SAFETY: the caller follows the documented contract.
+    unsafe {
+        imp::socket_send_datagrams_async(
+            socket,
+            address,
+            datagrams,
+            n_datagrams,
+            flags,
+            io_priority,
+            cancellable,
+            callback,
+            user_data,
+        )
+    }
+}
+
+/// gsend_socket_send_datagrams_finish:
+/// @socket: the #GSocket given to gsend_socket_send_datagrams_async()
+/// @result: the #GAsyncResult given to the callback
+/// @error: return location for a #GError
+///
+/// Gets the result of gsend_socket_send_datagrams_async().
+///
+/// Returns: the number of datagrams sent, from 0 to the number given, or -1
+///   with @error set. An error is reported only when no datagram was sent.
+///
+/// Since: 0.1
+#[no_mangle]
+pub unsafe extern "C" fn gsend_socket_send_datagrams_finish(
+    socket: *mut GSocket,
+    result: *mut GAsyncResult,
+    error: *mut *mut GError,
+) -> gint {
+    // SAFETY: the caller follows the documented contract.
+    unsafe { imp::socket_send_datagrams_finish(socket, result, error) }
+}
+
+/// gsend_socket_send_messages_async: (skip)
+/// @socket: a #GSocket
+/// @messages: (array length=num_messages): an array of #GOutputMessage
+///   structs, which must stay valid until @callback runs
+/// @num_messages: the number of elements in @messages
+/// @flags: an int containing #GSocketMsgFlags flags
+/// @io_priority: the I/O priority of the request
+/// @cancellable: (nullable): a #GCancellable
+/// @callback: (scope async) (nullable): called when the send is done
+/// @user_data: (closure): data for @callback
+///
+/// Starts sending the datagrams described by @messages, in order, as
+/// gsend_socket_send_datagrams_async() does, with the same ordering,
+/// batching across calls, completion and errors. The messages are not
+/// copied: @messages, their vectors, buffers, addresses and control
+/// messages must stay valid and unchanged until @callback runs (as with
+/// g_output_stream_writev_async()). The bytes_sent field of every message
+/// that was sent is set before @callback runs. Language bindings cannot
+/// keep such an array alive, so this function is not available to them:
+/// they use gsend_socket_send_datagrams_async().
+///
+/// Since: 0.1
+#[no_mangle]
+pub unsafe extern "C" fn gsend_socket_send_messages_async(
+    socket: *mut GSocket,
+    messages: *mut GOutputMessage,
+    num_messages: guint,
+    flags: gint,
+    io_priority: gint,
+    cancellable: *mut GCancellable,
+    callback: GAsyncReadyCallback,
+    user_data: gpointer,
+) {
+    // SAFETY: the caller follows the documented contract.
+    unsafe {
+        imp::socket_send_messages_async(
+            socket,
+            messages,
+            num_messages,
+            flags,
+            io_priority,
+            cancellable,
+            callback,
+            user_data,
+        )
+    }
+}
+
+/// gsend_socket_send_messages_finish:
+/// @socket: the #GSocket given to gsend_socket_send_messages_async()
+/// @result: the #GAsyncResult given to the callback
+/// @error: return location for a #GError
+///
+/// Gets the result of gsend_socket_send_messages_async().
+///
+/// Returns: the number of messages sent, from 0 to the number given, or -1
+///   with @error set. An error is reported only when no message was sent.
+///
+/// Since: 0.1
+#[no_mangle]
+pub unsafe extern "C" fn gsend_socket_send_messages_finish(
+    socket: *mut GSocket,
+    result: *mut GAsyncResult,
+    error: *mut *mut GError,
+) -> gint {
+    // SAFETY: the caller follows the documented contract.
+    unsafe { imp::socket_send_messages_finish(socket, result, error) }
 }
 
 /// gsend_socket_set_gso:

@@ -33,6 +33,7 @@ type GError = glib::GError;
 pub fn warm_up() {
     gso::quark();
     addrcache::quark();
+    crate::async_send::quark();
     socket_type();
     cancellable_type();
     gso::enabled_by_env();

@@ -14,6 +14,8 @@
 //! - `checks`: the argument checks and the `return_val_if_fail!` macro
 //!   that keeps each critical's text next to its check.
 //! - `fast`: the one-datagram fast path.
+//! - `async_send`: the asynchronous sends (each socket's queue of pending
+//!   calls and the main-context source that drives it).
 //! - `run`: the batch run (the engine call and the reporting of its outcome).
 //! - `waiter`: waiting with GIO's semantics (socket, cancellable, timeout).
 //! - `errors`: errno to `GIOErrorEnum`, the error texts, the critical's names.
@@ -23,6 +25,7 @@
 //! - [`glue`]: small GLib helpers (type checks, GErrors, the panic guard).
 
 mod addrcache;
+mod async_send;
 mod checks;
 mod entry;
 mod errors;
@@ -35,6 +38,9 @@ mod run;
 pub mod socket;
 mod waiter;
 
+pub use async_send::{
+    socket_send_datagrams_async, socket_send_datagrams_finish, socket_send_messages_async, socket_send_messages_finish,
+};
 pub use entry::{
     datagram_based_send_messages, socket_send, socket_send_datagrams, socket_send_message,
     socket_send_message_with_timeout, socket_send_messages, socket_send_messages_with_timeout, socket_send_to,
