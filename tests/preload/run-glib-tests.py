@@ -164,7 +164,19 @@ def run_one(binary, extra, preload, tmp, show_output=False, linked=False, env_ex
     if rc != 0 or n_notok or n_ok == 0:
         if not show_output:
             print(output)
-        failures.append(f"{name}: exit status {rc}, {n_notok} 'not ok', {n_ok} 'ok' under the shim")
+        # GLib's own tests hold timing-dependent cases (timeouts, peer
+        # processes) that can fail once on a loaded machine. A GLib test
+        # that failed is run again under the shim: the failure stands
+        # unless both reruns pass, and either way it is printed above and
+        # reported as such. Our own programs (--program, --linked) get no
+        # second chance.
+        reruns = [] if (show_output or linked) else [run_tap(binary, extra, env) for _ in range(2)]
+        if reruns and all(r[0] == 0 and not r[4] and r[3] > 0 for r in reruns):
+            print(f"# {name}: FLAKY: failed once (output above), then passed twice under the shim")
+        else:
+            for r in reruns:
+                print(f"# {name}: rerun: exit {r[0]}, {r[3]} ok, {r[4]} not ok")
+            failures.append(f"{name}: exit status {rc}, {n_notok} 'not ok', {n_ok} 'ok' under the shim")
 
     to_shim = {}
     to_gio = []
