@@ -1,0 +1,833 @@
+/* Asynchronous sends (docs/behaviour.md rules 18-21): completion in the
+ * caller's main context, order and batching across calls, cancellation,
+ * closed sockets, timeouts, kernel errors as GIO reports them, references
+ * and programming errors. Real sockets: UDP on loopback and AF_UNIX
+ * datagram pairs whose queue fills. */
+#include "gsend-test.h"
+#include "../test-watchdog.h"
+
+/* ---- sendmmsg as this program sees it ------------------------------------ */
+
+/* libgsend's sendmmsg calls land here first: counted, then passed on. */
+static guint mm_calls;
+static guint mm_vlen;
+static guint mm_first_vlen;
+
+int
+sendmmsg (int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
+{
+  if (mm_calls++ == 0)
+    mm_first_vlen = vlen;
+  mm_vlen += vlen;
+  return gt_real_sendmmsg (fd, vec, vlen, flags);
+}
+
+static void
+mm_reset (void)
+{
+  mm_calls = mm_vlen = mm_first_vlen = 0;
+}
+
+/* ---- one completion ------------------------------------------------------- */
+
+typedef struct
+{
+  gboolean called;
+  gint result;
+  GError *error;
+  GMainContext *context;
+  GThread *thread;
+  guint order;
+  gboolean messages; /* finish with the messages function */
+  gboolean *flag;    /* when set, must already be TRUE in the callback */
+  gboolean flag_seen;
+} Rec;
+
+static guint completions;
+
+static void
+on_done (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Rec *r = data;
+  g_assert_false (r->called);
+  r->called = TRUE;
+  if (r->messages)
+    r->result = gsend_socket_send_messages_finish (G_SOCKET (source), res, &r->error);
+  else
+    r->result = gsend_socket_send_datagrams_finish (G_SOCKET (source), res, &r->error);
+  r->context = g_main_context_get_thread_default ();
+  r->thread = g_thread_self ();
+  r->order = g_atomic_int_add (&completions, 1);
+  if (r->flag != NULL)
+    r->flag_seen = *r->flag;
+}
+
+/* Runs @ctx (NULL: the global default) until the @n records are called;
+ * the watchdog bounds it. */
+static void
+run_until_called (GMainContext *ctx, Rec *recs, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    while (!recs[i].called)
+      g_main_context_iteration (ctx, TRUE);
+}
+
+/* Iterates @ctx for about @ms milliseconds without requiring anything. */
+static void
+spin (GMainContext *ctx, guint ms)
+{
+  gint64 end = g_get_monotonic_time () + ms * 1000;
+  while (g_get_monotonic_time () < end)
+    {
+      g_main_context_iteration (ctx, FALSE);
+      g_usleep (1000);
+    }
+}
+
+/* One datagram of @size bytes: a 4-byte big-endian sequence number, then
+ * its low byte repeated. */
+static GBytes *
+seq_bytes (guint32 seq, gsize size)
+{
+  guint8 *p = g_malloc (size);
+  guint32 be = GUINT32_TO_BE (seq);
+  memset (p, seq & 0xff, size);
+  memcpy (p, &be, MIN (size, 4));
+  return g_bytes_new_take (p, size);
+}
+
+static guint32
+seq_of (const guint8 *p)
+{
+  guint32 be;
+  memcpy (&be, p, 4);
+  return GUINT32_FROM_BE (be);
+}
+
+static gboolean
+gso_on (void)
+{
+  return g_strcmp0 (g_getenv ("GSEND_GSO"), "0") != 0;
+}
+
+/* ---- rule 19: one batch for the calls of one iteration -------------------- */
+
+static void
+test_one_batch (void)
+{
+  enum { CALLS = 64, SIZE = 1200 };
+  test_watchdog_arm (30);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Rec recs[CALLS] = { 0 };
+  gboolean returned = FALSE;
+
+  mm_reset ();
+  for (guint i = 0; i < CALLS; i++)
+    {
+      GBytes *b = seq_bytes (i, SIZE);
+      recs[i].flag = &returned;
+      gsend_socket_send_datagrams_async (tx, to, &b, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &recs[i]);
+      g_bytes_unref (b);
+      g_assert_false (recs[i].called);
+    }
+  returned = TRUE;
+  /* Nothing went before the context ran. */
+  g_assert_cmpuint (mm_calls, ==, 0);
+  run_until_called (NULL, recs, CALLS);
+
+  for (guint i = 0; i < CALLS; i++)
+    {
+      g_assert_no_error (recs[i].error);
+      g_assert_cmpint (recs[i].result, ==, 1);
+      g_assert_true (recs[i].flag_seen);
+      g_assert_true (recs[i].thread == g_thread_self ());
+    }
+  /* One system call for all 64; with segmentation offload, fewer than 64
+   * headers (the kernel may refuse it once: then a second, plain call). */
+  if (gso_on ())
+    {
+      g_assert_cmpuint (mm_calls, <=, 2);
+      g_assert_cmpuint (mm_first_vlen, <, CALLS);
+    }
+  else
+    {
+      g_assert_cmpuint (mm_calls, ==, 1);
+      g_assert_cmpuint (mm_vlen, ==, CALLS);
+    }
+
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), CALLS, 2000);
+  g_assert_cmpuint (got->len, ==, CALLS);
+  for (guint i = 0; i < CALLS; i++)
+    {
+      GBytes *want = seq_bytes (i, SIZE);
+      g_assert_true (g_bytes_equal (got->pdata[i], want));
+      g_bytes_unref (want);
+    }
+  g_ptr_array_unref (got);
+  g_object_unref (to);
+  g_object_unref (tx);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+/* ---- rule 19: order across thousands of calls on a slow receiver ---------- */
+
+typedef struct
+{
+  GSocket *b;
+  guint expect;
+  guint32 next;
+  gboolean bad;
+} Reader;
+
+static gpointer
+slow_reader (gpointer data)
+{
+  Reader *r = data;
+  static guint8 buf[2048];
+  for (guint got = 0; got < r->expect; got++)
+    {
+      gssize n = gt_recv_bounded (r->b, (gchar *) buf, sizeof buf);
+      if (n < 4 || seq_of (buf) != r->next)
+        {
+          r->bad = TRUE;
+          return NULL;
+        }
+      r->next++;
+      if (got % 200 == 0)
+        g_usleep (2000); /* drains slowly: the sender's queue fills */
+    }
+  return NULL;
+}
+
+static void
+test_order (void)
+{
+  enum { CALLS = 3000, SIZE = 700 };
+  test_watchdog_arm (120);
+  GSocket *a, *b;
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  Rec *recs = g_new0 (Rec, CALLS);
+  guint total = 0;
+  guint per[CALLS];
+  for (guint i = 0; i < CALLS; i++)
+    total += per[i] = 1 + i % 5;
+  Reader reader = { b, total, 0, FALSE };
+  GThread *t = g_thread_new ("reader", slow_reader, &reader);
+
+  guint32 seq = 0;
+  for (guint i = 0; i < CALLS; i++)
+    {
+      GBytes *d[5];
+      for (guint k = 0; k < per[i]; k++)
+        d[k] = seq_bytes (seq++, SIZE);
+      gsend_socket_send_datagrams_async (a, NULL, d, per[i], 0, G_PRIORITY_DEFAULT, NULL, on_done, &recs[i]);
+      for (guint k = 0; k < per[i]; k++)
+        g_bytes_unref (d[k]);
+      /* Now and then let the context run, so that calls overlap waits. */
+      if (i % 97 == 0)
+        g_main_context_iteration (NULL, FALSE);
+    }
+  run_until_called (NULL, recs, CALLS);
+  g_thread_join (t);
+  g_assert_false (reader.bad);
+  g_assert_cmpuint (reader.next, ==, total);
+  for (guint i = 0; i < CALLS; i++)
+    {
+      g_assert_no_error (recs[i].error);
+      g_assert_cmpint (recs[i].result, ==, (gint) per[i]);
+    }
+  g_free (recs);
+  g_object_unref (a);
+  g_object_unref (b);
+  alarm (0);
+}
+
+/* ---- rule 20: cancellation ------------------------------------------------ */
+
+static void
+test_cancel_queued (void)
+{
+  test_watchdog_arm (30);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  GCancellable *c = g_cancellable_new ();
+  Rec recs[3] = { 0 };
+  for (guint i = 0; i < 3; i++)
+    {
+      GBytes *d[2] = { seq_bytes (2 * i, 100), seq_bytes (2 * i + 1, 100) };
+      gsend_socket_send_datagrams_async (tx, to, d, 2, 0, G_PRIORITY_DEFAULT, i == 1 ? c : NULL, on_done, &recs[i]);
+      g_bytes_unref (d[0]);
+      g_bytes_unref (d[1]);
+    }
+  g_cancellable_cancel (c);
+  run_until_called (NULL, recs, 3);
+  g_assert_cmpint (recs[0].result, ==, 2);
+  g_assert_cmpint (recs[1].result, ==, -1);
+  gt_assert_error_clear (recs[1].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_cmpint (recs[2].result, ==, 2);
+
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), 6, 500);
+  g_assert_cmpuint (got->len, ==, 4);
+  guint32 want[] = { 0, 1, 4, 5 };
+  for (guint i = 0; i < 4; i++)
+    g_assert_cmpuint (seq_of (g_bytes_get_data (got->pdata[i], NULL)), ==, want[i]);
+  g_ptr_array_unref (got);
+  g_object_unref (c);
+  g_object_unref (to);
+  g_object_unref (tx);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+/* Runs the default context until @a's queue is full again (the driver
+ * sent into the room it was given and waits). */
+static void
+until_full (GSocket *a)
+{
+  for (;;)
+    {
+      g_main_context_iteration (NULL, FALSE);
+      struct pollfd p = { g_socket_get_fd (a), POLLOUT, 0 };
+      if (poll (&p, 1, 0) == 0)
+        return;
+      g_usleep (1000);
+    }
+}
+
+/* A waiting call is cancelled: nothing sent gives CANCELLED; some sent
+ * (the receiver emptied its queue while the call waited, and the call
+ * filled it again) gives the count. */
+static void
+test_cancel_waiting (void)
+{
+  for (guint drain = 0; drain <= 1; drain++)
+    {
+      test_watchdog_arm (30);
+      GSocket *a, *b;
+      gt_unix_pair (SOCK_DGRAM, &a, &b);
+      guint filled = gt_fill_queue (a, 512);
+      guint n = 2 * filled + 10;
+      GCancellable *c = g_cancellable_new ();
+      Rec rec = { 0 };
+      GBytes **d = g_new (GBytes *, n);
+      for (guint i = 0; i < n; i++)
+        d[i] = seq_bytes (1000 + i, 512);
+      gsend_socket_send_datagrams_async (a, NULL, d, n, 0, G_PRIORITY_DEFAULT, c, on_done, &rec);
+      for (guint i = 0; i < n; i++)
+        g_bytes_unref (d[i]);
+      g_free (d);
+      spin (NULL, 30);
+      g_assert_false (rec.called);
+      guint taken = 0;
+      if (drain)
+        {
+          taken = gt_drain (b);
+          g_assert_cmpuint (taken, ==, filled);
+          until_full (a);
+        }
+      g_assert_false (rec.called);
+      g_cancellable_cancel (c);
+      run_until_called (NULL, &rec, 1);
+      if (!drain)
+        {
+          g_assert_cmpint (rec.result, ==, -1);
+          gt_assert_error_clear (rec.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          g_assert_cmpuint (gt_drain (b), ==, filled);
+        }
+      else
+        {
+          g_assert_no_error (rec.error);
+          g_assert_cmpint (rec.result, >, 0);
+          g_assert_cmpint (rec.result, <, (gint) n);
+          /* Exactly the first rec.result datagrams of the call arrived. */
+          static guint8 buf[1024];
+          for (gint i = 0; i < rec.result; i++)
+            {
+              g_assert_cmpint (recv (g_socket_get_fd (b), buf, sizeof buf, MSG_DONTWAIT), ==, 512);
+              g_assert_cmpuint (seq_of (buf), ==, 1000 + (guint) i);
+            }
+          g_assert_cmpuint (gt_drain (b), ==, 0);
+        }
+      g_object_unref (c);
+      g_object_unref (a);
+      g_object_unref (b);
+      alarm (0);
+    }
+}
+
+/* ---- rule 20: closed sockets, timeouts ------------------------------------ */
+
+static void
+test_closed_queued (void)
+{
+  test_watchdog_arm (30);
+  GSocket *a, *b;
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  Rec recs[2] = { 0 };
+  for (guint i = 0; i < 2; i++)
+    {
+      GBytes *d = seq_bytes (i, 64);
+      gsend_socket_send_datagrams_async (a, NULL, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &recs[i]);
+      g_bytes_unref (d);
+    }
+  g_assert_true (g_socket_close (a, NULL));
+  run_until_called (NULL, recs, 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_cmpint (recs[i].result, ==, -1);
+      gt_assert_error_clear (recs[i].error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+    }
+  g_assert_cmpuint (gt_drain (b), ==, 0);
+  g_object_unref (a);
+  g_object_unref (b);
+  alarm (0);
+}
+
+/* Closed while the call waits for room; a new pair made right after gets
+ * the old fd number, and nothing may reach it. */
+static void
+test_closed_waiting (void)
+{
+  test_watchdog_arm (10);
+  GSocket *a, *b;
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  int old_fd = g_socket_get_fd (a);
+  guint filled = gt_fill_queue (a, 512);
+  Rec rec = { 0 };
+  GBytes *d = seq_bytes (7, 512);
+  gsend_socket_send_datagrams_async (a, NULL, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &rec);
+  g_bytes_unref (d);
+  spin (NULL, 30);
+  g_assert_false (rec.called);
+  g_assert_true (g_socket_close (a, NULL));
+  GSocket *c, *e;
+  gt_unix_pair (SOCK_DGRAM, &c, &e);
+  /* The new socket that took the old fd number is full too: no poll on
+   * that number can wake the driver, only seeing the close can. */
+  guint c_filled = gt_fill_queue (c, 512);
+  run_until_called (NULL, &rec, 1);
+  g_assert_cmpint (rec.result, ==, -1);
+  gt_assert_error_clear (rec.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_test_message ("old fd %d, new pair %d/%d", old_fd, g_socket_get_fd (c), g_socket_get_fd (e));
+  spin (NULL, 20);
+  g_assert_cmpuint (gt_drain (e), ==, c_filled);
+  g_assert_cmpuint (gt_drain (c), ==, 0);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
+  g_object_unref (a);
+  g_object_unref (b);
+  g_object_unref (c);
+  g_object_unref (e);
+  alarm (0);
+}
+
+static void
+test_timeout (void)
+{
+  test_watchdog_arm (30);
+  GSocket *a, *b;
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  g_socket_set_timeout (a, 1);
+  guint filled = gt_fill_queue (a, 512);
+  Rec rec = { 0 };
+  GBytes *d = seq_bytes (9, 512);
+  gsend_socket_send_datagrams_async (a, NULL, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &rec);
+  g_bytes_unref (d);
+  run_until_called (NULL, &rec, 1);
+  g_assert_cmpint (rec.result, ==, -1);
+  gt_assert_error_clear (rec.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
+  g_object_unref (a);
+  g_object_unref (b);
+  alarm (0);
+}
+
+/* ---- rule 20: kernel errors as GIO reports them --------------------------- */
+
+/* Calls [fits, too large, fits]: the middle one fails alone, with the code
+ * GIO's g_socket_send_messages gives for the same datagram. */
+static void
+test_kernel_error (void)
+{
+  test_watchdog_arm (30);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  gsize sizes[3] = { 100, 70000, 100 };
+
+  /* GIO first. */
+  GError *gio_error = NULL;
+  GBytes *big = seq_bytes (99, sizes[1]);
+  GOutputVector v = { g_bytes_get_data (big, NULL), sizes[1] };
+  GOutputMessage m = { to, &v, 1, 0, NULL, 0 };
+  g_assert_cmpint (g_socket_send_messages (tx, &m, 1, 0, NULL, &gio_error), ==, -1);
+  g_assert_nonnull (gio_error);
+  g_bytes_unref (big);
+
+  Rec recs[3] = { 0 };
+  for (guint i = 0; i < 3; i++)
+    {
+      GBytes *d = seq_bytes (i, sizes[i]);
+      gsend_socket_send_datagrams_async (tx, to, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &recs[i]);
+      g_bytes_unref (d);
+    }
+  run_until_called (NULL, recs, 3);
+  g_assert_cmpint (recs[0].result, ==, 1);
+  g_assert_cmpint (recs[1].result, ==, -1);
+  g_assert_error (recs[1].error, gio_error->domain, gio_error->code);
+  g_assert_cmpint (recs[2].result, ==, 1);
+  g_clear_error (&recs[1].error);
+  g_clear_error (&gio_error);
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), 3, 500);
+  g_assert_cmpuint (got->len, ==, 2);
+  g_ptr_array_unref (got);
+  g_object_unref (to);
+  g_object_unref (tx);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+/* ---- rule 18: many sockets, several threads with their own contexts ------- */
+
+static void
+test_many_sockets (void)
+{
+  enum { SOCKETS = 60, CALLS = 10 };
+  test_watchdog_arm (60);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
+  GSocket *tx[SOCKETS];
+  Rec *recs = g_new0 (Rec, SOCKETS * CALLS);
+  for (guint s = 0; s < SOCKETS; s++)
+    tx[s] = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  for (guint i = 0; i < CALLS; i++)
+    for (guint s = 0; s < SOCKETS; s++)
+      {
+        GBytes *d = seq_bytes (s * CALLS + i, 200);
+        gsend_socket_send_datagrams_async (tx[s], to, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done,
+                                           &recs[s * CALLS + i]);
+        g_bytes_unref (d);
+      }
+  run_until_called (NULL, recs, SOCKETS * CALLS);
+  for (guint i = 0; i < SOCKETS * CALLS; i++)
+    g_assert_cmpint (recs[i].result, ==, 1);
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), SOCKETS * CALLS, 2000);
+  g_assert_cmpuint (got->len, ==, SOCKETS * CALLS);
+  /* Per socket, its datagrams arrived in call order. */
+  guint next[SOCKETS] = { 0 };
+  for (guint i = 0; i < got->len; i++)
+    {
+      guint32 q = seq_of (g_bytes_get_data (got->pdata[i], NULL));
+      g_assert_cmpuint (q % CALLS, ==, next[q / CALLS]);
+      next[q / CALLS]++;
+    }
+  g_ptr_array_unref (got);
+  for (guint s = 0; s < SOCKETS; s++)
+    g_object_unref (tx[s]);
+  g_free (recs);
+  g_object_unref (to);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+enum { THREADS = 4, THREAD_CALLS = 300 };
+typedef struct
+{
+  GSocket *tx;
+  GSocketAddress *to;
+  guint index;
+  Rec recs[THREAD_CALLS];
+  GMainContext *ctx;
+  gboolean ok;
+} Worker;
+
+static gint workers_done;
+
+static gpointer
+worker (gpointer data)
+{
+  Worker *w = data;
+  w->ctx = g_main_context_new ();
+  g_main_context_push_thread_default (w->ctx);
+  for (guint i = 0; i < THREAD_CALLS; i++)
+    {
+      GBytes *d = seq_bytes (w->index * THREAD_CALLS + i, 300);
+      gsend_socket_send_datagrams_async (w->tx, w->to, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &w->recs[i]);
+      g_bytes_unref (d);
+      if (i % 16 == 0)
+        g_main_context_iteration (w->ctx, FALSE);
+    }
+  run_until_called (w->ctx, w->recs, THREAD_CALLS);
+  w->ok = TRUE;
+  for (guint i = 0; i < THREAD_CALLS; i++)
+    w->ok = w->ok && w->recs[i].result == 1 && w->recs[i].context == w->ctx && w->recs[i].thread == g_thread_self ();
+  /* The socket's queue is driven from the context of whichever call found
+   * it empty: keep this context running until every thread is done. */
+  g_atomic_int_inc (&workers_done);
+  while (g_atomic_int_get (&workers_done) < THREADS)
+    g_main_context_iteration (w->ctx, FALSE), g_usleep (500);
+  spin (w->ctx, 20);
+  g_main_context_pop_thread_default (w->ctx);
+  g_main_context_unref (w->ctx);
+  return NULL;
+}
+
+static void
+test_threads (void)
+{
+  test_watchdog_arm (60);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Worker *w = g_new0 (Worker, THREADS);
+  GThread *t[THREADS];
+  workers_done = 0;
+  for (guint i = 0; i < THREADS; i++)
+    {
+      w[i].tx = tx;
+      w[i].to = to;
+      w[i].index = i;
+      t[i] = g_thread_new ("worker", worker, &w[i]);
+    }
+  for (guint i = 0; i < THREADS; i++)
+    {
+      g_thread_join (t[i]);
+      g_assert_true (w[i].ok);
+    }
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), THREADS * THREAD_CALLS, 2000);
+  g_assert_cmpuint (got->len, ==, THREADS * THREAD_CALLS);
+  /* Each thread's datagrams in its call order. */
+  guint next[THREADS] = { 0 };
+  for (guint i = 0; i < got->len; i++)
+    {
+      guint32 q = seq_of (g_bytes_get_data (got->pdata[i], NULL));
+      g_assert_cmpuint (q % THREAD_CALLS, ==, next[q / THREAD_CALLS]);
+      next[q / THREAD_CALLS]++;
+    }
+  g_ptr_array_unref (got);
+  g_free (w);
+  g_object_unref (tx);
+  g_object_unref (to);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+/* ---- rule 21: references, messages, programming errors -------------------- */
+
+static void
+mark_freed (gpointer data)
+{
+  *(gboolean *) data = TRUE;
+}
+
+static gboolean addr_gone;
+
+static void
+addr_finalized (gpointer data, GObject *where)
+{
+  (void) data;
+  (void) where;
+  addr_gone = TRUE;
+}
+
+typedef struct
+{
+  Rec rec;
+  gboolean *bytes_freed;
+  gboolean bytes_freed_at_callback;
+  gboolean addr_gone_at_callback;
+} RefRec;
+
+static void
+on_done_refs (GObject *source, GAsyncResult *res, gpointer data)
+{
+  RefRec *r = data;
+  r->bytes_freed_at_callback = *r->bytes_freed;
+  r->addr_gone_at_callback = addr_gone;
+  on_done (source, res, &r->rec);
+}
+
+static void
+test_references (void)
+{
+  test_watchdog_arm (30);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *bound = gt_local_addr (rx);
+  /* An address object of the test's own, so that its end is seen. */
+  GSocketAddress *to = g_inet_socket_address_new (g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (bound)),
+                                                  g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  gboolean freed = FALSE;
+  static guint8 payload[300];
+  memset (payload, 0x5a, sizeof payload);
+  GBytes *d = g_bytes_new_with_free_func (payload, sizeof payload, mark_freed, &freed);
+  RefRec r = { { 0 }, &freed, FALSE, FALSE };
+  addr_gone = FALSE;
+  g_object_weak_ref (G_OBJECT (to), addr_finalized, NULL);
+
+  gsend_socket_send_datagrams_async (tx, to, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done_refs, &r);
+  g_bytes_unref (d);
+  g_object_unref (to);
+  /* The call holds its own references until it completes. */
+  g_assert_false (freed);
+  g_assert_false (addr_gone);
+  run_until_called (NULL, &r.rec, 1);
+  g_assert_cmpint (r.rec.result, ==, 1);
+  g_assert_true (r.bytes_freed_at_callback);
+  g_assert_true (r.addr_gone_at_callback);
+
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), 1, 1000);
+  g_assert_cmpuint (got->len, ==, 1);
+  g_assert_cmpmem (g_bytes_get_data (got->pdata[0], NULL), 300, payload, 300);
+  g_ptr_array_unref (got);
+  g_object_unref (bound);
+  g_object_unref (tx);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+/* The message function: bytes_sent filled, several vectors, sizes differ. */
+static void
+test_messages (void)
+{
+  test_watchdog_arm (30);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  static gchar head[] = "head:", body[] = "the body of it";
+  GOutputVector v[3][2];
+  GOutputMessage m[3];
+  for (guint i = 0; i < 3; i++)
+    {
+      v[i][0] = (GOutputVector) { head, 5 };
+      v[i][1] = (GOutputVector) { body, 4 + 5 * i };
+      m[i] = (GOutputMessage) { to, v[i], 2, 777, NULL, 0 };
+    }
+  Rec rec = { 0 };
+  rec.messages = TRUE;
+  gsend_socket_send_messages_async (tx, m, 3, 0, G_PRIORITY_DEFAULT, NULL, on_done, &rec);
+  g_assert_cmpuint (m[0].bytes_sent, ==, 777);
+  run_until_called (NULL, &rec, 1);
+  g_assert_no_error (rec.error);
+  g_assert_cmpint (rec.result, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (m[i].bytes_sent, ==, 5 + 4 + 5 * i);
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), 3, 1000);
+  g_assert_cmpuint (got->len, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      gsize len;
+      const gchar *p = g_bytes_get_data (got->pdata[i], &len);
+      g_assert_cmpuint (len, ==, 5 + 4 + 5 * i);
+      g_assert_cmpmem (p, 5, head, 5);
+      g_assert_cmpmem (p + 5, len - 5, body, len - 5);
+    }
+  g_ptr_array_unref (got);
+  g_object_unref (to);
+  g_object_unref (tx);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+static void
+test_programming_errors (void)
+{
+  test_watchdog_arm (30);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  GObject *not_addr = g_object_new (G_TYPE_CANCELLABLE, NULL);
+  GBytes *d = seq_bytes (1, 10);
+  GBytes *arr_null[1] = { NULL };
+  Rec rec = { 0 };
+
+  g_test_expect_message ("GSend", G_LOG_LEVEL_CRITICAL, "*gsend_socket_send_datagrams_async*G_IS_SOCKET (socket)*");
+  gsend_socket_send_datagrams_async (NULL, NULL, &d, 1, 0, 0, NULL, on_done, &rec);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("GSend", G_LOG_LEVEL_CRITICAL, "*num_messages == 0 || messages != NULL*");
+  gsend_socket_send_datagrams_async (tx, NULL, NULL, 1, 0, 0, NULL, on_done, &rec);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("GSend", G_LOG_LEVEL_CRITICAL, "*datagrams[i] != NULL*");
+  gsend_socket_send_datagrams_async (tx, NULL, arr_null, 1, 0, 0, NULL, on_done, &rec);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("GSend", G_LOG_LEVEL_CRITICAL, "*G_IS_SOCKET_ADDRESS (address)*");
+  gsend_socket_send_datagrams_async (tx, (GSocketAddress *) not_addr, &d, 1, 0, 0, NULL, on_done, &rec);
+  g_test_assert_expected_messages ();
+  g_test_expect_message ("GSend", G_LOG_LEVEL_CRITICAL, "*gsend_socket_send_messages_async*G_IS_SOCKET (socket)*");
+  gsend_socket_send_messages_async ((GSocket *) not_addr, NULL, 0, 0, 0, NULL, on_done, &rec);
+  g_test_assert_expected_messages ();
+  GOutputMessage bad = { NULL, NULL, 1, 0, NULL, 0 };
+  g_test_expect_message ("GSend", G_LOG_LEVEL_CRITICAL, "*num_vectors == 0 || vectors != NULL*");
+  gsend_socket_send_messages_async (tx, &bad, 1, 0, 0, NULL, on_done, &rec);
+  g_test_assert_expected_messages ();
+
+  /* The callback is never called for them. */
+  spin (NULL, 50);
+  g_assert_false (rec.called);
+
+  /* A result of the other function is refused by finish. */
+  Rec ok = { 0 };
+  GSocket *a, *b;
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  gsend_socket_send_datagrams_async (a, NULL, &d, 1, 0, 0, NULL, on_done, &ok);
+  run_until_called (NULL, &ok, 1);
+  g_assert_cmpint (ok.result, ==, 1);
+
+  g_bytes_unref (d);
+  g_object_unref (not_addr);
+  g_object_unref (a);
+  g_object_unref (b);
+  g_object_unref (tx);
+  alarm (0);
+}
+
+static void
+on_wrong_finish (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Rec *r = data;
+  GError *error = NULL;
+  g_test_expect_message ("GSend", G_LOG_LEVEL_CRITICAL, "*gsend_socket_send_messages_finish*source_tag*");
+  r->result = gsend_socket_send_messages_finish (G_SOCKET (source), res, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  r->called = TRUE;
+}
+
+static void
+test_wrong_finish (void)
+{
+  test_watchdog_arm (30);
+  GSocket *a, *b;
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  GBytes *d = seq_bytes (3, 10);
+  Rec rec = { 0 };
+  gsend_socket_send_datagrams_async (a, NULL, &d, 1, 0, 0, NULL, on_wrong_finish, &rec);
+  run_until_called (NULL, &rec, 1);
+  g_assert_cmpint (rec.result, ==, -1);
+  g_bytes_unref (d);
+  g_object_unref (a);
+  g_object_unref (b);
+  alarm (0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/rule19/async/one-batch", test_one_batch);
+  g_test_add_func ("/rule19/async/order-slow-receiver", test_order);
+  g_test_add_func ("/rule20/async/cancel-queued", test_cancel_queued);
+  g_test_add_func ("/rule20/async/cancel-waiting", test_cancel_waiting);
+  g_test_add_func ("/rule20/async/closed-queued", test_closed_queued);
+  g_test_add_func ("/rule20/async/closed-waiting", test_closed_waiting);
+  g_test_add_func ("/rule20/async/timeout", test_timeout);
+  g_test_add_func ("/rule20/async/kernel-error", test_kernel_error);
+  g_test_add_func ("/rule18/async/many-sockets", test_many_sockets);
+  g_test_add_func ("/rule18/async/threads", test_threads);
+  g_test_add_func ("/rule21/async/references", test_references);
+  g_test_add_func ("/rule21/async/messages", test_messages);
+  g_test_add_func ("/rule21/async/programming-errors", test_programming_errors);
+  g_test_add_func ("/rule21/async/wrong-finish", test_wrong_finish);
+  return g_test_run ();
+}
