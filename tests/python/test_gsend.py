@@ -198,6 +198,92 @@ class SendDatagramsArrive(unittest.TestCase):
         self.assertEqual(got, datas)
 
 
+class SendDatagramsAsync(unittest.TestCase, IOErrorMixin):
+    """GSend.socket_send_datagrams_async with callbacks on a GLib main loop
+    (docs/behaviour.md rules 18-21)."""
+
+    def run_calls(self, sock, address, batches, cancellable=None, before_loop=None):
+        """Starts one async call per batch; runs a main loop (at most WAIT)
+        until every callback ran. Returns [(count or GLib.Error, thread)]."""
+        loop = GLib.MainLoop()
+        results = [None] * len(batches)
+        pending = [len(batches)]
+
+        def done(source, res, i):
+            try:
+                results[i] = GSend.socket_send_datagrams_finish(source, res)
+            except GLib.Error as e:
+                results[i] = e
+            pending[0] -= 1
+            if pending[0] == 0:
+                loop.quit()
+
+        for i, datas in enumerate(batches):
+            c = cancellable[i] if isinstance(cancellable, list) else cancellable
+            GSend.socket_send_datagrams_async(sock, address, gbytes(datas), 0, GLib.PRIORITY_DEFAULT, c, done, i)
+        # Never called from inside the call.
+        self.assertEqual(pending[0], len(batches))
+        if before_loop:
+            before_loop()
+        timer = GLib.timeout_add(int(WAIT * 1000), loop.quit)
+        loop.run()
+        if pending[0] == 0:
+            GLib.source_remove(timer)
+        self.assertEqual(pending[0], 0, "callbacks missing after the wait")
+        return results
+
+    def test_many_calls_arrive_in_order_byte_exact(self):
+        with udp_receiver(socket.AF_INET) as r:
+            s = gio_udp_socket(socket.AF_INET)
+            batches = [payloads([1200] * (1 + i % 3), seed=i) for i in range(40)]
+            results = self.run_calls(s, gio_address(r), batches)
+            self.assertEqual(results, [len(b) for b in batches])
+            want = [d for b in batches for d in b]
+            got = [r.recv(1 << 17) for _ in want]
+            self.assertEqual(got, want)
+            self.assertEqual(drain(r), [])
+            s.close()
+
+    def test_cancel_pending_call(self):
+        s, r = unix_pair()
+        with r:
+            fill(s)
+            c = Gio.Cancellable()
+            results = self.run_calls(s, None, [payloads([10], seed=1)], cancellable=c,
+                                     before_loop=lambda: GLib.timeout_add(50, c.cancel))
+            self.assertIOError(results[0], IOE.CANCELLED)
+            s.close()
+
+    def test_cancel_one_queued_call_of_three(self):
+        with udp_receiver(socket.AF_INET) as r:
+            s = gio_udp_socket(socket.AF_INET)
+            c = Gio.Cancellable()
+            batches = [payloads([100, 200], seed=10 + i) for i in range(3)]
+            results = self.run_calls(s, gio_address(r), batches, cancellable=[None, c, None],
+                                     before_loop=c.cancel)
+            self.assertEqual(results[0], 2)
+            self.assertIOError(results[1], IOE.CANCELLED)
+            self.assertEqual(results[2], 2)
+            want = batches[0] + batches[2]
+            self.assertEqual([r.recv(1 << 17) for _ in want], want)
+            self.assertEqual(drain(r), [])
+            s.close()
+
+    def test_closed_socket_error(self):
+        s, r = unix_pair()
+        with r:
+            s.close()
+            results = self.run_calls(s, None, [payloads([10], seed=2)])
+            self.assertIOError(results[0], IOE.CLOSED)
+
+    def test_kernel_error_is_a_glib_error(self):
+        with udp_receiver(socket.AF_INET) as r:
+            s = gio_udp_socket(socket.AF_INET)
+            results = self.run_calls(s, gio_address(r), [[b"x" * (MAX_UDP_IPV4 + 1)]])
+            self.assertIOError(results[0], IOE.MESSAGE_TOO_LARGE)
+            s.close()
+
+
 class SendDatagramsErrors(unittest.TestCase, IOErrorMixin):
     """Errors come back as GLib.Error with a Gio.IOErrorEnum code."""
 

@@ -2,7 +2,7 @@
 //! `gsend_socket_send_messages_async`): each socket's queue of pending
 //! calls, driven from a main context by one `GSource`.
 //!
-//! How it works (docs/behaviour.md "Asynchronous sends"):
+//! How it works (docs/behaviour.md rules 18-21):
 //! - A call checks its arguments, wraps its callback in a `GTask` (whose
 //!   context is the caller's thread-default main context) and joins the
 //!   socket's [`Queue`], kept in the socket's qdata.
