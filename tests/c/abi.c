@@ -25,6 +25,18 @@ _Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_dat
 _Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_set_gso), SetGso), "");
 _Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_get_gso), GetGso), "");
 
+/* The asynchronous functions (docs/behaviour.md rules 18-21), GIO's
+ * _async/_finish shapes. */
+typedef void (*SendDatagramsAsync) (GSocket *, GSocketAddress *, GBytes **, guint, gint, int, GCancellable *,
+                                    GAsyncReadyCallback, gpointer);
+typedef void (*SendMessagesAsync) (GSocket *, GOutputMessage *, guint, gint, int, GCancellable *, GAsyncReadyCallback,
+                                   gpointer);
+typedef gint (*SendFinish) (GSocket *, GAsyncResult *, GError **);
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_datagrams_async), SendDatagramsAsync), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_messages_async), SendMessagesAsync), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_datagrams_finish), SendFinish), "");
+_Static_assert (__builtin_types_compatible_p (__typeof__ (&gsend_socket_send_messages_finish), SendFinish), "");
+
 /* The version functions (GLib's style). */
 typedef guint (*GetVersion) (void);
 typedef const gchar *(*CheckVersion) (guint, guint, guint);
