@@ -109,6 +109,47 @@ void test_send_datagrams_connected_unix () {
     }
 }
 
+// The async function from Vala: a callback that calls the finish
+// function with the socket (GSend-1.0-custom.vala says why).
+void test_send_datagrams_async () {
+    try {
+        var receiver = udp_receiver ();
+        var sender = udp_sender ();
+        var dest = receiver.get_local_address ();
+        var loop = new MainLoop ();
+        int[] results = { -2, -2 };
+        Bytes[] first = { new Bytes (pattern (1200, 4)), new Bytes ("second".data) };
+        Bytes[] second = { new Bytes (pattern (700, 5)) };
+        GSend.socket_send_datagrams_async (sender, dest, first, 0, Priority.DEFAULT, null, (obj, res) => {
+            try {
+                results[0] = GSend.socket_send_datagrams_finish ((Socket) obj, res);
+            } catch (Error e) {
+                error ("unexpected error: %s", e.message);
+            }
+        });
+        GSend.socket_send_datagrams_async (sender, dest, second, 0, Priority.DEFAULT, null, (obj, res) => {
+            try {
+                results[1] = GSend.socket_send_datagrams_finish ((Socket) obj, res);
+            } catch (Error e) {
+                error ("unexpected error: %s", e.message);
+            }
+            loop.quit ();
+        });
+        // Never from inside the call.
+        assert_cmpint (results[0], CompareOperator.EQ, -2);
+        var timer = Timeout.add_seconds (10, () => { loop.quit (); return Source.REMOVE; });
+        loop.run ();
+        Source.remove (timer);
+        assert_cmpint (results[0], CompareOperator.EQ, 2);
+        assert_cmpint (results[1], CompareOperator.EQ, 1);
+        expect_datagram (receiver, pattern (1200, 4));
+        expect_datagram (receiver, "second".data);
+        expect_datagram (receiver, pattern (700, 5));
+    } catch (Error e) {
+        error ("unexpected error: %s", e.message);
+    }
+}
+
 void test_send_messages () {
     try {
         var receiver = udp_receiver ();
@@ -241,6 +282,7 @@ int main (string[] args) {
     Test.init (ref args);
     Test.add_func ("/vala/send-datagrams/udp", test_send_datagrams);
     Test.add_func ("/vala/send-datagrams/unix-connected", test_send_datagrams_connected_unix);
+    Test.add_func ("/vala/send-datagrams/async", test_send_datagrams_async);
     Test.add_func ("/vala/send-messages/vectors-and-bytes-sent", test_send_messages);
     Test.add_func ("/vala/errors/closed", test_closed);
     Test.add_func ("/vala/errors/would-block-and-timed-out", test_would_block_and_timeout);
