@@ -486,9 +486,8 @@ gint gsend_socket_send_datagrams(GSocket *socket,
  * never interleave. Sends made before the main context next runs are sent
  * together, as one batch: a program that makes many one-datagram calls
  * per main-loop iteration gets the speed of one large call, with UDP
- * segmentation offload across calls where the datagrams allow it. The
- * queue of a socket is driven from the main context of the call that
- * found it empty: that context must keep running until the calls complete.
+ * segmentation offload across calls where the datagrams allow it. A call
+ * completes as long as the main context it was made in keeps running.
  *
  * The call completes when every datagram is sent. Otherwise it follows the
  * rule of the synchronous functions: if some datagrams were sent, the

@@ -564,12 +564,10 @@ worker (gpointer data)
   w->ok = TRUE;
   for (guint i = 0; i < THREAD_CALLS; i++)
     w->ok = w->ok && w->recs[i].result == 1 && w->recs[i].context == w->ctx && w->recs[i].thread == g_thread_self ();
-  /* The socket's queue is driven from the context of whichever call found
-   * it empty: keep this context running until every thread is done. */
+  /* Each context drives the socket's queue while it has calls of its own
+   * there: a thread whose calls are done stops iterating at once, and the
+   * others' calls still complete. */
   g_atomic_int_inc (&workers_done);
-  while (g_atomic_int_get (&workers_done) < THREADS)
-    g_main_context_iteration (w->ctx, FALSE), g_usleep (500);
-  spin (w->ctx, 20);
   g_main_context_pop_thread_default (w->ctx);
   g_main_context_unref (w->ctx);
   return NULL;
@@ -612,6 +610,62 @@ test_threads (void)
   g_object_unref (tx);
   g_object_unref (to);
   g_object_unref (rx);
+  alarm (0);
+}
+
+/* A thread queues a send on a full socket from its own context and never
+ * runs that context again; a later call from this thread's context must
+ * not wait on it: this context sends both calls' datagrams, in order. */
+typedef struct
+{
+  GSocket *a;
+  GMainContext *ctx;
+  Rec rec;
+} Idle;
+
+static gpointer
+queue_and_leave (gpointer data)
+{
+  Idle *t = data;
+  t->ctx = g_main_context_new ();
+  g_main_context_push_thread_default (t->ctx);
+  GBytes *d = seq_bytes (1, 512);
+  gsend_socket_send_datagrams_async (t->a, NULL, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &t->rec);
+  g_bytes_unref (d);
+  g_main_context_pop_thread_default (t->ctx);
+  return NULL;
+}
+
+static void
+test_idle_context_elsewhere (void)
+{
+  test_watchdog_arm (10);
+  GSocket *a, *b;
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  guint filled = gt_fill_queue (a, 512);
+  Idle t = { a, NULL, { 0 } };
+  g_thread_join (g_thread_new ("idle", queue_and_leave, &t));
+  Rec rec = { 0 };
+  GBytes *d = seq_bytes (2, 512);
+  gsend_socket_send_datagrams_async (a, NULL, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &rec);
+  g_bytes_unref (d);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
+  run_until_called (NULL, &rec, 1);
+  g_assert_cmpint (rec.result, ==, 1);
+  static guint8 buf[1024];
+  for (guint32 want = 1; want <= 2; want++)
+    {
+      g_assert_cmpint (gt_recv_bounded (b, (gchar *) buf, sizeof buf), ==, 512);
+      g_assert_cmpuint (seq_of (buf), ==, want);
+    }
+  /* The other call was sent too; its callback waits for its own context. */
+  g_assert_false (t.rec.called);
+  while (!t.rec.called)
+    g_main_context_iteration (t.ctx, TRUE);
+  g_assert_cmpint (t.rec.result, ==, 1);
+  g_main_context_unref (t.ctx);
+  g_object_unref (a);
+  g_object_unref (b);
   alarm (0);
 }
 
@@ -825,6 +879,7 @@ main (int argc, char **argv)
   g_test_add_func ("/rule20/async/kernel-error", test_kernel_error);
   g_test_add_func ("/rule18/async/many-sockets", test_many_sockets);
   g_test_add_func ("/rule18/async/threads", test_threads);
+  g_test_add_func ("/rule18/async/idle-context-elsewhere", test_idle_context_elsewhere);
   g_test_add_func ("/rule21/async/references", test_references);
   g_test_add_func ("/rule21/async/messages", test_messages);
   g_test_add_func ("/rule21/async/programming-errors", test_programming_errors);

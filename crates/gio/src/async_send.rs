@@ -6,12 +6,13 @@
 //! - A call checks its arguments, wraps its callback in a `GTask` (whose
 //!   context is the caller's thread-default main context) and joins the
 //!   socket's [`Queue`], kept in the socket's qdata.
-//! - The first call that finds the queue empty attaches the queue's driver
-//!   source to its own thread-default main context, ready at once. Calls
-//!   made before that context next runs join the same queue, so one
-//!   dispatch sends them all: the queued calls with the same flags form
-//!   one batch for the engine (one `sendmmsg` per chunk, segmentation
-//!   offload across calls), never waiting (`timeout 0`).
+//! - Each main context with calls in the queue has a driver source there,
+//!   made ready by every call. Calls made before a context next runs join
+//!   the same queue, so one dispatch sends them all: the queued calls with
+//!   the same flags form one batch for the engine (one `sendmmsg` per
+//!   chunk, segmentation offload across calls), never waiting (`timeout
+//!   0`). Any driver sends the whole queue, in order, under its lock; a
+//!   context whose own calls are done drops its driver.
 //! - When the socket is full the driver waits for `G_IO_OUT` on the
 //!   socket's fd, for the earliest deadline (sockets with a timeout) and,
 //!   through child sources, for the calls' cancellables.
@@ -89,6 +90,8 @@ struct Call {
     cancellable: *mut gio::GCancellable,
     /// The cancellable's child source under the driver (owned), or NULL.
     cancel_source: *mut glib::GSource,
+    /// The main context of the call (its task's; compared only).
+    context: *mut glib::GMainContext,
     /// Monotonic time (µs) at which the call gives up waiting, when the
     /// socket has a timeout.
     deadline: Option<i64>,
@@ -101,13 +104,23 @@ enum Outcome {
     Error(*mut GError),
 }
 
+/// A driver source attached to one main context.
+struct Drv {
+    /// The context (owned reference).
+    context: *mut glib::GMainContext,
+    /// The source (owned reference).
+    source: *mut glib::GSource,
+    /// Its watch on the socket's fd, or NULL.
+    fd_tag: glib::gpointer,
+}
+
 /// The pending calls of one socket.
 struct Inner {
     calls: VecDeque<Call>,
-    /// The driver (owned reference) while calls are pending, else NULL.
-    source: *mut glib::GSource,
-    /// The driver's watch on the socket's fd, or NULL.
-    fd_tag: glib::gpointer,
+    /// One driver per main context that has calls pending: any of them
+    /// may send the queue's datagrams (each one under the lock, in order),
+    /// so that the queue moves on as long as one of those contexts runs.
+    drivers: Vec<Drv>,
 }
 
 /// A socket's queue. Lives in the socket's qdata (one reference) and in
@@ -186,7 +199,7 @@ unsafe extern "C" fn driver_dispatch(
     let q = unsafe { queue_of_driver(source) };
     let keep = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         // SAFETY: called from the driver's dispatch (flush's contract).
-        unsafe { flush(q) }
+        unsafe { flush(q, source) }
     }));
     match keep {
         Ok(keep) => keep as glib::gboolean,
@@ -205,12 +218,12 @@ unsafe extern "C" fn driver_finalize(source: *mut glib::GSource) {
     }
 }
 
-/// Makes the driver source of `q`, ready at once, at `priority`, attached
-/// to the caller's thread-default main context.
+/// Makes a driver source of `q`, ready at once, at `priority`, attached
+/// to `context`.
 ///
 /// # Safety
-/// `q` is a live queue.
-unsafe fn new_driver(q: &Arc<Queue>, priority: c_int) -> *mut glib::GSource {
+/// `q` is a live queue, `context` a live main context.
+unsafe fn new_driver(q: &Arc<Queue>, priority: c_int, context: *mut glib::GMainContext) -> *mut glib::GSource {
     // SAFETY: GLib only reads the function table (its parameter is not
     // const for historical reasons); the struct size covers `Driver`.
     unsafe {
@@ -220,9 +233,7 @@ unsafe fn new_driver(q: &Arc<Queue>, priority: c_int) -> *mut glib::GSource {
         glib::g_source_set_priority(source, priority);
         glib::g_source_set_name(source, c"gsend async send".as_ptr());
         glib::g_source_set_ready_time(source, 0);
-        let context = glib::g_main_context_ref_thread_default();
         glib::g_source_attach(source, context);
-        glib::g_main_context_unref(context);
         source
     }
 }
@@ -247,10 +258,8 @@ unsafe fn queue_for(socket: *mut gio::GSocket) -> Arc<Queue> {
                 Arc::increment_strong_count(p);
                 return Arc::from_raw(p);
             }
-            let q = Arc::new(Queue {
-                socket,
-                inner: Mutex::new(Inner { calls: VecDeque::new(), source: null_mut(), fd_tag: null_mut() }),
-            });
+            let q =
+                Arc::new(Queue { socket, inner: Mutex::new(Inner { calls: VecDeque::new(), drivers: Vec::new() }) });
             let raw = Arc::into_raw(Arc::clone(&q)) as glib::gpointer;
             // Another thread may be doing the same: only one wins.
             if gobject::g_object_replace_qdata(obj, quark(), null_mut(), raw, Some(drop_queue), null_mut()) != 0 {
@@ -278,32 +287,53 @@ unsafe fn enqueue(socket: *mut gio::GSocket, mut call: Call, priority: c_int) {
             call.deadline = Some(glib::g_get_monotonic_time().saturating_add(i64::from(timeout) * 1_000_000));
         }
         let q = queue_for(socket);
+        let context = glib::g_main_context_ref_thread_default();
+        call.context = context;
         let mut g = q.lock();
-        if g.source.is_null() {
-            g.source = new_driver(&q, priority);
-        } else {
-            if priority < glib::g_source_get_priority(g.source) {
-                glib::g_source_set_priority(g.source, priority);
+        let source = match g.drivers.iter().find(|d| d.context == context) {
+            Some(d) => {
+                glib::g_main_context_unref(context);
+                if priority < glib::g_source_get_priority(d.source) {
+                    glib::g_source_set_priority(d.source, priority);
+                }
+                glib::g_source_set_ready_time(d.source, 0);
+                d.source
             }
-            glib::g_source_set_ready_time(g.source, 0);
-        }
+            None => {
+                let source = new_driver(&q, priority, context);
+                g.drivers.push(Drv { context, source, fd_tag: null_mut() });
+                source
+            }
+        };
         if !call.cancellable.is_null() {
-            let child = gio::g_cancellable_source_new(call.cancellable);
-            // SAFETY: a cancellable source calls a GCancellableSourceFunc.
-            let f: unsafe extern "C" fn(*mut gio::GCancellable, glib::gpointer) -> glib::gboolean = cancelled_noop;
-            glib::g_source_set_callback(
-                child,
-                Some(std::mem::transmute::<
-                    unsafe extern "C" fn(*mut gio::GCancellable, glib::gpointer) -> glib::gboolean,
-                    unsafe extern "C" fn(glib::gpointer) -> glib::gboolean,
-                >(f)),
-                null_mut(),
-                None,
-            );
-            glib::g_source_add_child_source(g.source, child);
-            call.cancel_source = child;
+            call.cancel_source = watch_cancellable(source, call.cancellable);
         }
         g.calls.push_back(call);
+    }
+}
+
+/// A child source of `driver` that dispatches it when `cancellable` is
+/// cancelled (owned reference).
+///
+/// # Safety
+/// `driver` is a live, attached driver; `cancellable` a GCancellable.
+unsafe fn watch_cancellable(driver: *mut glib::GSource, cancellable: *mut gio::GCancellable) -> *mut glib::GSource {
+    // SAFETY: per the contract.
+    unsafe {
+        let child = gio::g_cancellable_source_new(cancellable);
+        // SAFETY: a cancellable source calls a GCancellableSourceFunc.
+        let f: unsafe extern "C" fn(*mut gio::GCancellable, glib::gpointer) -> glib::gboolean = cancelled_noop;
+        glib::g_source_set_callback(
+            child,
+            Some(std::mem::transmute::<
+                unsafe extern "C" fn(*mut gio::GCancellable, glib::gpointer) -> glib::gboolean,
+                unsafe extern "C" fn(glib::gpointer) -> glib::gboolean,
+            >(f)),
+            null_mut(),
+            None,
+        );
+        glib::g_source_add_child_source(driver, child);
+        child
     }
 }
 
@@ -502,15 +532,14 @@ unsafe fn send_head(
 ///
 /// # Safety
 /// Called from the driver's dispatch.
-unsafe fn flush(q: &Queue) -> bool {
+unsafe fn flush(q: &Queue, source: *mut glib::GSource) -> bool {
     let mut done = Vec::new();
     let keep;
     {
         let mut g = q.lock();
-        let source = g.source;
-        // SAFETY: our attached source (an owned reference in `g`); the
-        // socket is alive while calls are pending, and when none are the
-        // loop ends before using it.
+        // SAFETY: `source` is this dispatch's driver; the socket is alive
+        // while calls are pending, and when none are the loop ends before
+        // using it; the drivers' pointers are owned references.
         unsafe {
             glib::g_source_set_ready_time(source, -1);
             let mut budget = BUDGET;
@@ -533,28 +562,38 @@ unsafe fn flush(q: &Queue) -> bool {
                     }
                 }
             }
-            keep = !g.calls.is_empty();
-            if !keep {
-                g.fd_tag = null_mut();
-                g.source = null_mut();
-                glib::g_source_destroy(source);
-                glib::g_source_unref(source);
-            } else {
-                let events = if full { glib::G_IO_OUT } else { 0 };
-                if g.fd_tag.is_null() {
-                    if full {
-                        let fd = socket::state(q.socket).fd;
-                        if fd >= 0 {
-                            g.fd_tag = glib::g_source_add_unix_fd(source, fd, events);
-                        }
-                    }
-                } else {
-                    glib::g_source_modify_unix_fd(source, g.fd_tag, events);
+            // A context with no call of its own left keeps no driver.
+            let Inner { calls, drivers } = &mut *g;
+            drivers.retain(|d| {
+                let needed = calls.iter().any(|c| c.context == d.context);
+                if !needed {
+                    glib::g_source_destroy(d.source);
+                    glib::g_source_unref(d.source);
+                    glib::g_main_context_unref(d.context);
                 }
-                if full {
-                    if let Some(d) = g.calls.iter().filter_map(|c| c.deadline).min() {
-                        glib::g_source_set_ready_time(source, d);
+                needed
+            });
+            keep = drivers.iter().any(|d| d.source == source);
+            if full {
+                // Every remaining driver waits for room (and the earliest
+                // deadline): whichever context runs first sends.
+                let fd = socket::state(q.socket).fd;
+                let deadline = calls.iter().filter_map(|c| c.deadline).min();
+                for d in drivers.iter_mut() {
+                    if d.fd_tag.is_null() {
+                        if fd >= 0 {
+                            d.fd_tag = glib::g_source_add_unix_fd(d.source, fd, glib::G_IO_OUT);
+                        }
+                    } else {
+                        glib::g_source_modify_unix_fd(d.source, d.fd_tag, glib::G_IO_OUT);
                     }
+                    if let Some(t) = deadline {
+                        glib::g_source_set_ready_time(d.source, t);
+                    }
+                }
+            } else if let Some(d) = drivers.iter().find(|d| d.source == source) {
+                if !d.fd_tag.is_null() {
+                    glib::g_source_modify_unix_fd(source, d.fd_tag, 0);
                 }
             }
         }
@@ -635,7 +674,18 @@ unsafe fn new_call(
         if !cancellable.is_null() {
             gobject::g_object_ref(cancellable.cast());
         }
-        Call { task, kind, n, sent: 0, flags, cancellable, cancel_source: null_mut(), deadline: None, style }
+        Call {
+            task,
+            kind,
+            n,
+            sent: 0,
+            flags,
+            cancellable,
+            cancel_source: null_mut(),
+            context: null_mut(),
+            deadline: None,
+            style,
+        }
     }
 }
 
