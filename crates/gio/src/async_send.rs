@@ -153,6 +153,11 @@ struct Driver {
     base: glib::GSource,
     /// `Arc::into_raw` of the queue, released in `finalize`.
     queue: *const Queue,
+    /// A reference to the socket, released in `finalize`: `prepare` may
+    /// still be running in the driver's context while another context
+    /// completes the last call (and the socket's last other reference
+    /// goes with its task).
+    socket: *mut gio::GSocket,
 }
 
 static DRIVER_FUNCS: glib::GSourceFuncs = glib::GSourceFuncs {
@@ -215,6 +220,7 @@ unsafe extern "C" fn driver_finalize(source: *mut glib::GSource) {
         let d = source as *mut Driver;
         drop(Arc::from_raw((*d).queue));
         (*d).queue = std::ptr::null();
+        gobject::g_object_unref((*d).socket.cast());
     }
 }
 
@@ -230,6 +236,7 @@ unsafe fn new_driver(q: &Arc<Queue>, priority: c_int, context: *mut glib::GMainC
         let source =
             glib::g_source_new(std::ptr::addr_of!(DRIVER_FUNCS).cast_mut(), std::mem::size_of::<Driver>() as c_uint);
         (*(source as *mut Driver)).queue = Arc::into_raw(Arc::clone(q));
+        (*(source as *mut Driver)).socket = gobject::g_object_ref(q.socket.cast()).cast();
         glib::g_source_set_priority(source, priority);
         glib::g_source_set_name(source, c"gsend async send".as_ptr());
         glib::g_source_set_ready_time(source, 0);
