@@ -5,6 +5,7 @@
  * datagram pairs whose queue fills. */
 #include "gsend-test.h"
 #include "../test-watchdog.h"
+#include <gio/gunixfdmessage.h>
 
 /* ---- sendmmsg as this program sees it ------------------------------------ */
 
@@ -669,6 +670,257 @@ test_idle_context_elsewhere (void)
   alarm (0);
 }
 
+/* ---- rule 19: callbacks that send again, flags, control messages, races --- */
+
+/* Each callback queues the next send from inside the callback: a chain of
+ * 200 sends, one at a time, in order. */
+typedef struct
+{
+  GSocket *tx;
+  GSocketAddress *to;
+  guint next;
+  guint total;
+  gboolean bad;
+} Chain;
+
+static void
+on_chain (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Chain *c = data;
+  GError *error = NULL;
+  if (gsend_socket_send_datagrams_finish (G_SOCKET (source), res, &error) != 1)
+    c->bad = TRUE;
+  g_clear_error (&error);
+  if (++c->next < c->total)
+    {
+      GBytes *d = seq_bytes (c->next, 64);
+      gsend_socket_send_datagrams_async (c->tx, c->to, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_chain, c);
+      g_bytes_unref (d);
+    }
+}
+
+static void
+test_chain_from_callbacks (void)
+{
+  test_watchdog_arm (30);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  Chain c = { gt_udp_socket (G_SOCKET_FAMILY_IPV4), gt_local_addr (rx), 0, 200, FALSE };
+  GBytes *d = seq_bytes (0, 64);
+  gsend_socket_send_datagrams_async (c.tx, c.to, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_chain, &c);
+  g_bytes_unref (d);
+  while (c.next < c.total)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (c.bad);
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), c.total, 2000);
+  g_assert_cmpuint (got->len, ==, c.total);
+  for (guint i = 0; i < got->len; i++)
+    g_assert_cmpuint (seq_of (g_bytes_get_data (got->pdata[i], NULL)), ==, i);
+  g_ptr_array_unref (got);
+  g_object_unref (c.to);
+  g_object_unref (c.tx);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+/* Calls with different flags go out one group after the other, in call
+ * order. MSG_DONTROUTE changes nothing on loopback but keeps the groups
+ * apart. */
+static void
+test_mixed_flags (void)
+{
+  test_watchdog_arm (30);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  enum { CALLS = 12 };
+  Rec recs[CALLS] = { { 0 } };
+  for (guint i = 0; i < CALLS; i++)
+    {
+      GBytes *d[2] = { seq_bytes (2 * i, 300), seq_bytes (2 * i + 1, 300) };
+      gsend_socket_send_datagrams_async (tx, to, d, 2, (i / 3) % 2 ? MSG_DONTROUTE : 0, G_PRIORITY_DEFAULT, NULL,
+                                         on_done, &recs[i]);
+      g_bytes_unref (d[0]);
+      g_bytes_unref (d[1]);
+    }
+  run_until_called (NULL, recs, CALLS);
+  for (guint i = 0; i < CALLS; i++)
+    g_assert_cmpint (recs[i].result, ==, 2);
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), 2 * CALLS, 2000);
+  g_assert_cmpuint (got->len, ==, 2 * CALLS);
+  for (guint i = 0; i < got->len; i++)
+    g_assert_cmpuint (seq_of (g_bytes_get_data (got->pdata[i], NULL)), ==, i);
+  g_ptr_array_unref (got);
+  g_object_unref (to);
+  g_object_unref (tx);
+  g_object_unref (rx);
+  alarm (0);
+}
+
+/* A GUnixFDMessage through the message function: the descriptor arrives. */
+static void
+test_fd_passing (void)
+{
+  test_watchdog_arm (30);
+  GSocket *a, *b;
+  gt_unix_pair (SOCK_DGRAM, &a, &b);
+  int pipefd[2];
+  g_assert_cmpint (pipe (pipefd), ==, 0);
+  GSocketControlMessage *fdm = g_unix_fd_message_new ();
+  g_assert_true (g_unix_fd_message_append_fd (G_UNIX_FD_MESSAGE (fdm), pipefd[1], NULL));
+  static gchar text[] = "with a descriptor";
+  GOutputVector v = { text, sizeof text };
+  GOutputMessage m = { NULL, &v, 1, 0, &fdm, 1 };
+  Rec rec = { 0 };
+  rec.messages = TRUE;
+  gsend_socket_send_messages_async (a, &m, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &rec);
+  run_until_called (NULL, &rec, 1);
+  g_assert_no_error (rec.error);
+  g_assert_cmpint (rec.result, ==, 1);
+  g_assert_cmpuint (m.bytes_sent, ==, sizeof text);
+
+  gchar buf[64];
+  GInputVector iv = { buf, sizeof buf };
+  GSocketControlMessage **msgs = NULL;
+  gint nmsgs = 0;
+  GError *error = NULL;
+  gssize n = g_socket_receive_message (b, NULL, &iv, 1, &msgs, &nmsgs, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, sizeof text);
+  g_assert_cmpstr (buf, ==, text);
+  g_assert_cmpint (nmsgs, ==, 1);
+  g_assert_true (G_IS_UNIX_FD_MESSAGE (msgs[0]));
+  gint nfds = 0;
+  gint *fds = g_unix_fd_message_steal_fds (G_UNIX_FD_MESSAGE (msgs[0]), &nfds);
+  g_assert_cmpint (nfds, ==, 1);
+  /* The received descriptor is the pipe's write end: what goes in arrives. */
+  g_assert_cmpint (write (fds[0], "z", 1), ==, 1);
+  g_assert_cmpint (read (pipefd[0], buf, 1), ==, 1);
+  g_assert_cmpint (buf[0], ==, 'z');
+  close (fds[0]);
+  g_free (fds);
+  g_object_unref (msgs[0]);
+  g_free (msgs);
+  g_object_unref (fdm);
+  close (pipefd[0]);
+  close (pipefd[1]);
+  g_object_unref (a);
+  g_object_unref (b);
+  alarm (0);
+}
+
+/* Threads queue sends on one socket from their own contexts while a
+ * canceller thread cancels some of them at random: every call ends with 1
+ * or CANCELLED, and exactly the sends that reported 1 arrived, none twice. */
+enum { RACERS = 3, RACER_CALLS = 400 };
+typedef struct
+{
+  GSocket *tx;
+  GSocketAddress *to;
+  guint index;
+  Rec recs[RACER_CALLS];
+  GCancellable *c[RACER_CALLS];
+} Racer;
+
+static gint racers_running;
+
+static gpointer
+racer (gpointer data)
+{
+  Racer *r = data;
+  GMainContext *ctx = g_main_context_new ();
+  g_main_context_push_thread_default (ctx);
+  for (guint i = 0; i < RACER_CALLS; i++)
+    {
+      GBytes *d = seq_bytes (r->index * RACER_CALLS + i, 200);
+      gsend_socket_send_datagrams_async (r->tx, r->to, &d, 1, 0, G_PRIORITY_DEFAULT, r->c[i], on_done, &r->recs[i]);
+      g_bytes_unref (d);
+      if (i % 7 == 0)
+        g_main_context_iteration (ctx, FALSE);
+    }
+  run_until_called (ctx, r->recs, RACER_CALLS);
+  g_main_context_pop_thread_default (ctx);
+  g_main_context_unref (ctx);
+  g_atomic_int_add (&racers_running, -1);
+  return NULL;
+}
+
+static gpointer
+canceller (gpointer data)
+{
+  Racer *r = data;
+  GRand *rand = g_rand_new_with_seed (7);
+  while (g_atomic_int_get (&racers_running) > 0)
+    {
+      Racer *x = &r[g_rand_int_range (rand, 0, RACERS)];
+      g_cancellable_cancel (x->c[g_rand_int_range (rand, 0, RACER_CALLS)]);
+      g_usleep (5);
+    }
+  g_rand_free (rand);
+  return NULL;
+}
+
+static void
+test_threads_racing_cancel (void)
+{
+  test_watchdog_arm (60);
+  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  GSocketAddress *to = gt_local_addr (rx);
+  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Racer *r = g_new0 (Racer, RACERS);
+  GThread *t[RACERS];
+  racers_running = RACERS;
+  for (guint i = 0; i < RACERS; i++)
+    {
+      r[i] = (Racer) { tx, to, i, { { 0 } }, { 0 } };
+      for (guint k = 0; k < RACER_CALLS; k++)
+        r[i].c[k] = g_cancellable_new ();
+    }
+  GThread *ct = g_thread_new ("canceller", canceller, r);
+  for (guint i = 0; i < RACERS; i++)
+    t[i] = g_thread_new ("racer", racer, &r[i]);
+  for (guint i = 0; i < RACERS; i++)
+    g_thread_join (t[i]);
+  g_thread_join (ct);
+
+  gboolean *sent = g_new0 (gboolean, RACERS * RACER_CALLS);
+  guint n_sent = 0, n_cancelled = 0;
+  for (guint i = 0; i < RACERS; i++)
+    for (guint k = 0; k < RACER_CALLS; k++)
+      {
+        Rec *rec = &r[i].recs[k];
+        if (rec->result == 1)
+          {
+            g_assert_no_error (rec->error);
+            sent[i * RACER_CALLS + k] = TRUE;
+            n_sent++;
+          }
+        else
+          {
+            g_assert_cmpint (rec->result, ==, -1);
+            gt_assert_error_clear (rec->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+            n_cancelled++;
+          }
+        g_object_unref (r[i].c[k]);
+      }
+  g_test_message ("%u sent, %u cancelled", n_sent, n_cancelled);
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), RACERS * RACER_CALLS, 1000);
+  g_assert_cmpuint (got->len, ==, n_sent);
+  for (guint i = 0; i < got->len; i++)
+    {
+      guint32 q = seq_of (g_bytes_get_data (got->pdata[i], NULL));
+      g_assert_cmpuint (q, <, RACERS * RACER_CALLS);
+      g_assert_true (sent[q]);
+      sent[q] = FALSE; /* twice would fail here */
+    }
+  g_ptr_array_unref (got);
+  g_free (sent);
+  g_free (r);
+  g_object_unref (tx);
+  g_object_unref (to);
+  g_object_unref (rx);
+  alarm (0);
+}
+
 /* ---- rule 21: references, messages, programming errors -------------------- */
 
 static void
@@ -871,6 +1123,10 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/rule19/async/one-batch", test_one_batch);
   g_test_add_func ("/rule19/async/order-slow-receiver", test_order);
+  g_test_add_func ("/rule19/async/chain-from-callbacks", test_chain_from_callbacks);
+  g_test_add_func ("/rule19/async/mixed-flags", test_mixed_flags);
+  g_test_add_func ("/rule19/async/fd-passing", test_fd_passing);
+  g_test_add_func ("/rule19/async/threads-racing-cancel", test_threads_racing_cancel);
   g_test_add_func ("/rule20/async/cancel-queued", test_cancel_queued);
   g_test_add_func ("/rule20/async/cancel-waiting", test_cancel_waiting);
   g_test_add_func ("/rule20/async/closed-queued", test_closed_queued);
