@@ -281,13 +281,11 @@ test_rule02_beyond_1024_udp (void)
   udp4_pair_free (tx, rx, ra);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/rule01/partial-then-error", test_rule01_partial_then_error);
-  g_test_add_func ("/rule14/error-at-index0", test_rule14_error_at_index0);
-  g_test_add_func ("/rule02/beyond-1024/unix", test_rule02_beyond_1024_unix);
-  g_test_add_func ("/rule02/beyond-1024/udp", test_rule02_beyond_1024_udp);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/rule01/partial-then-error", test_rule01_partial_then_error },
+  { "/rule14/error-at-index0", test_rule14_error_at_index0 },
+  { "/rule02/beyond-1024/unix", test_rule02_beyond_1024_unix },
+  { "/rule02/beyond-1024/udp", test_rule02_beyond_1024_udp },
+};
+
+GT_TEST_MAIN (tests)

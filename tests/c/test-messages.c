@@ -1014,23 +1014,21 @@ test_rule13_size_overflow (void)
   g_object_unref (b);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/rule08/address-subclasses", test_rule08_address_subclasses);
-  g_test_add_func ("/rule08/unix-addresses", test_rule08_unix_addresses);
-  g_test_add_func ("/rule09/unix-fd-message", test_rule09_unix_fd_message);
-  g_test_add_func ("/rule09/credentials-message", test_rule09_credentials_message);
-  g_test_add_func ("/rule09/custom-and-several", test_rule09_custom_and_several);
-  g_test_add_func ("/rule09/large-control", test_rule09_large_control);
-  g_test_add_func ("/rule09/custom-ip-level-udp", test_rule09_custom_ip_level_udp);
-  g_test_add_func ("/rule10/zero-length-vectors", test_rule10_zero_length_vectors);
-  g_test_add_func ("/rule10/many-vectors", test_rule10_many_vectors);
-  g_test_add_func ("/rule10/null-terminated-vectors", test_rule10_null_terminated_vectors);
-  g_test_add_func ("/rule10/no-vectors", test_rule10_no_vectors);
-  g_test_add_func ("/rule13/size-overflow", test_rule13_size_overflow);
-  g_test_add_func ("/rule13/control-size-overflow", test_rule13_control_size_overflow);
-  g_test_add_func ("/rule14/address-conversion-error", test_rule14_address_conversion_error);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/rule08/address-subclasses", test_rule08_address_subclasses },
+  { "/rule08/unix-addresses", test_rule08_unix_addresses },
+  { "/rule09/unix-fd-message", test_rule09_unix_fd_message },
+  { "/rule09/credentials-message", test_rule09_credentials_message },
+  { "/rule09/custom-and-several", test_rule09_custom_and_several },
+  { "/rule09/large-control", test_rule09_large_control },
+  { "/rule09/custom-ip-level-udp", test_rule09_custom_ip_level_udp },
+  { "/rule10/zero-length-vectors", test_rule10_zero_length_vectors },
+  { "/rule10/many-vectors", test_rule10_many_vectors },
+  { "/rule10/null-terminated-vectors", test_rule10_null_terminated_vectors },
+  { "/rule10/no-vectors", test_rule10_no_vectors },
+  { "/rule13/size-overflow", test_rule13_size_overflow },
+  { "/rule13/control-size-overflow", test_rule13_control_size_overflow },
+  { "/rule14/address-conversion-error", test_rule14_address_conversion_error },
+};
+
+GT_TEST_MAIN (tests)

@@ -328,16 +328,14 @@ test_rule12_wrong_type_arguments (void)
   teardown ();
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/rule12/null-socket", test_rule12_null_socket);
-  g_test_add_func ("/rule12/wrong-type-socket", test_rule12_wrong_type_socket);
-  g_test_add_func ("/rule12/null-messages", test_rule12_null_messages);
-  g_test_add_func ("/rule12/error-already-set", test_rule12_error_already_set);
-  g_test_add_func ("/rule12/null-vectors", test_rule12_null_vectors);
-  g_test_add_func ("/rule12/null-vectors-beyond-first-chunk", test_rule12_null_vectors_beyond_chunk);
-  g_test_add_func ("/rule12/wrong-type-arguments", test_rule12_wrong_type_arguments);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/rule12/null-socket", test_rule12_null_socket },
+  { "/rule12/wrong-type-socket", test_rule12_wrong_type_socket },
+  { "/rule12/null-messages", test_rule12_null_messages },
+  { "/rule12/error-already-set", test_rule12_error_already_set },
+  { "/rule12/null-vectors", test_rule12_null_vectors },
+  { "/rule12/null-vectors-beyond-first-chunk", test_rule12_null_vectors_beyond_chunk },
+  { "/rule12/wrong-type-arguments", test_rule12_wrong_type_arguments },
+};
+
+GT_TEST_MAIN (tests)

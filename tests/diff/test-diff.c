@@ -2557,9 +2557,7 @@ main (int argc, char **argv)
           TestCase *tc = g_new0 (TestCase, 1);
           tc->sc = &scenarios[i];
           tc->kind = k;
-          gchar *path = g_strdup_printf ("/diff/%s/%s", kind_names[k], scenarios[i].name);
-          g_test_add_data_func_full (path, tc, test_scenario, g_free);
-          g_free (path);
+          gt_add_data_test_full (tc, test_scenario, g_free, "/diff/%s/%s", kind_names[k], scenarios[i].name);
         }
 
   /* Every batch scenario again with message 0 alone, through
@@ -2586,9 +2584,7 @@ main (int argc, char **argv)
             TestCase *tc = g_new0 (TestCase, 1);
             tc->sc = one;
             tc->kind = k;
-            gchar *path = g_strdup_printf ("/diff/%s/%s", kind_names[k], one->name);
-            g_test_add_data_func_full (path, tc, test_scenario, g_free);
-            g_free (path);
+            gt_add_data_test_full (tc, test_scenario, g_free, "/diff/%s/%s", kind_names[k], one->name);
           }
     }
 
@@ -2607,17 +2603,12 @@ main (int argc, char **argv)
           fc->mode = mode;
           fc->timeout = fake_timeouts[t];
           fc->n = n;
-          gchar *path = g_strdup_printf ("/diff/datagram-based-vfunc/%s/timeout%" G_GINT64_FORMAT "/n%u",
-                                         fm_names[mode], fc->timeout, n);
-          g_test_add_data_func_full (path, fc, test_fake_dgb, g_free);
-          g_free (path);
+          gt_add_data_test_full (fc, test_fake_dgb, g_free, "/diff/datagram-based-vfunc/%s/timeout%" G_GINT64_FORMAT "/n%u", fm_names[mode], fc->timeout, n);
         }
 
   for (guint pe = 0; pe < PE_N; pe++)
     {
-      gchar *path = g_strdup_printf ("/diff/rule12/%s", pe_names[pe]);
-      g_test_add_data_func (path, GINT_TO_POINTER (pe), test_progerr);
-      g_free (path);
+      gt_add_data_test (GINT_TO_POINTER (pe), test_progerr, "/diff/rule12/%s", pe_names[pe]);
     }
 
   int r = g_test_run ();

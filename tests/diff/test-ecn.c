@@ -21,6 +21,8 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
+#include "gsend-test.h"
+
 typedef GSocketControlMessage *(*NewFn) (guint8 dscp, int ecn);
 
 typedef struct {
@@ -251,12 +253,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   for (via = 0; via < N_VIA; via++)
     {
-      char *p = g_strdup_printf ("/ecn/ip-tos/%s", via_names[via]);
-      g_test_add_data_func (p, GINT_TO_POINTER (via), test_tos);
-      g_free (p);
-      p = g_strdup_printf ("/ecn/ipv6-tclass/%s", via_names[via]);
-      g_test_add_data_func (p, GINT_TO_POINTER (via), test_tclass);
-      g_free (p);
+      gt_add_data_test (GINT_TO_POINTER (via), test_tos, "/ecn/ip-tos/%s", via_names[via]);
+      gt_add_data_test (GINT_TO_POINTER (via), test_tclass, "/ecn/ipv6-tclass/%s", via_names[via]);
     }
   return g_test_run ();
 }

@@ -424,20 +424,18 @@ test_rule12_null_socket (void)
   g_assert_no_error (error);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/preload/no-cap/batch-udp", test_batch_udp);
-  g_test_add_func ("/preload/no-cap/batch-unix", test_batch_unix);
-  g_test_add_func ("/preload/rule05/epipe", test_rule05_epipe);
-  g_test_add_func ("/preload/rule02/datagram-based-timeout", test_rule02_datagram_based_timeout);
-  g_test_add_func ("/preload/rule12/null-socket", test_rule12_null_socket);
-  g_test_add_func ("/preload/send-to", test_send_to);
-  g_test_add_func ("/preload/send", test_send);
-  g_test_add_func ("/preload/send-with-blocking", test_send_with_blocking);
-  g_test_add_func ("/preload/send-message", test_send_message);
-  g_test_add_func ("/preload/send-message-with-timeout", test_send_message_with_timeout);
-  g_test_add_func ("/preload/datagram-based-send-messages", test_datagram_based_send_messages);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/preload/no-cap/batch-udp", test_batch_udp },
+  { "/preload/no-cap/batch-unix", test_batch_unix },
+  { "/preload/rule05/epipe", test_rule05_epipe },
+  { "/preload/rule02/datagram-based-timeout", test_rule02_datagram_based_timeout },
+  { "/preload/rule12/null-socket", test_rule12_null_socket },
+  { "/preload/send-to", test_send_to },
+  { "/preload/send", test_send },
+  { "/preload/send-with-blocking", test_send_with_blocking },
+  { "/preload/send-message", test_send_message },
+  { "/preload/send-message-with-timeout", test_send_message_with_timeout },
+  { "/preload/datagram-based-send-messages", test_datagram_based_send_messages },
+};
+
+GT_TEST_MAIN (tests)

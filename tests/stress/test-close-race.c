@@ -487,9 +487,7 @@ main (int argc, char **argv)
     {
       if (preload && (f == F_MESSAGES_TIMEOUT || f == F_DATAGRAMS))
         continue;
-      char *path = g_strdup_printf ("/close-race/%s", func_names[f]);
-      g_test_add_data_func (path, GINT_TO_POINTER (f), check_function);
-      g_free (path);
+      gt_add_data_test (GINT_TO_POINTER (f), check_function, "/close-race/%s", func_names[f]);
     }
   if (!preload)
     g_test_add_func ("/close-race/nothing-sent", check_nothing_sent);

@@ -21,6 +21,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -59,6 +60,65 @@
 #ifndef RUNNING_ON_VALGRIND
 #define RUNNING_ON_VALGRIND 0
 #endif
+
+/* ---- registration ---------------------------------------------------------- */
+
+/* One test of a program's table: its path and its function. */
+typedef struct
+{
+  const char *path;
+  GTestFunc func;
+} GtTest;
+
+/* Registers every test of @tests (@n of them), in order. */
+static inline void
+gt_add_tests (const GtTest *tests, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    g_test_add_func (tests[i].path, tests[i].func);
+}
+
+#define GT_ADD_TESTS(table) gt_add_tests ((table), G_N_ELEMENTS (table))
+
+/* A test program's whole main: g_test_init, @tests registered, g_test_run. */
+static inline int
+gt_test_main (int *argc, char ***argv, const GtTest *tests, gsize n)
+{
+  g_test_init (argc, argv, NULL);
+  gt_add_tests (tests, n);
+  return g_test_run ();
+}
+
+/* Defines a test program's main () as gt_test_main over @table. */
+#define GT_TEST_MAIN(table)                                               \
+  int main (int argc, char **argv)                                        \
+  {                                                                       \
+    return gt_test_main (&argc, &argv, (table), G_N_ELEMENTS (table));    \
+  }
+
+/* g_test_add_data_func with the path made from @fmt. */
+static inline void G_GNUC_PRINTF (3, 4)
+gt_add_data_test (gconstpointer data, GTestDataFunc func, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  gchar *path = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_test_add_data_func (path, data, func);
+  g_free (path);
+}
+
+/* g_test_add_data_func_full with the path made from @fmt. */
+static inline void G_GNUC_PRINTF (4, 5)
+gt_add_data_test_full (gpointer data, GTestDataFunc func, GDestroyNotify destroy, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  gchar *path = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_test_add_data_func_full (path, data, func, destroy);
+  g_free (path);
+}
 
 /* ---- assertions ---------------------------------------------------------- */
 
