@@ -582,12 +582,4 @@ static const GtTest tests[] = {
   { "/rule03/tiny-sndbuf-nonblocking-exact-unix", test_tiny_sndbuf_unix },
 };
 
-int
-main (int argc, char **argv)
-{
-  stress_test_init (&argc, &argv);
-
-  GT_ADD_TESTS (tests);
-
-  return g_test_run ();
-}
+STRESS_TEST_MAIN (tests)

@@ -249,14 +249,12 @@ gt_unix_pair (int type, GSocket **a, GSocket **b)
   *b = gt_socket_from_fd (fds[1]);
 }
 
-/* Fills the send queue of @s (non-blocking raw sends) with datagrams of
- * @size bytes; returns how many fitted. */
+/* Fills the send queue of @fd (non-blocking raw sends) with copies of the
+ * @size bytes at @buf; returns how many fitted. */
 static inline guint
-gt_fill_queue (GSocket *s, gsize size)
+gt_fill_queue_fd (int fd, gconstpointer buf, gsize size)
 {
-  gchar *buf = g_malloc0 (size);
   guint n = 0;
-  int fd = g_socket_get_fd (s);
   for (;;)
     {
       ssize_t r = send (fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -268,6 +266,16 @@ gt_fill_queue (GSocket *s, gsize size)
       n++;
       g_assert_cmpuint (n, <, 1000000);
     }
+  return n;
+}
+
+/* Fills the send queue of @s with datagrams of @size zero bytes; returns
+ * how many fitted. */
+static inline guint
+gt_fill_queue (GSocket *s, gsize size)
+{
+  gchar *buf = g_malloc0 (size);
+  guint n = gt_fill_queue_fd (g_socket_get_fd (s), buf, size);
   g_free (buf);
   return n;
 }
@@ -537,7 +545,55 @@ gt_watchdog_stop (GtWatchdog *w)
 
 /* ---- gsend and its GIO twins ------------------------------------------------ */
 
+/* One implementation of the send functions, as pointers of GIO's own types
+ * (a twin must have exactly its GIO function's signature to be stored):
+ * for running one case through GIO and through gsend and comparing. */
+typedef struct
+{
+  const char *name;
+  __typeof__ (&g_socket_send_messages) send_messages;
+  __typeof__ (&g_datagram_based_send_messages) dgb_send_messages;
+  __typeof__ (&g_socket_send_message) send_message;
+  __typeof__ (&g_socket_send_message_with_timeout) send_message_with_timeout;
+  __typeof__ (&g_socket_send_to) send_to;
+  __typeof__ (&g_socket_send) send;
+  __typeof__ (&g_socket_send_with_blocking) send_with_blocking;
+} GtImpl;
+
+static inline const GtImpl *
+gt_gio_impl (void)
+{
+  static const GtImpl gio = {
+    "GIO",
+    g_socket_send_messages,
+    g_datagram_based_send_messages,
+    g_socket_send_message,
+    g_socket_send_message_with_timeout,
+    g_socket_send_to,
+    g_socket_send,
+    g_socket_send_with_blocking,
+  };
+  return &gio;
+}
+
 #ifndef GSEND_TEST_GIO_ONLY
+
+/* gsend's twins of gt_gio_impl's functions. */
+static inline const GtImpl *
+gt_gsend_impl (void)
+{
+  static const GtImpl gsend = {
+    "gsend",
+    gsend_socket_send_messages,
+    gsend_datagram_based_send_messages,
+    gsend_socket_send_message,
+    gsend_socket_send_message_with_timeout,
+    gsend_socket_send_to,
+    gsend_socket_send,
+    gsend_socket_send_with_blocking,
+  };
+  return &gsend;
+}
 
 /* Checks that every send function fails on socket a, and with which
  * G_IO_ERROR code: batch_code for the *_send_messages family and
