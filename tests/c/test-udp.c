@@ -61,11 +61,8 @@ test_rule07_ipv4_batch (void)
 static void
 test_rule07_ipv6_batch (void)
 {
-  if (!gt_have_ipv6 ())
-    {
-      g_test_skip ("no IPv6 loopback here");
-      return;
-    }
+  if (gt_skip_without_ipv6 ())
+    return;
   batch_per_message_addresses (G_SOCKET_FAMILY_IPV6);
 }
 
@@ -142,11 +139,8 @@ test_rule08_ipv4_connected_null_address (void)
 static void
 test_rule08_ipv6_connected_null_address (void)
 {
-  if (!gt_have_ipv6 ())
-    {
-      g_test_skip ("no IPv6 loopback here");
-      return;
-    }
+  if (gt_skip_without_ipv6 ())
+    return;
   connected_null_address (G_SOCKET_FAMILY_IPV6);
 }
 
@@ -310,11 +304,8 @@ static const guint runs_v6[][2] = { { 64, 1200 }, { 40, 1600 }, { 2, 65507 }, { 
 static void
 test_rule07_runs_ipv6 (void)
 {
-  if (!gt_have_ipv6 ())
-    {
-      g_test_skip ("no IPv6 loopback here");
-      return;
-    }
+  if (gt_skip_without_ipv6 ())
+    return;
   runs_family = G_SOCKET_FAMILY_IPV6;
   send_runs (runs_one_dest, G_N_ELEMENTS (runs_one_dest), FALSE, TRUE);
   send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), TRUE, TRUE);
@@ -704,11 +695,8 @@ test_rule08_one_datagram_addresses_ipv4 (void)
 static void
 test_rule08_one_datagram_addresses_ipv6 (void)
 {
-  if (!gt_have_ipv6 ())
-    {
-      g_test_skip ("no IPv6 loopback here");
-      return;
-    }
+  if (gt_skip_without_ipv6 ())
+    return;
   one_datagram_addresses (G_SOCKET_FAMILY_IPV6);
 }
 

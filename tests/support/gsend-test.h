@@ -210,6 +210,16 @@ gt_have_ipv6 (void)
   return ok;
 }
 
+/* Skips the running test when ::1 cannot be bound here; returns TRUE then. */
+static inline gboolean
+gt_skip_without_ipv6 (void)
+{
+  if (gt_have_ipv6 ())
+    return FALSE;
+  g_test_skip ("no IPv6 loopback here");
+  return TRUE;
+}
+
 /* Asks for @force bytes of receive buffer on @s (SO_RCVBUFFORCE, allowed to
  * root beyond rmem_max), else for @plain bytes (SO_RCVBUF). */
 static inline void
