@@ -42,6 +42,7 @@
 #include <valgrind/callgrind.h>
 
 #include "gsend.h"
+#include "gsend-test.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -137,24 +138,11 @@ receiver_open (gboolean big_buffers)
   pthread_mutex_init (&rx.lock, NULL);
   for (int i = 0; i < MAX_DESTS; i++)
     {
-      int fd = socket (AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-      if (fd < 0)
-        die ("socket");
-      if (big_buffers)
-        {
-          int sz = 4 * 1024 * 1024;
-          if (setsockopt (fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof sz) < 0)
-            setsockopt (fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
-        }
-      struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = 0 };
-      sin.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-      if (bind (fd, (struct sockaddr *) &sin, sizeof sin) < 0)
-        die ("bind");
-      socklen_t sl = sizeof sin;
-      if (getsockname (fd, (struct sockaddr *) &sin, &sl) < 0)
-        die ("getsockname");
-      rx.fds[i] = fd;
-      rx.sins[i] = sin;
+      GSocketAddress *a = NULL;
+      rx.fds[i] = gt_udp_receiver_fd (AF_INET, big_buffers ? 4 * 1024 * 1024 : 0, &a);
+      if (!g_socket_address_to_native (a, &rx.sins[i], sizeof rx.sins[i], NULL))
+        die ("receiver address");
+      g_object_unref (a);
     }
   rx.stop_fd = eventfd (0, EFD_CLOEXEC);
   if (rx.stop_fd < 0)
@@ -460,15 +448,7 @@ typedef struct {
 static GSocket *
 new_udp_socket (void)
 {
-  GError *error = NULL;
-  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
-                             G_SOCKET_PROTOCOL_UDP, &error);
-  if (!s)
-    {
-      fprintf (stderr, "gsend-bench: g_socket_new: %s\n", error->message);
-      exit (2);
-    }
-  return s;
+  return gt_udp_socket (G_SOCKET_FAMILY_IPV4);
 }
 
 /* --gso-max-bytes: the cap set on the gsend variant's socket (0: none). */

@@ -9,24 +9,9 @@
 # GSO_MAX_BYTES caps the gsend variant's segmented sends
 # (gsend_socket_set_gso_max_bytes), e.g. 16384 or 32768.
 set -eu
-repo=$(cd "$(dirname "$0")/.." && pwd)
-build=${BUILD_DIR:-$repo/_build}
+. "$(dirname "$0")/build-bench.sh"
 calls=${1:-2000}
 variants=${VARIANTS:-gio gsend}
-if [ ! -f "$build/build.ninja" ]; then
-  meson setup "$build" "$repo" >/dev/null
-elif ! grep -q 'bench/gsend-bench' "$build/build.ninja"; then
-  # Configured before bench/meson.build existed (the root meson.build only
-  # looks for it at configure time).
-  meson setup --reconfigure "$build" "$repo" >/dev/null
-fi
-log=$(mktemp)
-if ! meson compile -C "$build" gsend-bench >"$log" 2>&1; then
-  cat "$log" >&2
-  rm -f "$log"
-  exit 1
-fi
-rm -f "$log"
 bench="$build/bench/gsend-bench"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT INT TERM

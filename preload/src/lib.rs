@@ -29,144 +29,91 @@ use gsend_gio as imp;
 
 gsend_gio::warm_up_at_load!();
 
-/// `g_datagram_based_send_messages`, through gsend.
-#[no_mangle]
-pub unsafe extern "C" fn g_datagram_based_send_messages(
-    datagram_based: *mut GDatagramBased,
-    messages: *mut GOutputMessage,
-    num_messages: c_uint,
-    flags: c_int,
-    timeout: i64,
-    cancellable: *mut GCancellable,
-    error: *mut *mut GError,
-) -> c_int {
-    // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe {
-        imp::datagram_based_send_messages::<imp::names::Gio>(
-            datagram_based,
-            messages,
-            num_messages,
-            flags,
-            timeout,
-            cancellable,
-            error,
-        )
-    }
+/// Defines each of GIO's names as an export that hands its arguments,
+/// unchanged, to gsend's implementation of the same function, which then
+/// words its criticals and errors under GIO's names ([`imp::names::Gio`]).
+/// Each signature is written once, here: it is GIO's, and `crates/gio`'s
+/// generic function must accept it or the library does not build.
+macro_rules! gio_names {
+    ($($name:ident => $imp:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty;)*) => {$(
+        #[doc = concat!("`", stringify!($name), "`, through gsend.")]
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
+            // SAFETY: the caller follows GIO's contract, which gsend's is.
+            unsafe { imp::$imp::<imp::names::Gio>($($arg),*) }
+        }
+    )*};
 }
 
-/// `g_socket_send_messages`, through gsend.
-#[no_mangle]
-pub unsafe extern "C" fn g_socket_send_messages(
-    socket: *mut GSocket,
-    messages: *mut GOutputMessage,
-    num_messages: c_uint,
-    flags: c_int,
-    cancellable: *mut GCancellable,
-    error: *mut *mut GError,
-) -> c_int {
-    // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_messages::<imp::names::Gio>(socket, messages, num_messages, flags, cancellable, error) }
-}
+gio_names! {
+    g_datagram_based_send_messages => datagram_based_send_messages(
+        datagram_based: *mut GDatagramBased,
+        messages: *mut GOutputMessage,
+        num_messages: c_uint,
+        flags: c_int,
+        timeout: i64,
+        cancellable: *mut GCancellable,
+        error: *mut *mut GError,
+    ) -> c_int;
 
-/// `g_socket_send_message`, through gsend.
-#[no_mangle]
-pub unsafe extern "C" fn g_socket_send_message(
-    socket: *mut GSocket,
-    address: *mut GSocketAddress,
-    vectors: *mut GOutputVector,
-    num_vectors: c_int,
-    messages: *mut *mut GSocketControlMessage,
-    num_messages: c_int,
-    flags: c_int,
-    cancellable: *mut GCancellable,
-    error: *mut *mut GError,
-) -> isize {
-    // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe {
-        imp::socket_send_message::<imp::names::Gio>(
-            socket,
-            address,
-            vectors,
-            num_vectors,
-            messages,
-            num_messages,
-            flags,
-            cancellable,
-            error,
-        )
-    }
-}
+    g_socket_send_messages => socket_send_messages(
+        socket: *mut GSocket,
+        messages: *mut GOutputMessage,
+        num_messages: c_uint,
+        flags: c_int,
+        cancellable: *mut GCancellable,
+        error: *mut *mut GError,
+    ) -> c_int;
 
-/// `g_socket_send_message_with_timeout`, through gsend.
-#[no_mangle]
-pub unsafe extern "C" fn g_socket_send_message_with_timeout(
-    socket: *mut GSocket,
-    address: *mut GSocketAddress,
-    vectors: *const GOutputVector,
-    num_vectors: c_int,
-    messages: *mut *mut GSocketControlMessage,
-    num_messages: c_int,
-    flags: c_int,
-    timeout_us: i64,
-    bytes_written: *mut usize,
-    cancellable: *mut GCancellable,
-    error: *mut *mut GError,
-) -> GPollableReturn {
-    // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe {
-        imp::socket_send_message_with_timeout::<imp::names::Gio>(
-            socket,
-            address,
-            vectors,
-            num_vectors,
-            messages,
-            num_messages,
-            flags,
-            timeout_us,
-            bytes_written,
-            cancellable,
-            error,
-        )
-    }
-}
+    g_socket_send_message => socket_send_message(
+        socket: *mut GSocket,
+        address: *mut GSocketAddress,
+        vectors: *mut GOutputVector,
+        num_vectors: c_int,
+        messages: *mut *mut GSocketControlMessage,
+        num_messages: c_int,
+        flags: c_int,
+        cancellable: *mut GCancellable,
+        error: *mut *mut GError,
+    ) -> isize;
 
-/// `g_socket_send_to`, through gsend.
-#[no_mangle]
-pub unsafe extern "C" fn g_socket_send_to(
-    socket: *mut GSocket,
-    address: *mut GSocketAddress,
-    buffer: *const c_char,
-    size: usize,
-    cancellable: *mut GCancellable,
-    error: *mut *mut GError,
-) -> isize {
-    // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_to::<imp::names::Gio>(socket, address, buffer, size, cancellable, error) }
-}
+    g_socket_send_message_with_timeout => socket_send_message_with_timeout(
+        socket: *mut GSocket,
+        address: *mut GSocketAddress,
+        vectors: *const GOutputVector,
+        num_vectors: c_int,
+        messages: *mut *mut GSocketControlMessage,
+        num_messages: c_int,
+        flags: c_int,
+        timeout_us: i64,
+        bytes_written: *mut usize,
+        cancellable: *mut GCancellable,
+        error: *mut *mut GError,
+    ) -> GPollableReturn;
 
-/// `g_socket_send`, through gsend.
-#[no_mangle]
-pub unsafe extern "C" fn g_socket_send(
-    socket: *mut GSocket,
-    buffer: *const c_char,
-    size: usize,
-    cancellable: *mut GCancellable,
-    error: *mut *mut GError,
-) -> isize {
-    // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send::<imp::names::Gio>(socket, buffer, size, cancellable, error) }
-}
+    g_socket_send_to => socket_send_to(
+        socket: *mut GSocket,
+        address: *mut GSocketAddress,
+        buffer: *const c_char,
+        size: usize,
+        cancellable: *mut GCancellable,
+        error: *mut *mut GError,
+    ) -> isize;
 
-/// `g_socket_send_with_blocking`, through gsend.
-#[no_mangle]
-pub unsafe extern "C" fn g_socket_send_with_blocking(
-    socket: *mut GSocket,
-    buffer: *const c_char,
-    size: usize,
-    blocking: gboolean,
-    cancellable: *mut GCancellable,
-    error: *mut *mut GError,
-) -> isize {
-    // SAFETY: the caller follows GIO's contract, which gsend's is.
-    unsafe { imp::socket_send_with_blocking::<imp::names::Gio>(socket, buffer, size, blocking, cancellable, error) }
+    g_socket_send => socket_send(
+        socket: *mut GSocket,
+        buffer: *const c_char,
+        size: usize,
+        cancellable: *mut GCancellable,
+        error: *mut *mut GError,
+    ) -> isize;
+
+    g_socket_send_with_blocking => socket_send_with_blocking(
+        socket: *mut GSocket,
+        buffer: *const c_char,
+        size: usize,
+        blocking: gboolean,
+        cancellable: *mut GCancellable,
+        error: *mut *mut GError,
+    ) -> isize;
 }

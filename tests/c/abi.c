@@ -142,12 +142,10 @@ test_abi_version (void)
   g_assert_true (other == gsend_check_version (GSEND_MAJOR_VERSION + 1, 0, 0));
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/abi/addresses", test_abi_addresses);
-  g_test_add_func ("/abi/calls", test_abi_calls);
-  g_test_add_func ("/abi/version", test_abi_version);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/abi/addresses", test_abi_addresses },
+  { "/abi/calls", test_abi_calls },
+  { "/abi/version", test_abi_version },
+};
+
+GT_TEST_MAIN (tests)

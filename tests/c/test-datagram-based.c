@@ -312,14 +312,12 @@ test_rule04_gsocket_timeouts (void)
   g_object_unref (b);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/rule01/datagram-based/custom-impl-called", test_rule01_custom_impl_called);
-  g_test_add_func ("/rule12/datagram-based/custom-impl-bad-results", test_rule12_custom_impl_bad_results);
-  g_test_add_func ("/rule07/datagram-based/gsocket-udp", test_rule07_gsocket_udp);
-  g_test_add_func ("/rule02/datagram-based/gsocket-refused", test_rule02_gsocket_refused);
-  g_test_add_func ("/rule04/datagram-based/gsocket-timeouts", test_rule04_gsocket_timeouts);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/rule01/datagram-based/custom-impl-called", test_rule01_custom_impl_called },
+  { "/rule12/datagram-based/custom-impl-bad-results", test_rule12_custom_impl_bad_results },
+  { "/rule07/datagram-based/gsocket-udp", test_rule07_gsocket_udp },
+  { "/rule02/datagram-based/gsocket-refused", test_rule02_gsocket_refused },
+  { "/rule04/datagram-based/gsocket-timeouts", test_rule04_gsocket_timeouts },
+};
+
+GT_TEST_MAIN (tests)

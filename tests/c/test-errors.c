@@ -203,6 +203,30 @@ seq_reader (gpointer data)
   return NULL;
 }
 
+/* The batch of the beyond-1024 tests: M numbered datagrams of 16 bytes. */
+enum { M = 3000 };
+static gchar big_payload[M][16];
+static GOutputVector big_v[M];
+static GOutputMessage big_m[M];
+
+/* Sends the batch (to @to) from @tx in one gsend_socket_send_messages call
+ * while a thread reads it from @rx into @rd; every message reports its 16
+ * bytes. Returns the reader thread, for the caller to join. */
+static GThread *
+send_beyond_1024 (GSocket *tx, GSocket *rx, GSocketAddress *to, SeqReader *rd)
+{
+  GError *error = NULL;
+  numbered_batch (big_m, big_v, big_payload, M, to);
+  *rd = (SeqReader) { rx, M, 0, 0 };
+  GThread *t = g_thread_new ("reader", seq_reader, rd);
+  gint r = gsend_socket_send_messages (tx, big_m, M, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (r, ==, M);
+  for (guint i = 0; i < M; i++)
+    g_assert_cmpuint (big_m[i].bytes_sent, ==, 16);
+  return t;
+}
+
 /* §3: more than 1024 messages in one call are all sent (AF_UNIX pair, a
  * reader draining; blocking socket). */
 static void
@@ -211,29 +235,20 @@ test_rule02_beyond_1024_unix (void)
   GSocket *a, *b;
   GError *error = NULL;
   gt_unix_pair (SOCK_DGRAM, &a, &b);
-  enum { M = 3000 };
-  static gchar payload[M][16];
-  static GOutputVector v[M];
-  static GOutputMessage m[M];
-  numbered_batch (m, v, payload, M, NULL);
-  SeqReader rd = { b, M, 0, 0 };
-  GThread *t = g_thread_new ("reader", seq_reader, &rd);
-  gint r = gsend_socket_send_messages (a, m, M, 0, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (r, ==, M);
+  SeqReader rd;
+  GThread *t = send_beyond_1024 (a, b, NULL, &rd);
   g_thread_join (t);
   g_assert_cmpuint (rd.got, ==, M);
   g_assert_cmpuint (rd.in_order, ==, M);
-  for (guint i = 0; i < M; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, 16);
 
   /* With a timeout argument of -1 and through GDatagramBased as well. */
   for (int variant = 0; variant < 2; variant++)
     {
       SeqReader rd2 = { b, M, 0, 0 };
       t = g_thread_new ("reader", seq_reader, &rd2);
-      r = variant == 0 ? gsend_socket_send_messages_with_timeout (a, m, M, 0, -1, NULL, &error)
-                       : gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), m, M, 0, -1, NULL, &error);
+      gint r = variant == 0
+                 ? gsend_socket_send_messages_with_timeout (a, big_m, M, 0, -1, NULL, &error)
+                 : gsend_datagram_based_send_messages (G_DATAGRAM_BASED (a), big_m, M, 0, -1, NULL, &error);
       g_assert_no_error (error);
       g_assert_cmpint (r, ==, M);
       g_thread_join (t);
@@ -248,7 +263,6 @@ test_rule02_beyond_1024_unix (void)
 static void
 test_rule02_beyond_1024_udp (void)
 {
-  GError *error = NULL;
   GSocket *tx = gt_udp_bound (G_SOCKET_FAMILY_IPV4), *rx = gt_udp_bound (G_SOCKET_FAMILY_IPV4);
   /* Enough room to keep all of them (as root the limit can be forced). */
   int want = 64 * 1024 * 1024;
@@ -256,18 +270,8 @@ test_rule02_beyond_1024_udp (void)
   if (!big_buffer)
     setsockopt (g_socket_get_fd (rx), SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
   GSocketAddress *ra = gt_local_addr (rx);
-  enum { M = 3000 };
-  static gchar payload[M][16];
-  static GOutputVector v[M];
-  static GOutputMessage m[M];
-  numbered_batch (m, v, payload, M, ra);
-  SeqReader rd = { rx, M, 0, 0 };
-  GThread *t = g_thread_new ("reader", seq_reader, &rd);
-  gint r = gsend_socket_send_messages (tx, m, M, 0, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_cmpint (r, ==, M);
-  for (guint i = 0; i < M; i++)
-    g_assert_cmpuint (m[i].bytes_sent, ==, 16);
+  SeqReader rd;
+  GThread *t = send_beyond_1024 (tx, rx, ra, &rd);
   if (!big_buffer)
     rd.expect = 0; /* loopback may drop without a big buffer: stop the reader */
   g_thread_join (t);
@@ -281,13 +285,11 @@ test_rule02_beyond_1024_udp (void)
   udp4_pair_free (tx, rx, ra);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/rule01/partial-then-error", test_rule01_partial_then_error);
-  g_test_add_func ("/rule14/error-at-index0", test_rule14_error_at_index0);
-  g_test_add_func ("/rule02/beyond-1024/unix", test_rule02_beyond_1024_unix);
-  g_test_add_func ("/rule02/beyond-1024/udp", test_rule02_beyond_1024_udp);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/rule01/partial-then-error", test_rule01_partial_then_error },
+  { "/rule14/error-at-index0", test_rule14_error_at_index0 },
+  { "/rule02/beyond-1024/unix", test_rule02_beyond_1024_unix },
+  { "/rule02/beyond-1024/udp", test_rule02_beyond_1024_udp },
+};
+
+GT_TEST_MAIN (tests)

@@ -69,6 +69,43 @@ steal_fds (GSocketControlMessage **c, gint n, int *out, gint max)
   return k;
 }
 
+/* One datagram received with its control messages: its bytes, the
+ * messages, and the descriptors of its GUnixFDMessages (taken from them). */
+typedef struct
+{
+  gchar buf[32];
+  gssize len;
+  GSocketControlMessage **c;
+  gint nc;
+  int fds[256];
+  gint nfds;
+} Received;
+
+/* Receives one datagram from @s into @r (waiting at most 5 s). Its bytes
+ * must be the @want_len at @want (any bytes when @want is NULL), and it
+ * must carry @want_fds descriptors (any number when -1). */
+static void
+receive_expect (GSocket *s, Received *r, gconstpointer want, gsize want_len, gint want_fds)
+{
+  r->c = NULL;
+  r->nc = 0;
+  r->len = recv_with_control (s, r->buf, sizeof r->buf, &r->c, &r->nc);
+  if (want != NULL)
+    g_assert_cmpmem (r->buf, r->len, want, want_len);
+  r->nfds = steal_fds (r->c, r->nc, r->fds, G_N_ELEMENTS (r->fds));
+  if (want_fds >= 0)
+    g_assert_cmpint (r->nfds, ==, want_fds);
+}
+
+/* Closes the received descriptors and frees the control messages. */
+static void
+received_free (Received *r)
+{
+  for (gint i = 0; i < r->nfds; i++)
+    close (r->fds[i]);
+  free_cmsgs (r->c, r->nc);
+}
+
 /* The received descriptor is the read end's twin: data written into the
  * pipe can be read through it. */
 static void
@@ -311,21 +348,14 @@ test_rule09_unix_fd_message (void)
 
   for (int i = 0; i < 3; i++)
     {
-      gchar buf[32];
-      GSocketControlMessage **c = NULL;
-      gint nc = 0;
-      gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
-      g_assert_cmpmem (buf, n, v[i == 1].buffer, v[i == 1].size);
-      int fds[4];
-      gint nfds = steal_fds (c, nc, fds, 4);
-      g_assert_cmpint (nfds, ==, i == 1 ? 1 : 0);
-      if (nfds)
+      Received r;
+      receive_expect (b, &r, v[i == 1].buffer, v[i == 1].size, i == 1 ? 1 : 0);
+      if (r.nfds)
         {
-          g_assert_cmpint (fds[0], !=, pipefd[0]);
-          assert_pipe_works (pipefd[1], fds[0], "through-fd");
-          close (fds[0]);
+          g_assert_cmpint (r.fds[0], !=, pipefd[0]);
+          assert_pipe_works (pipefd[1], r.fds[0], "through-fd");
         }
-      free_cmsgs (c, nc);
+      received_free (&r);
     }
 
   /* The single-message twin, control messages NULL-terminated (-1). */
@@ -333,16 +363,10 @@ test_rule09_unix_fd_message (void)
   g_assert_cmpint (gsend_socket_send_message (a, NULL, v, 2, list, -1, 0, NULL, &error), ==, 12);
   g_assert_no_error (error);
   {
-    gchar buf[32];
-    GSocketControlMessage **c = NULL;
-    gint nc = 0;
-    gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
-    g_assert_cmpmem (buf, n, "plainwith-fd", 12);
-    int fds[4];
-    g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 1);
-    assert_pipe_works (pipefd[1], fds[0], "again");
-    close (fds[0]);
-    free_cmsgs (c, nc);
+    Received r;
+    receive_expect (b, &r, "plainwith-fd", 12, 1);
+    assert_pipe_works (pipefd[1], r.fds[0], "again");
+    received_free (&r);
   }
 
   close (pipefd[0]);
@@ -381,16 +405,13 @@ test_rule09_credentials_message (void)
   GOutputVector v = { p, 5 };
   GOutputMessage m;
   send_one_with_control (a, &m, &v, &cm, 1);
-  gchar buf[32];
-  GSocketControlMessage **c = NULL;
-  gint nc = 0;
-  gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
-  g_assert_cmpmem (buf, n, "creds", 5);
-  const struct ucred *uc = find_ucred (c, nc);
+  Received rcv;
+  receive_expect (b, &rcv, "creds", 5, -1);
+  const struct ucred *uc = find_ucred (rcv.c, rcv.nc);
   g_assert_nonnull (uc);
   g_assert_cmpint (uc->pid, ==, getpid ());
   g_assert_cmpint (uc->uid, ==, getuid ());
-  free_cmsgs (c, nc);
+  received_free (&rcv);
   g_object_unref (cm);
 
   /* Someone else's pid: proves the control data reaches the kernel. */
@@ -414,12 +435,11 @@ test_rule09_credentials_message (void)
     {
       g_assert_cmpint (r, ==, 1);
       g_assert_no_error (error);
-      n = recv_with_control (b, buf, sizeof buf, &c, &nc);
-      g_assert_cmpmem (buf, n, "creds", 5);
-      uc = find_ucred (c, nc);
+      receive_expect (b, &rcv, "creds", 5, -1);
+      uc = find_ucred (rcv.c, rcv.nc);
       g_assert_nonnull (uc);
       g_assert_cmpint (uc->pid, ==, getppid ());
-      free_cmsgs (c, nc);
+      received_free (&rcv);
     }
   g_object_unref (cm);
   g_object_unref (cr);
@@ -448,16 +468,10 @@ test_rule09_custom_and_several (void)
   send_one_with_control (a, &m, &v, &custom, 1);
   g_assert_cmpuint (((TestIntMsg *) custom)->serialized, >=, 1);
   {
-    gchar buf[32];
-    GSocketControlMessage **c = NULL;
-    gint nc = 0;
-    gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
-    g_assert_cmpmem (buf, n, "custom", 6);
-    int fds[4];
-    g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 1);
-    assert_pipe_works (p1[1], fds[0], "custom-fd");
-    close (fds[0]);
-    free_cmsgs (c, nc);
+    Received r;
+    receive_expect (b, &r, "custom", 6, 1);
+    assert_pipe_works (p1[1], r.fds[0], "custom-fd");
+    received_free (&r);
   }
 
   /* Three control messages on one message. */
@@ -478,22 +492,15 @@ test_rule09_custom_and_several (void)
   for (int k = 0; k < 2; k++)
     {
       g_assert_cmpuint (batch[k].bytes_sent, ==, strlen (pay2));
-      gchar buf[32];
-      GSocketControlMessage **c = NULL;
-      gint nc = 0;
-      gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
-      g_assert_cmpmem (buf, n, pay2, strlen (pay2));
-      int fds[4];
-      g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 2);
+      Received r;
+      receive_expect (b, &r, pay2, strlen (pay2), 2);
       /* In the order the control messages were given. */
-      assert_pipe_works (p2[1], fds[0], "fd-message");
-      assert_pipe_works (p1[1], fds[1], "custom-message");
-      close (fds[0]);
-      close (fds[1]);
-      const struct ucred *uc = find_ucred (c, nc);
+      assert_pipe_works (p2[1], r.fds[0], "fd-message");
+      assert_pipe_works (p1[1], r.fds[1], "custom-message");
+      const struct ucred *uc = find_ucred (r.c, r.nc);
       g_assert_nonnull (uc);
       g_assert_cmpint (uc->pid, ==, getpid ());
-      free_cmsgs (c, nc);
+      received_free (&r);
     }
 
   /* And through the single-message twin with a timeout. */
@@ -503,19 +510,12 @@ test_rule09_custom_and_several (void)
   g_assert_no_error (error);
   g_assert_cmpuint (written, ==, strlen (pay2));
   {
-    gchar buf[32];
-    GSocketControlMessage **c = NULL;
-    gint nc = 0;
-    gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
-    g_assert_cmpmem (buf, n, pay2, strlen (pay2));
-    int fds[4];
-    g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 2);
-    assert_pipe_works (p2[1], fds[0], "fd-message-2");
-    assert_pipe_works (p1[1], fds[1], "custom-message-2");
-    close (fds[0]);
-    close (fds[1]);
-    g_assert_nonnull (find_ucred (c, nc));
-    free_cmsgs (c, nc);
+    Received r;
+    receive_expect (b, &r, pay2, strlen (pay2), 2);
+    assert_pipe_works (p2[1], r.fds[0], "fd-message-2");
+    assert_pipe_works (p1[1], r.fds[1], "custom-message-2");
+    g_assert_nonnull (find_ucred (r.c, r.nc));
+    received_free (&r);
   }
 
   g_object_unref (fdm);
@@ -552,17 +552,10 @@ test_rule09_large_control (void)
   GOutputMessage m;
   send_one_with_control (a, &m, &v, &many, 1);
   {
-    gchar buf[16];
-    GSocketControlMessage **c = NULL;
-    gint nc = 0;
-    gssize n = recv_with_control (b, buf, sizeof buf, &c, &nc);
-    g_assert_cmpmem (buf, n, "many", 4);
-    int fds[256];
-    g_assert_cmpint (steal_fds (c, nc, fds, 256), ==, 200);
-    assert_pipe_works (p[1], fds[199], "last-of-200");
-    for (int i = 0; i < 200; i++)
-      close (fds[i]);
-    free_cmsgs (c, nc);
+    Received r;
+    receive_expect (b, &r, "many", 4, 200);
+    assert_pipe_works (p[1], r.fds[199], "last-of-200");
+    received_free (&r);
   }
   g_object_unref (many);
 
@@ -575,16 +568,10 @@ test_rule09_large_control (void)
   g_assert_cmpint (gsend_socket_send_messages (a, &m, 1, 0, NULL, &error), ==, 1);
   g_assert_no_error (error);
   {
-    gchar buf[16];
-    GSocketControlMessage **c = NULL;
-    gint nc = 0;
-    recv_with_control (b, buf, sizeof buf, &c, &nc);
-    int fds[16];
-    g_assert_cmpint (steal_fds (c, nc, fds, 16), ==, 10);
-    assert_pipe_works (p[1], fds[9], "tenth");
-    for (int i = 0; i < 10; i++)
-      close (fds[i]);
-    free_cmsgs (c, nc);
+    Received r;
+    receive_expect (b, &r, NULL, 0, 10);
+    assert_pipe_works (p[1], r.fds[9], "tenth");
+    received_free (&r);
   }
   for (int i = 0; i < 10; i++)
     g_object_unref (ten[i]);
@@ -621,15 +608,9 @@ test_rule09_large_control (void)
         sent += r;
       while (g_socket_condition_check (b, G_IO_IN) & G_IO_IN)
         {
-          guint32 got = G_MAXUINT32;
-          GSocketControlMessage **c = NULL;
-          gint nc = 0;
-          g_assert_cmpint (recv_with_control (b, (gchar *) &got, 4, &c, &nc), ==, 4);
-          g_assert_cmpuint (got, ==, received);
-          int fds[4];
-          g_assert_cmpint (steal_fds (c, nc, fds, 4), ==, 1);
-          close (fds[0]);
-          free_cmsgs (c, nc);
+          Received r;
+          receive_expect (b, &r, &received, 4, 1);
+          received_free (&r);
           received++;
         }
     }
@@ -1014,23 +995,21 @@ test_rule13_size_overflow (void)
   g_object_unref (b);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/rule08/address-subclasses", test_rule08_address_subclasses);
-  g_test_add_func ("/rule08/unix-addresses", test_rule08_unix_addresses);
-  g_test_add_func ("/rule09/unix-fd-message", test_rule09_unix_fd_message);
-  g_test_add_func ("/rule09/credentials-message", test_rule09_credentials_message);
-  g_test_add_func ("/rule09/custom-and-several", test_rule09_custom_and_several);
-  g_test_add_func ("/rule09/large-control", test_rule09_large_control);
-  g_test_add_func ("/rule09/custom-ip-level-udp", test_rule09_custom_ip_level_udp);
-  g_test_add_func ("/rule10/zero-length-vectors", test_rule10_zero_length_vectors);
-  g_test_add_func ("/rule10/many-vectors", test_rule10_many_vectors);
-  g_test_add_func ("/rule10/null-terminated-vectors", test_rule10_null_terminated_vectors);
-  g_test_add_func ("/rule10/no-vectors", test_rule10_no_vectors);
-  g_test_add_func ("/rule13/size-overflow", test_rule13_size_overflow);
-  g_test_add_func ("/rule13/control-size-overflow", test_rule13_control_size_overflow);
-  g_test_add_func ("/rule14/address-conversion-error", test_rule14_address_conversion_error);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/rule08/address-subclasses", test_rule08_address_subclasses },
+  { "/rule08/unix-addresses", test_rule08_unix_addresses },
+  { "/rule09/unix-fd-message", test_rule09_unix_fd_message },
+  { "/rule09/credentials-message", test_rule09_credentials_message },
+  { "/rule09/custom-and-several", test_rule09_custom_and_several },
+  { "/rule09/large-control", test_rule09_large_control },
+  { "/rule09/custom-ip-level-udp", test_rule09_custom_ip_level_udp },
+  { "/rule10/zero-length-vectors", test_rule10_zero_length_vectors },
+  { "/rule10/many-vectors", test_rule10_many_vectors },
+  { "/rule10/null-terminated-vectors", test_rule10_null_terminated_vectors },
+  { "/rule10/no-vectors", test_rule10_no_vectors },
+  { "/rule13/size-overflow", test_rule13_size_overflow },
+  { "/rule13/control-size-overflow", test_rule13_control_size_overflow },
+  { "/rule14/address-conversion-error", test_rule14_address_conversion_error },
+};
+
+GT_TEST_MAIN (tests)

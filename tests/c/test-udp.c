@@ -61,11 +61,8 @@ test_rule07_ipv4_batch (void)
 static void
 test_rule07_ipv6_batch (void)
 {
-  if (!gt_have_ipv6 ())
-    {
-      g_test_skip ("no IPv6 loopback here");
-      return;
-    }
+  if (gt_skip_without_ipv6 ())
+    return;
   batch_per_message_addresses (G_SOCKET_FAMILY_IPV6);
 }
 
@@ -142,11 +139,8 @@ test_rule08_ipv4_connected_null_address (void)
 static void
 test_rule08_ipv6_connected_null_address (void)
 {
-  if (!gt_have_ipv6 ())
-    {
-      g_test_skip ("no IPv6 loopback here");
-      return;
-    }
+  if (gt_skip_without_ipv6 ())
+    return;
   connected_null_address (G_SOCKET_FAMILY_IPV6);
 }
 
@@ -310,11 +304,8 @@ static const guint runs_v6[][2] = { { 64, 1200 }, { 40, 1600 }, { 2, 65507 }, { 
 static void
 test_rule07_runs_ipv6 (void)
 {
-  if (!gt_have_ipv6 ())
-    {
-      g_test_skip ("no IPv6 loopback here");
-      return;
-    }
+  if (gt_skip_without_ipv6 ())
+    return;
   runs_family = G_SOCKET_FAMILY_IPV6;
   send_runs (runs_one_dest, G_N_ELEMENTS (runs_one_dest), FALSE, TRUE);
   send_runs (runs_mixed, G_N_ELEMENTS (runs_mixed), TRUE, TRUE);
@@ -704,31 +695,26 @@ test_rule08_one_datagram_addresses_ipv4 (void)
 static void
 test_rule08_one_datagram_addresses_ipv6 (void)
 {
-  if (!gt_have_ipv6 ())
-    {
-      g_test_skip ("no IPv6 loopback here");
-      return;
-    }
+  if (gt_skip_without_ipv6 ())
+    return;
   one_datagram_addresses (G_SOCKET_FAMILY_IPV6);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/rule07/udp-ipv4/batch-per-message-addresses", test_rule07_ipv4_batch);
-  g_test_add_func ("/rule07/udp-ipv6/batch-per-message-addresses", test_rule07_ipv6_batch);
-  g_test_add_func ("/rule08/udp-ipv4/connected-null-address", test_rule08_ipv4_connected_null_address);
-  g_test_add_func ("/rule08/udp-ipv6/connected-null-address", test_rule08_ipv6_connected_null_address);
-  g_test_add_func ("/rule08/udp/send-datagrams", test_rule08_send_datagrams);
-  g_test_add_func ("/gso/set-get", test_gso_set_get);
-  g_test_add_func ("/rule07/udp/runs-one-destination", test_rule07_runs_one_dest);
-  g_test_add_func ("/rule07/udp/runs-two-destinations", test_rule07_runs_two_dest);
-  g_test_add_func ("/rule07/udp/runs-ipv6", test_rule07_runs_ipv6);
-  g_test_add_func ("/rule08/udp/address-churn", test_rule08_address_churn);
-  g_test_add_func ("/rule08/udp/address-reuse-across-calls", test_rule08_address_reuse_across_calls);
-  g_test_add_func ("/rule16/udp/shared-addresses-threads", test_rule16_shared_addresses_threads);
-  g_test_add_func ("/rule08/udp-ipv4/one-datagram-addresses", test_rule08_one_datagram_addresses_ipv4);
-  g_test_add_func ("/rule08/udp-ipv6/one-datagram-addresses", test_rule08_one_datagram_addresses_ipv6);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/rule07/udp-ipv4/batch-per-message-addresses", test_rule07_ipv4_batch },
+  { "/rule07/udp-ipv6/batch-per-message-addresses", test_rule07_ipv6_batch },
+  { "/rule08/udp-ipv4/connected-null-address", test_rule08_ipv4_connected_null_address },
+  { "/rule08/udp-ipv6/connected-null-address", test_rule08_ipv6_connected_null_address },
+  { "/rule08/udp/send-datagrams", test_rule08_send_datagrams },
+  { "/gso/set-get", test_gso_set_get },
+  { "/rule07/udp/runs-one-destination", test_rule07_runs_one_dest },
+  { "/rule07/udp/runs-two-destinations", test_rule07_runs_two_dest },
+  { "/rule07/udp/runs-ipv6", test_rule07_runs_ipv6 },
+  { "/rule08/udp/address-churn", test_rule08_address_churn },
+  { "/rule08/udp/address-reuse-across-calls", test_rule08_address_reuse_across_calls },
+  { "/rule16/udp/shared-addresses-threads", test_rule16_shared_addresses_threads },
+  { "/rule08/udp-ipv4/one-datagram-addresses", test_rule08_one_datagram_addresses_ipv4 },
+  { "/rule08/udp-ipv6/one-datagram-addresses", test_rule08_one_datagram_addresses_ipv6 },
+};
+
+GT_TEST_MAIN (tests)

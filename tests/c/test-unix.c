@@ -969,35 +969,39 @@ test_rule11_flags_passed (void)
   g_object_unref (b);
 }
 
+static const GtTest tests[] = {
+  { "/rule03/unix/full-timeout0-would-block", test_rule03_full_timeout0_would_block },
+  { "/rule03/unix/partial-count", test_rule03_partial_count },
+  { "/rule02/unix/nonblocking-socket", test_rule02_nonblocking_socket },
+  { "/rule04/unix/timeout-expires", test_rule04_timeout_expires },
+  { "/rule04/unix/timeout-partial", test_rule04_timeout_partial },
+  { "/rule04/unix/one-deadline", test_rule04_one_deadline },
+  { "/rule07/unix/stream-partial-bytes-sent", test_rule07_stream_partial_bytes_sent },
+  { "/rule02/unix/socket-timeout", test_rule02_socket_timeout },
+  { "/rule02/unix/socket-timeout-bounds-all-waits", test_rule02_socket_timeout_bounds_all_waits },
+  { "/rule02/unix/blocking-completes-when-drained", test_rule02_blocking_completes_when_drained },
+  { "/rule02/unix/timeout-minus1-blocks-on-nonblocking-socket", test_rule02_timeout_minus1_blocks_on_nonblocking_socket },
+  { "/rule02/unix/eintr-retried", test_rule02_eintr_retried },
+  { "/rule16/unix/threads-same-socket", test_rule16_threads_same_socket },
+  { "/rule02/unix/send-with-blocking-waits", test_rule02_send_with_blocking_waits },
+  { "/rule06/unix/cancel-while-blocked", test_rule06_cancel_while_blocked },
+  { "/rule06/unix/cancel-after-partial", test_rule06_cancel_after_partial },
+  { "/rule06/unix/no-fd-leak", test_rule06_no_fd_leak },
+  { "/rule06/unix/already-cancelled", test_rule06_already_cancelled },
+  { "/rule05/unix/closed-socket", test_rule05_closed_socket },
+  { "/rule05/unix/shutdown-dgram", test_rule05_shutdown_dgram },
+  { "/rule05/unix/shutdown-seqpacket", test_rule05_shutdown_seqpacket },
+  { "/rule05/unix/shutdown-stream", test_rule05_shutdown_stream },
+  { "/rule11/unix/no-sigpipe", test_rule11_no_sigpipe },
+  { "/rule11/unix/sigpipe-control", test_rule11_sigpipe_control },
+  { "/rule11/unix/flags-passed", test_rule11_flags_passed },
+};
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_type_ensure (G_TYPE_SOCKET);
-  g_test_add_func ("/rule03/unix/full-timeout0-would-block", test_rule03_full_timeout0_would_block);
-  g_test_add_func ("/rule03/unix/partial-count", test_rule03_partial_count);
-  g_test_add_func ("/rule02/unix/nonblocking-socket", test_rule02_nonblocking_socket);
-  g_test_add_func ("/rule04/unix/timeout-expires", test_rule04_timeout_expires);
-  g_test_add_func ("/rule04/unix/timeout-partial", test_rule04_timeout_partial);
-  g_test_add_func ("/rule04/unix/one-deadline", test_rule04_one_deadline);
-  g_test_add_func ("/rule07/unix/stream-partial-bytes-sent", test_rule07_stream_partial_bytes_sent);
-  g_test_add_func ("/rule02/unix/socket-timeout", test_rule02_socket_timeout);
-  g_test_add_func ("/rule02/unix/socket-timeout-bounds-all-waits", test_rule02_socket_timeout_bounds_all_waits);
-  g_test_add_func ("/rule02/unix/blocking-completes-when-drained", test_rule02_blocking_completes_when_drained);
-  g_test_add_func ("/rule02/unix/timeout-minus1-blocks-on-nonblocking-socket", test_rule02_timeout_minus1_blocks_on_nonblocking_socket);
-  g_test_add_func ("/rule02/unix/eintr-retried", test_rule02_eintr_retried);
-  g_test_add_func ("/rule16/unix/threads-same-socket", test_rule16_threads_same_socket);
-  g_test_add_func ("/rule02/unix/send-with-blocking-waits", test_rule02_send_with_blocking_waits);
-  g_test_add_func ("/rule06/unix/cancel-while-blocked", test_rule06_cancel_while_blocked);
-  g_test_add_func ("/rule06/unix/cancel-after-partial", test_rule06_cancel_after_partial);
-  g_test_add_func ("/rule06/unix/no-fd-leak", test_rule06_no_fd_leak);
-  g_test_add_func ("/rule06/unix/already-cancelled", test_rule06_already_cancelled);
-  g_test_add_func ("/rule05/unix/closed-socket", test_rule05_closed_socket);
-  g_test_add_func ("/rule05/unix/shutdown-dgram", test_rule05_shutdown_dgram);
-  g_test_add_func ("/rule05/unix/shutdown-seqpacket", test_rule05_shutdown_seqpacket);
-  g_test_add_func ("/rule05/unix/shutdown-stream", test_rule05_shutdown_stream);
-  g_test_add_func ("/rule11/unix/no-sigpipe", test_rule11_no_sigpipe);
-  g_test_add_func ("/rule11/unix/sigpipe-control", test_rule11_sigpipe_control);
-  g_test_add_func ("/rule11/unix/flags-passed", test_rule11_flags_passed);
+  GT_ADD_TESTS (tests);
   return g_test_run ();
 }

@@ -43,42 +43,8 @@
 
 #include "gsend-test.h"
 
-/* ------------------------------------------------------------------------ */
-/* The two implementations, as tables of function pointers whose types are  */
-/* GIO's own: the twins must have exactly GIO's signatures to be stored.    */
-
-typedef struct {
-  const char *name;
-  typeof (&g_socket_send_messages) send_messages;
-  typeof (&g_datagram_based_send_messages) dgb_send_messages;
-  typeof (&g_socket_send_message) send_message;
-  typeof (&g_socket_send_message_with_timeout) send_message_with_timeout;
-  typeof (&g_socket_send_to) send_to;
-  typeof (&g_socket_send) send;
-  typeof (&g_socket_send_with_blocking) send_with_blocking;
-} Impl;
-
-static const Impl gio_impl = {
-  "GIO",
-  g_socket_send_messages,
-  g_datagram_based_send_messages,
-  g_socket_send_message,
-  g_socket_send_message_with_timeout,
-  g_socket_send_to,
-  g_socket_send,
-  g_socket_send_with_blocking,
-};
-
-static const Impl gsend_impl = {
-  "gsend",
-  gsend_socket_send_messages,
-  gsend_datagram_based_send_messages,
-  gsend_socket_send_message,
-  gsend_socket_send_message_with_timeout,
-  gsend_socket_send_to,
-  gsend_socket_send,
-  gsend_socket_send_with_blocking,
-};
+/* The two implementations are gsend-test.h's GtImpl tables (gt_gio_impl,
+ * gt_gsend_impl): GIO's own function types, which the twins must match. */
 
 /* gsend's extras beyond GIO's names (docs/behaviour.md, "The functions at a glance") are compared with
  * what GIO does for the same request: g_datagram_based_send_messages on
@@ -1394,7 +1360,7 @@ datagrams_expressible (const GOutputMessage *msgs, guint n)
 }
 
 static void
-run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_critical)
+run_one (const GtImpl *impl, const TestCase *tc, Result *r, gboolean expect_gio_critical)
 {
   const Scenario *sc = tc->sc;
   Env env = { 0 };
@@ -1471,7 +1437,7 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
                                         sc->timeout, cancellable, &error);
       break;
     case K_WITH_TIMEOUT:
-      if (impl == &gio_impl)
+      if (impl == gt_gio_impl ())
         r->ret = g_datagram_based_send_messages (G_DATAGRAM_BASED (env.tx), msgs, n, sc->flags,
                                                  sc->timeout, cancellable, &error);
       else
@@ -1479,7 +1445,7 @@ run_one (const Impl *impl, const TestCase *tc, Result *r, gboolean expect_gio_cr
                                                           cancellable, &error);
       break;
     case K_DATAGRAMS:
-      if (impl == &gio_impl)
+      if (impl == gt_gio_impl ())
         r->ret = g_datagram_based_send_messages (G_DATAGRAM_BASED (env.tx), msgs, n, sc->flags,
                                                  sc->timeout, cancellable, &error);
       else
@@ -1627,14 +1593,14 @@ test_scenario (gconstpointer data)
     }
 
   Result g = { 0 }, s = { 0 };
-  run_one (&gio_impl, tc, &g, diff == DIFF_NOTSUP);
+  run_one (gt_gio_impl (), tc, &g, diff == DIFF_NOTSUP);
   if (g.not_applicable)
     {
       g_test_skip ("not expressible as gsend_socket_send_datagrams (several addresses, controls or odd vectors)");
       result_clear (&g);
       return;
     }
-  run_one (&gsend_impl, tc, &s, FALSE);
+  run_one (gt_gsend_impl (), tc, &s, FALSE);
   dump ("GIO  ", &g);
   dump ("gsend", &s);
 
@@ -2011,7 +1977,7 @@ pe_gio_crashes (ProgErr pe)
 }
 
 static void
-progerr_child (const Impl *impl, ProgErr pe)
+progerr_child (const GtImpl *impl, ProgErr pe)
 {
   Env env = { 0 };
   setup_unix (&env);
@@ -2020,7 +1986,7 @@ progerr_child (const Impl *impl, ProgErr pe)
   gchar byte = 'x';
   GOutputVector v = { &byte, 1 };
   GOutputMessage om = { NULL, &v, 1, SENTINEL, NULL, 0 };
-  const char *domain = impl == &gio_impl ? "GLib-GIO" : "GSend";
+  const char *domain = impl == gt_gio_impl () ? "GLib-GIO" : "GSend";
   gboolean error_preset = FALSE;
 
   g_test_expect_message (domain, G_LOG_LEVEL_CRITICAL, "*");
@@ -2084,7 +2050,7 @@ test_progerr (gconstpointer data)
   if (g_test_subprocess ())
     {
       const char *which = g_getenv ("GSEND_DIFF_IMPL");
-      progerr_child (g_strcmp0 (which, "gio") == 0 ? &gio_impl : &gsend_impl, pe);
+      progerr_child (g_strcmp0 (which, "gio") == 0 ? gt_gio_impl () : gt_gsend_impl (), pe);
       return;
     }
   g_test_message ("rule 12; %s", pe_names[pe]);
@@ -2229,7 +2195,7 @@ typedef struct {
 } FakeResult;
 
 static void
-fake_run (const Impl *impl, FakeMode mode, gint64 timeout, guint n, FakeResult *r)
+fake_run (const GtImpl *impl, FakeMode mode, gint64 timeout, guint n, FakeResult *r)
 {
   FakeDgb *f = g_object_new (fake_dgb_get_type (), NULL);
   f->mode = mode;
@@ -2279,8 +2245,8 @@ test_fake_dgb (gconstpointer data)
       g_log_set_handler ("GSend", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION, capture_log, NULL);
     }
   g_test_log_set_fatal_handler (capture_fatal, NULL);
-  fake_run (&gio_impl, fc->mode, fc->timeout, fc->n, &g);
-  fake_run (&gsend_impl, fc->mode, fc->timeout, fc->n, &s);
+  fake_run (gt_gio_impl (), fc->mode, fc->timeout, fc->n, &g);
+  fake_run (gt_gsend_impl (), fc->mode, fc->timeout, fc->n, &s);
   g_test_log_set_fatal_handler (NULL, NULL);
   g_test_message ("GIO  : ret=%d err=%d code=%d logs=%s seen=%s", g.ret, g.err_set, g.code, g.logs, g.seen);
   g_test_message ("gsend: ret=%d err=%d code=%d logs=%s seen=%s", s.ret, s.err_set, s.code, s.logs, s.seen);
@@ -2346,7 +2312,7 @@ moving_address_class_init (MovingAddressClass *k)
 }
 
 static void
-many_calls (const Impl *impl, Result *r, gboolean gso_off)
+many_calls (const GtImpl *impl, Result *r, gboolean gso_off)
 {
   Env env = { 0 };
   udp_setup (&env, G_SOCKET_FAMILY_IPV4, 3, FALSE);
@@ -2417,8 +2383,8 @@ test_many_calls (gconstpointer data)
   Result g = { 0 }, s = { 0 };
   g_test_message ("rule 8; 600 calls, fresh/proxy/moving address objects to 3 receivers%s",
                   gso_off ? ", gsend_socket_set_gso (FALSE)" : "");
-  many_calls (&gio_impl, &g, gso_off);
-  many_calls (&gsend_impl, &s, gso_off);
+  many_calls (gt_gio_impl (), &g, gso_off);
+  many_calls (gt_gsend_impl (), &s, gso_off);
   dump ("GIO  ", &g);
   dump ("gsend", &s);
   g_assert_cmpuint (g.received->len, ==, 600 / 7 + (600 - 600 / 7) * 5);
@@ -2437,7 +2403,7 @@ static void
 test_address_lifetime (void)
 {
   test_watchdog ();
-  const Impl *impls[2] = { &gio_impl, &gsend_impl };
+  const GtImpl *impls[2] = { gt_gio_impl (), gt_gsend_impl () };
   gboolean finalized[2];
   g_test_message ("rule 8 / §2 (do what GIO does): address object lifetime");
   for (int k = 0; k < 2; k++)
@@ -2496,7 +2462,7 @@ test_eintr_deadline (gconstpointer data)
 {
   test_watchdog ();
   gboolean socket_timeout = GPOINTER_TO_INT (data);
-  const Impl *impls[2] = { &gio_impl, &gsend_impl };
+  const GtImpl *impls[2] = { gt_gio_impl (), gt_gsend_impl () };
   gint64 want_us = socket_timeout ? G_USEC_PER_SEC : 500000;
   g_test_message ("rule %s: EINTR every 5 ms while waiting %s", socket_timeout ? "2" : "4",
                   socket_timeout ? "with a socket timeout of 1 s (send_messages)"
@@ -2526,7 +2492,7 @@ test_eintr_deadline (gconstpointer data)
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_error_free (error);
       g_assert_cmpuint (m.bytes_sent, ==, SENTINEL);
-      if (impls[i] == &gsend_impl)
+      if (impls[i] == gt_gsend_impl ())
         g_assert_cmpint (dt, >=, want_us - 1000);  /* ms granularity of the wait */
       env_free (&env);
     }
@@ -2557,9 +2523,7 @@ main (int argc, char **argv)
           TestCase *tc = g_new0 (TestCase, 1);
           tc->sc = &scenarios[i];
           tc->kind = k;
-          gchar *path = g_strdup_printf ("/diff/%s/%s", kind_names[k], scenarios[i].name);
-          g_test_add_data_func_full (path, tc, test_scenario, g_free);
-          g_free (path);
+          gt_add_data_test_full (tc, test_scenario, g_free, "/diff/%s/%s", kind_names[k], scenarios[i].name);
         }
 
   /* Every batch scenario again with message 0 alone, through
@@ -2586,9 +2550,7 @@ main (int argc, char **argv)
             TestCase *tc = g_new0 (TestCase, 1);
             tc->sc = one;
             tc->kind = k;
-            gchar *path = g_strdup_printf ("/diff/%s/%s", kind_names[k], one->name);
-            g_test_add_data_func_full (path, tc, test_scenario, g_free);
-            g_free (path);
+            gt_add_data_test_full (tc, test_scenario, g_free, "/diff/%s/%s", kind_names[k], one->name);
           }
     }
 
@@ -2607,17 +2569,12 @@ main (int argc, char **argv)
           fc->mode = mode;
           fc->timeout = fake_timeouts[t];
           fc->n = n;
-          gchar *path = g_strdup_printf ("/diff/datagram-based-vfunc/%s/timeout%" G_GINT64_FORMAT "/n%u",
-                                         fm_names[mode], fc->timeout, n);
-          g_test_add_data_func_full (path, fc, test_fake_dgb, g_free);
-          g_free (path);
+          gt_add_data_test_full (fc, test_fake_dgb, g_free, "/diff/datagram-based-vfunc/%s/timeout%" G_GINT64_FORMAT "/n%u", fm_names[mode], fc->timeout, n);
         }
 
   for (guint pe = 0; pe < PE_N; pe++)
     {
-      gchar *path = g_strdup_printf ("/diff/rule12/%s", pe_names[pe]);
-      g_test_add_data_func (path, GINT_TO_POINTER (pe), test_progerr);
-      g_free (path);
+      gt_add_data_test (GINT_TO_POINTER (pe), test_progerr, "/diff/rule12/%s", pe_names[pe]);
     }
 
   int r = g_test_run ();

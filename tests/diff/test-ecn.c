@@ -21,20 +21,10 @@
 #include <gio/gio.h>
 #include <gsend.h>
 
+#include "gsend-test.h"
+
 typedef GSocketControlMessage *(*NewFn) (guint8 dscp, int ecn);
 
-typedef struct {
-  const char *name;
-  typeof (&g_socket_send_messages) send_messages;
-  typeof (&g_datagram_based_send_messages) dgb_send_messages;
-  typeof (&g_socket_send_message) send_message;
-  typeof (&g_socket_send_message_with_timeout) send_message_with_timeout;
-} Impl;
-
-static const Impl gio_impl = { "GIO", g_socket_send_messages, g_datagram_based_send_messages,
-                               g_socket_send_message, g_socket_send_message_with_timeout };
-static const Impl gsend_impl = { "gsend", gsend_socket_send_messages, gsend_datagram_based_send_messages,
-                                 gsend_socket_send_message, gsend_socket_send_message_with_timeout };
 
 enum { VIA_MESSAGES, VIA_DATAGRAM_BASED, VIA_MESSAGE, VIA_MESSAGE_WITH_TIMEOUT, N_VIA };
 static const char *via_names[] = { "send_messages", "datagram_based_send_messages", "send_message",
@@ -97,7 +87,7 @@ read_tos (struct msghdr *mh)
 }
 
 static Outcome
-run_once (const Impl *impl, int via, GSocketFamily family, NewFn new_msg)
+run_once (const GtImpl *impl, int via, GSocketFamily family, NewFn new_msg)
 {
   Outcome o = { 0 };
   GError *error = NULL;
@@ -203,8 +193,8 @@ run_once (const Impl *impl, int via, GSocketFamily family, NewFn new_msg)
 static void
 compare (int via, GSocketFamily family, NewFn new_msg)
 {
-  Outcome a = run_once (&gio_impl, via, family, new_msg);
-  Outcome b = run_once (&gsend_impl, via, family, new_msg);
+  Outcome a = run_once (gt_gio_impl (), via, family, new_msg);
+  Outcome b = run_once (gt_gsend_impl (), via, family, new_msg);
   int i;
 
   g_test_message ("%s: GIO %d sent, %d received; gsend %d sent, %d received", via_names[via], a.ret, a.n_got, b.ret,
@@ -251,12 +241,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   for (via = 0; via < N_VIA; via++)
     {
-      char *p = g_strdup_printf ("/ecn/ip-tos/%s", via_names[via]);
-      g_test_add_data_func (p, GINT_TO_POINTER (via), test_tos);
-      g_free (p);
-      p = g_strdup_printf ("/ecn/ipv6-tclass/%s", via_names[via]);
-      g_test_add_data_func (p, GINT_TO_POINTER (via), test_tclass);
-      g_free (p);
+      gt_add_data_test (GINT_TO_POINTER (via), test_tos, "/ecn/ip-tos/%s", via_names[via]);
+      gt_add_data_test (GINT_TO_POINTER (via), test_tclass, "/ecn/ipv6-tclass/%s", via_names[via]);
     }
   return g_test_run ();
 }

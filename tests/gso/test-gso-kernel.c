@@ -714,6 +714,21 @@ test_gro_receiver (void)
     }
 }
 
+static const GtTest tests[] = {
+  { "/gso-kernel/ping/ipv4", test_ping_v4 },
+  { "/gso-kernel/ping/ipv6", test_ping_v6 },
+  { "/gso-kernel/refusal/oob-is-no-refusal", test_oob_is_no_refusal },
+  { "/gso-kernel/queue/max-bytes-setting", test_max_bytes_setting },
+  { "/gso-kernel/queue/max-bytes-runs", test_max_bytes_runs },
+  { "/gso-kernel/queue/bfifo", test_bfifo },
+  { "/gso-kernel/shaped/tbf", test_tbf },
+  { "/gso-kernel/errqueue/tx-timestamps-ipv4", test_tx_timestamps_v4 },
+  { "/gso-kernel/errqueue/tx-timestamps-ipv6", test_tx_timestamps_v6 },
+  { "/gso-kernel/errqueue/zerocopy-ipv4", test_zerocopy_v4 },
+  { "/gso-kernel/errqueue/zerocopy-ipv6", test_zerocopy_v6 },
+  { "/gso-kernel/receiver/udp-gro", test_gro_receiver },
+};
+
 int
 main (int argc, char **argv)
 {
@@ -724,17 +739,6 @@ main (int argc, char **argv)
    * otherwise be caught only by meson's timeout (SIGALRM kills). */
   alarm (60 * (factor != NULL ? MAX (1, atoi (factor)) : 1));
 
-  g_test_add_func ("/gso-kernel/ping/ipv4", test_ping_v4);
-  g_test_add_func ("/gso-kernel/ping/ipv6", test_ping_v6);
-  g_test_add_func ("/gso-kernel/refusal/oob-is-no-refusal", test_oob_is_no_refusal);
-  g_test_add_func ("/gso-kernel/queue/max-bytes-setting", test_max_bytes_setting);
-  g_test_add_func ("/gso-kernel/queue/max-bytes-runs", test_max_bytes_runs);
-  g_test_add_func ("/gso-kernel/queue/bfifo", test_bfifo);
-  g_test_add_func ("/gso-kernel/shaped/tbf", test_tbf);
-  g_test_add_func ("/gso-kernel/errqueue/tx-timestamps-ipv4", test_tx_timestamps_v4);
-  g_test_add_func ("/gso-kernel/errqueue/tx-timestamps-ipv6", test_tx_timestamps_v6);
-  g_test_add_func ("/gso-kernel/errqueue/zerocopy-ipv4", test_zerocopy_v4);
-  g_test_add_func ("/gso-kernel/errqueue/zerocopy-ipv6", test_zerocopy_v6);
-  g_test_add_func ("/gso-kernel/receiver/udp-gro", test_gro_receiver);
+  GT_ADD_TESTS (tests);
   return g_test_run ();
 }

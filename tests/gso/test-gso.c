@@ -1218,34 +1218,38 @@ test_not_udp (void)
   g_object_unref (b);
 }
 
+static const GtTest tests[] = {
+  { "/gso/rule7/equal-sizes", test_equal_sizes },
+  { "/gso/rule7/shorter-last", test_shorter_last },
+  { "/gso/rule7/broken-by-destination", test_broken_by_destination },
+  { "/gso/rule7/broken-by-control", test_broken_by_control },
+  { "/gso/rule7/broken-by-larger", test_broken_by_larger },
+  { "/gso/rule7/more-than-64-segments", test_many_segments },
+  { "/gso/rule7/over-64k", test_over_64k },
+  { "/gso/rule7/one-byte-segments", test_one_byte },
+  { "/gso/rule10/several-vectors", test_several_vectors },
+  { "/gso/rule10/empty-and-mixed", test_empty_and_mixed },
+  { "/gso/sec5/proof-64x1000-one-header", test_proof_64x1000 },
+  { "/gso/sec5/proof-64x1200-byte-limit", test_proof_64x1200 },
+  { "/gso/sec5/proof-65x1000-segment-limit", test_proof_65x1000 },
+  { "/gso/sec5/fallback-refused-ipv4", test_fallback_v4 },
+  { "/gso/sec5/fallback-refused-ipv6", test_fallback_v6 },
+  { "/gso/rule1/partial-nonblocking", test_partial_nonblocking },
+  { "/gso/rule4/partial-timeout", test_partial_timeout },
+  { "/gso/rule8/connected-peer", test_connected_peer },
+  { "/gso/sec5/datagram-based", test_datagram_based },
+  { "/gso/sec5/segment-above-mtu", test_segment_above_mtu },
+  { "/gso/sec5/set-gso-toggle", test_set_gso_toggle },
+  { "/gso/sec5/not-udp", test_not_udp },
+  { "/gso/rule2/eintr-retried", test_eintr_retried },
+};
+
 int
 main (int argc, char **argv)
 {
   gso_env_off = g_strcmp0 (g_getenv ("GSEND_GSO"), "0") == 0;
   g_test_init (&argc, &argv, NULL);
 
-  g_test_add_func ("/gso/rule7/equal-sizes", test_equal_sizes);
-  g_test_add_func ("/gso/rule7/shorter-last", test_shorter_last);
-  g_test_add_func ("/gso/rule7/broken-by-destination", test_broken_by_destination);
-  g_test_add_func ("/gso/rule7/broken-by-control", test_broken_by_control);
-  g_test_add_func ("/gso/rule7/broken-by-larger", test_broken_by_larger);
-  g_test_add_func ("/gso/rule7/more-than-64-segments", test_many_segments);
-  g_test_add_func ("/gso/rule7/over-64k", test_over_64k);
-  g_test_add_func ("/gso/rule7/one-byte-segments", test_one_byte);
-  g_test_add_func ("/gso/rule10/several-vectors", test_several_vectors);
-  g_test_add_func ("/gso/rule10/empty-and-mixed", test_empty_and_mixed);
-  g_test_add_func ("/gso/sec5/proof-64x1000-one-header", test_proof_64x1000);
-  g_test_add_func ("/gso/sec5/proof-64x1200-byte-limit", test_proof_64x1200);
-  g_test_add_func ("/gso/sec5/proof-65x1000-segment-limit", test_proof_65x1000);
-  g_test_add_func ("/gso/sec5/fallback-refused-ipv4", test_fallback_v4);
-  g_test_add_func ("/gso/sec5/fallback-refused-ipv6", test_fallback_v6);
-  g_test_add_func ("/gso/rule1/partial-nonblocking", test_partial_nonblocking);
-  g_test_add_func ("/gso/rule4/partial-timeout", test_partial_timeout);
-  g_test_add_func ("/gso/rule8/connected-peer", test_connected_peer);
-  g_test_add_func ("/gso/sec5/datagram-based", test_datagram_based);
-  g_test_add_func ("/gso/sec5/segment-above-mtu", test_segment_above_mtu);
-  g_test_add_func ("/gso/sec5/set-gso-toggle", test_set_gso_toggle);
-  g_test_add_func ("/gso/sec5/not-udp", test_not_udp);
-  g_test_add_func ("/gso/rule2/eintr-retried", test_eintr_retried);
+  GT_ADD_TESTS (tests);
   return g_test_run ();
 }

@@ -8,16 +8,8 @@
 import collections
 
 import gdb
+from sendnames import SEVEN as NAMES  # run-call-counts.py puts this folder on sys.path
 
-NAMES = (
-    "g_datagram_based_send_messages",
-    "g_socket_send_messages",
-    "g_socket_send_message",
-    "g_socket_send_message_with_timeout",
-    "g_socket_send_to",
-    "g_socket_send",
-    "g_socket_send_with_blocking",
-)
 counts = collections.Counter()
 
 

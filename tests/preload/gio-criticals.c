@@ -22,14 +22,8 @@
 
 #include <gio/gio.h>
 
-static GSocket *
-udp_socket (void)
-{
-  GError *error = NULL;
-  GSocket *s = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, &error);
-  g_assert_no_error (error);
-  return s;
-}
+#define GSEND_TEST_GIO_ONLY /* this program never sees gsend.h */
+#include "gsend-test.h"
 
 #define EXPECT_GIO(func, expr) \
   g_test_expect_message ("GLib-GIO", G_LOG_LEVEL_CRITICAL, func ": assertion '" expr "' failed")
@@ -37,7 +31,7 @@ udp_socket (void)
 static void
 test_send_messages (void)
 {
-  GSocket *s = udp_socket ();
+  GSocket *s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GOutputVector v = { "x", 1 };
   GOutputMessage m = { NULL, &v, 1, 0, NULL, 0 };
   GError *set = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "already set");
@@ -63,7 +57,7 @@ test_send_messages (void)
 static void
 test_datagram_based (void)
 {
-  GSocket *s = udp_socket ();
+  GSocket *s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GOutputVector v = { "x", 1 };
   GOutputMessage m = { NULL, &v, 1, 0, NULL, 0 };
   GError *set = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "already set");
@@ -87,7 +81,7 @@ test_datagram_based (void)
 static void
 test_send_message (void)
 {
-  GSocket *s = udp_socket ();
+  GSocket *s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
   GOutputVector v = { "x", 1 };
   GObject *not_address = g_object_new (G_TYPE_OBJECT, NULL);
   GError *set = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "already set");
@@ -124,7 +118,7 @@ test_send_message (void)
 static void
 test_send (void)
 {
-  GSocket *s = udp_socket ();
+  GSocket *s = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
 
   EXPECT_GIO ("g_socket_send_with_timeout", "G_IS_SOCKET (socket) && buffer != NULL");
   g_assert_cmpint (g_socket_send_with_blocking (NULL, "x", 1, TRUE, NULL, NULL), ==, -1);
@@ -163,14 +157,12 @@ test_bound_to_shim (void)
     }
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/gio-criticals/bound-to-shim", test_bound_to_shim);
-  g_test_add_func ("/gio-criticals/send-messages", test_send_messages);
-  g_test_add_func ("/gio-criticals/datagram-based", test_datagram_based);
-  g_test_add_func ("/gio-criticals/send-message", test_send_message);
-  g_test_add_func ("/gio-criticals/send", test_send);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/gio-criticals/bound-to-shim", test_bound_to_shim },
+  { "/gio-criticals/send-messages", test_send_messages },
+  { "/gio-criticals/datagram-based", test_datagram_based },
+  { "/gio-criticals/send-message", test_send_message },
+  { "/gio-criticals/send", test_send },
+};
+
+GT_TEST_MAIN (tests)

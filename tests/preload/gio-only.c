@@ -214,125 +214,118 @@ assert_received (GSocket *receiver, const char *expect)
   g_assert_cmpstr (buf, ==, expect);
 }
 
-/* @r got @p; then the pair and its address go. */
-static void
-assert_received_and_free (GSocket *s, GSocket *r, GSocketAddress *dest, const char *p)
+/* A loopback UDP sender and receiver (make_udp_pair) for one call of a
+ * single-message name; the sender is connected when the name has no
+ * address argument. */
+typedef struct
 {
-  assert_received (r, p);
-  g_object_unref (dest);
-  g_object_unref (s);
-  g_object_unref (r);
+  GSocket *s, *r;
+  GSocketAddress *dest;
+  GError *error;
+} UdpCase;
+
+static void
+udp_case_open (UdpCase *c, gboolean connect)
+{
+  make_udp_pair (&c->s, &c->r, &c->dest);
+  c->error = NULL;
+  if (connect)
+    {
+      g_assert_true (g_socket_connect (c->s, c->dest, NULL, &c->error));
+      g_assert_no_error (c->error);
+    }
+}
+
+/* The call made no error and each of the @n datagrams @expect arrived, in
+ * order; then the case is freed. */
+static void
+udp_case_close (UdpCase *c, const char *const *expect, guint n)
+{
+  g_assert_no_error (c->error);
+  for (guint i = 0; i < n; i++)
+    assert_received (c->r, expect[i]);
+  g_object_unref (c->dest);
+  g_object_unref (c->s);
+  g_object_unref (c->r);
 }
 
 static void
 test_send_to (void)
 {
-  GSocket *s, *r;
-  GSocketAddress *dest;
-  GError *error = NULL;
+  UdpCase c;
   const char *p = "via g_socket_send_to";
 
-  make_udp_pair (&s, &r, &dest);
-  g_assert_cmpint (g_socket_send_to (s, dest, p, strlen (p), NULL, &error), ==, strlen (p));
-  g_assert_no_error (error);
-  assert_received_and_free (s, r, dest, p);
+  udp_case_open (&c, FALSE);
+  g_assert_cmpint (g_socket_send_to (c.s, c.dest, p, strlen (p), NULL, &c.error), ==, strlen (p));
+  udp_case_close (&c, &p, 1);
 }
 
 static void
 test_send (void)
 {
-  GSocket *s, *r;
-  GSocketAddress *dest;
-  GError *error = NULL;
+  UdpCase c;
   const char *p = "via g_socket_send";
 
-  make_udp_pair (&s, &r, &dest);
-  g_assert_true (g_socket_connect (s, dest, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (g_socket_send (s, p, strlen (p), NULL, &error), ==, strlen (p));
-  g_assert_no_error (error);
-  assert_received_and_free (s, r, dest, p);
+  udp_case_open (&c, TRUE);
+  g_assert_cmpint (g_socket_send (c.s, p, strlen (p), NULL, &c.error), ==, strlen (p));
+  udp_case_close (&c, &p, 1);
 }
 
 static void
 test_send_with_blocking (void)
 {
-  GSocket *s, *r;
-  GSocketAddress *dest;
-  GError *error = NULL;
+  UdpCase c;
   const char *p = "via g_socket_send_with_blocking";
 
-  make_udp_pair (&s, &r, &dest);
-  g_assert_true (g_socket_connect (s, dest, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (g_socket_send_with_blocking (s, p, strlen (p), FALSE, NULL, &error),
-                   ==, strlen (p));
-  g_assert_no_error (error);
-  assert_received_and_free (s, r, dest, p);
+  udp_case_open (&c, TRUE);
+  g_assert_cmpint (g_socket_send_with_blocking (c.s, p, strlen (p), FALSE, NULL, &c.error), ==, strlen (p));
+  udp_case_close (&c, &p, 1);
 }
 
 static void
 test_send_message (void)
 {
-  GSocket *s, *r;
-  GSocketAddress *dest;
-  GError *error = NULL;
+  UdpCase c;
   GOutputVector v[2] = { { "via g_socket_", 13 }, { "send_message", 12 } };
+  const char *p = "via g_socket_send_message";
 
-  make_udp_pair (&s, &r, &dest);
-  g_assert_cmpint (g_socket_send_message (s, dest, v, 2, NULL, 0, 0, NULL, &error),
-                   ==, 25);
-  g_assert_no_error (error);
-  assert_received (r, "via g_socket_send_message");
-  g_object_unref (dest);
-  g_object_unref (s);
-  g_object_unref (r);
+  udp_case_open (&c, FALSE);
+  g_assert_cmpint (g_socket_send_message (c.s, c.dest, v, 2, NULL, 0, 0, NULL, &c.error), ==, 25);
+  udp_case_close (&c, &p, 1);
 }
 
 static void
 test_send_message_with_timeout (void)
 {
-  GSocket *s, *r;
-  GSocketAddress *dest;
-  GError *error = NULL;
+  UdpCase c;
   const char *p = "via g_socket_send_message_with_timeout";
   GOutputVector v = { p, strlen (p) };
   gsize written = 0;
 
-  make_udp_pair (&s, &r, &dest);
-  g_assert_cmpint (g_socket_send_message_with_timeout (s, dest, &v, 1, NULL, 0, 0,
-                                                       G_USEC_PER_SEC, &written,
-                                                       NULL, &error),
+  udp_case_open (&c, FALSE);
+  g_assert_cmpint (g_socket_send_message_with_timeout (c.s, c.dest, &v, 1, NULL, 0, 0, G_USEC_PER_SEC, &written,
+                                                       NULL, &c.error),
                    ==, G_POLLABLE_RETURN_OK);
-  g_assert_no_error (error);
+  g_assert_no_error (c.error);
   g_assert_cmpuint (written, ==, strlen (p));
-  assert_received_and_free (s, r, dest, p);
+  udp_case_close (&c, &p, 1);
 }
 
 static void
 test_datagram_based_send_messages (void)
 {
-  GSocket *s, *r;
-  GSocketAddress *dest;
-  GError *error = NULL;
-  const char *p1 = "via g_datagram_based_send_messages #1";
-  const char *p2 = "via g_datagram_based_send_messages #2";
-  GOutputVector v[2] = { { p1, strlen (p1) }, { p2, strlen (p2) } };
-  GOutputMessage m[2] = { { NULL, &v[0], 1, 0, NULL, 0 },
-                          { NULL, &v[1], 1, 0, NULL, 0 } };
+  UdpCase c;
+  const char *p[2] = { "via g_datagram_based_send_messages #1", "via g_datagram_based_send_messages #2" };
+  GOutputVector v[2] = { { p[0], strlen (p[0]) }, { p[1], strlen (p[1]) } };
+  GOutputMessage m[2] = { { NULL, &v[0], 1, 0, NULL, 0 }, { NULL, &v[1], 1, 0, NULL, 0 } };
 
-  make_udp_pair (&s, &r, &dest);
-  m[0].address = m[1].address = dest;
-  g_assert_cmpint (g_datagram_based_send_messages (G_DATAGRAM_BASED (s), m, 2, 0,
-                                                   -1, NULL, &error), ==, 2);
-  g_assert_no_error (error);
-  g_assert_cmpuint (m[0].bytes_sent, ==, strlen (p1));
-  g_assert_cmpuint (m[1].bytes_sent, ==, strlen (p2));
-  assert_received (r, p1);
-  assert_received (r, p2);
-  g_object_unref (dest);
-  g_object_unref (s);
-  g_object_unref (r);
+  udp_case_open (&c, FALSE);
+  m[0].address = m[1].address = c.dest;
+  g_assert_cmpint (g_datagram_based_send_messages (G_DATAGRAM_BASED (c.s), m, 2, 0, -1, NULL, &c.error), ==, 2);
+  g_assert_no_error (c.error);
+  g_assert_cmpuint (m[0].bytes_sent, ==, strlen (p[0]));
+  g_assert_cmpuint (m[1].bytes_sent, ==, strlen (p[1]));
+  udp_case_close (&c, p, 2);
 }
 
 static void
@@ -424,20 +417,18 @@ test_rule12_null_socket (void)
   g_assert_no_error (error);
 }
 
-int
-main (int argc, char **argv)
-{
-  g_test_init (&argc, &argv, NULL);
-  g_test_add_func ("/preload/no-cap/batch-udp", test_batch_udp);
-  g_test_add_func ("/preload/no-cap/batch-unix", test_batch_unix);
-  g_test_add_func ("/preload/rule05/epipe", test_rule05_epipe);
-  g_test_add_func ("/preload/rule02/datagram-based-timeout", test_rule02_datagram_based_timeout);
-  g_test_add_func ("/preload/rule12/null-socket", test_rule12_null_socket);
-  g_test_add_func ("/preload/send-to", test_send_to);
-  g_test_add_func ("/preload/send", test_send);
-  g_test_add_func ("/preload/send-with-blocking", test_send_with_blocking);
-  g_test_add_func ("/preload/send-message", test_send_message);
-  g_test_add_func ("/preload/send-message-with-timeout", test_send_message_with_timeout);
-  g_test_add_func ("/preload/datagram-based-send-messages", test_datagram_based_send_messages);
-  return g_test_run ();
-}
+static const GtTest tests[] = {
+  { "/preload/no-cap/batch-udp", test_batch_udp },
+  { "/preload/no-cap/batch-unix", test_batch_unix },
+  { "/preload/rule05/epipe", test_rule05_epipe },
+  { "/preload/rule02/datagram-based-timeout", test_rule02_datagram_based_timeout },
+  { "/preload/rule12/null-socket", test_rule12_null_socket },
+  { "/preload/send-to", test_send_to },
+  { "/preload/send", test_send },
+  { "/preload/send-with-blocking", test_send_with_blocking },
+  { "/preload/send-message", test_send_message },
+  { "/preload/send-message-with-timeout", test_send_message_with_timeout },
+  { "/preload/datagram-based-send-messages", test_datagram_based_send_messages },
+};
+
+GT_TEST_MAIN (tests)

@@ -26,16 +26,9 @@ import subprocess
 import sys
 import time
 
+from sendnames import SEVEN, report
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-SEVEN = (
-    "g_datagram_based_send_messages",
-    "g_socket_send_messages",
-    "g_socket_send_message",
-    "g_socket_send_message_with_timeout",
-    "g_socket_send_to",
-    "g_socket_send",
-    "g_socket_send_with_blocking",
-)
 COUNT_RE = re.compile(r"^COUNT (\S+) in (\S+): (\d+)$", re.M)
 
 
@@ -54,6 +47,7 @@ def run_under_gdb(gdb, preload, binary, env_extra):
     env.setdefault("G_TEST_BUILDDIR", testdir)
     cmd = [gdb, "-q", "-nx", "-batch",
            "-ex", f"set environment LD_PRELOAD {preload}",
+           "-ex", f"python import sys; sys.path.insert(0, {HERE!r})",
            "-x", os.path.join(HERE, "gdb-count-calls.py"),
            "-ex", "run",
            "--args", binary, "--tap"]
@@ -131,13 +125,7 @@ def main():
         if not uses:
             print(f"#   {name} imports none of the seven: its sends, if any, are made "
                   "inside libgio and are not routed through gsend")
-    if failures:
-        print("FAIL:")
-        for f in failures:
-            print(f"  {f}")
-        return 1
-    print("PASS: every imported send name was executed in libgsend-preload.so")
-    return 0
+    return report(failures, "every imported send name was executed in libgsend-preload.so")
 
 
 if __name__ == "__main__":

@@ -26,15 +26,7 @@ import sys
 import tempfile
 import time
 
-SEVEN = (
-    "g_datagram_based_send_messages",
-    "g_socket_send_messages",
-    "g_socket_send_message",
-    "g_socket_send_message_with_timeout",
-    "g_socket_send_to",
-    "g_socket_send",
-    "g_socket_send_with_blocking",
-)
+from sendnames import SEVEN, report
 
 # The GLib tests we run. Chosen because their binaries import some of the
 # seven names (found with `nm -D --undefined-only`):
@@ -225,7 +217,7 @@ def main():
         if testdir in ("--program", "--linked"):
             failures += run_one(os.path.abspath(sys.argv[3]), sys.argv[4:], preload, tmp,
                                 show_output=True, linked=(testdir == "--linked"))
-            return report(failures)
+            return report(failures, PASSED)
         ran_shim_users = 0
         baseline = {}
         for name, extra, env_extra in TESTS:
@@ -244,17 +236,9 @@ def main():
         if not failures and ran_shim_users == 0:
             print("# SKIP: no test importing the send names passed without the shim")
             return 77
-    return report(failures)
+    return report(failures, PASSED)
 
-
-def report(failures):
-    if failures:
-        print("FAIL:")
-        for f in failures:
-            print(f"  {f}")
-        return 1
-    print("PASS: every test passed under the shim; every imported send name bound to libgsend-preload.so")
-    return 0
+PASSED = "every test passed under the shim; every imported send name bound to libgsend-preload.so"
 
 
 if __name__ == "__main__":

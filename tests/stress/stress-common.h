@@ -201,25 +201,24 @@ stress_test_init (int *argc, char ***argv)
   signal (SIGPIPE, SIG_IGN);
 }
 
+/* A stress program's whole main: stress_test_init, @table registered,
+ * g_test_run. */
+#define STRESS_TEST_MAIN(table)        \
+  int main (int argc, char **argv)     \
+  {                                    \
+    stress_test_init (&argc, &argv);   \
+    GT_ADD_TESTS (table);              \
+    return g_test_run ();              \
+  }
+
 /* Non-blocking raw send of filler datagrams until the queue is full. */
 static inline guint
 fill_socket (int fd, guint32 len)
 {
   guint8 buf[2048];
-  guint n = 0;
   g_assert_cmpuint (len, <=, sizeof buf);
   make_payload (buf, FILLER_ID, 0, len);
-  for (;;)
-    {
-      ssize_t r = send (fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (r < 0)
-        {
-          g_assert_true (errno == EAGAIN || errno == EWOULDBLOCK);
-          break;
-        }
-      n++;
-    }
-  return n;
+  return gt_fill_queue_fd (fd, buf, len);
 }
 
 /* An AF_UNIX datagram pair: fds[0] wrapped as a blocking GSocket (sender),

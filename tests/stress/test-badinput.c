@@ -563,6 +563,16 @@ test_iov_max (void)
   close (rfd);
 }
 
+static const GtTest tests[] = {
+  { "/rule13/socket-send-messages/overflow-in-second-message", test_overflow_second_message },
+  { "/rule14/null-buffer-with-size-efault", test_null_buffer_efault },
+  { "/rule10/more-vectors-than-iov-max", test_iov_max },
+  { "/rule01/100000-messages-one-call-unix", test_huge_batch_unix },
+  { "/rule01/100000-messages-one-call-udp", test_huge_batch_udp },
+  { "/rule14/ipv6-address-on-ipv4-socket", test_ipv6_on_ipv4 },
+  { "/rule14/unix-address-on-udp-socket", test_unix_address_on_udp },
+};
+
 int
 main (int argc, char **argv)
 {
@@ -576,24 +586,14 @@ main (int argc, char **argv)
       if (row_applies (t, f))
         {
           rows[nrows] = (Row) { t, f };
-          char *path = g_strdup_printf ("/rule12/%s/%s", twin_names[t], fault_names[f]);
-          g_test_add_data_func (path, &rows[nrows], test_row);
-          g_free (path);
+          gt_add_data_test (&rows[nrows], test_row, "/rule12/%s/%s", twin_names[t], fault_names[f]);
           nrows++;
         }
   for (int t = TWIN_DATAGRAM_BASED; t <= TWIN_SEND_MESSAGE_TIMEOUT; t++)
     {
-      char *path = g_strdup_printf ("/rule13/%s/vector-sizes-overflow", twin_names[t]);
-      g_test_add_data_func (path, GINT_TO_POINTER (t), test_overflow);
-      g_free (path);
+      gt_add_data_test (GINT_TO_POINTER (t), test_overflow, "/rule13/%s/vector-sizes-overflow", twin_names[t]);
     }
-  g_test_add_func ("/rule13/socket-send-messages/overflow-in-second-message", test_overflow_second_message);
-  g_test_add_func ("/rule14/null-buffer-with-size-efault", test_null_buffer_efault);
-  g_test_add_func ("/rule10/more-vectors-than-iov-max", test_iov_max);
-  g_test_add_func ("/rule01/100000-messages-one-call-unix", test_huge_batch_unix);
-  g_test_add_func ("/rule01/100000-messages-one-call-udp", test_huge_batch_udp);
-  g_test_add_func ("/rule14/ipv6-address-on-ipv4-socket", test_ipv6_on_ipv4);
-  g_test_add_func ("/rule14/unix-address-on-udp-socket", test_unix_address_on_udp);
+  GT_ADD_TESTS (tests);
 
   return g_test_run ();
 }

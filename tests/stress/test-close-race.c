@@ -430,7 +430,20 @@ check_nothing_sent (void)
   alarm (0);
 }
 
-#define LOOKUP(api, handle, name) (api).name = dlsym ((handle), "g_socket_" #name)
+/* GIO's names of the functions both libraries export, looked up in @handle. */
+static void
+lookup_api (Api *api, void *handle)
+{
+#define LOOKUP(name) api->name = dlsym (handle, "g_socket_" #name)
+  LOOKUP (send_messages);
+  LOOKUP (send_message);
+  LOOKUP (send_message_with_timeout);
+  LOOKUP (send_to);
+  LOOKUP (send);
+  LOOKUP (send_with_blocking);
+#undef LOOKUP
+  api->datagram_based_send_messages = dlsym (handle, "g_datagram_based_send_messages");
+}
 
 int
 main (int argc, char **argv)
@@ -446,24 +459,12 @@ main (int argc, char **argv)
 
   void *libgio = dlopen ("libgio-2.0.so.0", RTLD_NOW | RTLD_NOLOAD);
   g_assert_nonnull (libgio);
-  LOOKUP (gio_api, libgio, send_messages);
-  LOOKUP (gio_api, libgio, send_message);
-  LOOKUP (gio_api, libgio, send_message_with_timeout);
-  LOOKUP (gio_api, libgio, send_to);
-  LOOKUP (gio_api, libgio, send);
-  LOOKUP (gio_api, libgio, send_with_blocking);
-  gio_api.datagram_based_send_messages = dlsym (libgio, "g_datagram_based_send_messages");
+  lookup_api (&gio_api, libgio);
 
   gboolean preload = g_getenv ("GSEND_CLOSE_RACE_PRELOAD") != NULL;
   if (preload)
     {
-      LOOKUP (gsend_api, RTLD_DEFAULT, send_messages);
-      LOOKUP (gsend_api, RTLD_DEFAULT, send_message);
-      LOOKUP (gsend_api, RTLD_DEFAULT, send_message_with_timeout);
-      LOOKUP (gsend_api, RTLD_DEFAULT, send_to);
-      LOOKUP (gsend_api, RTLD_DEFAULT, send);
-      LOOKUP (gsend_api, RTLD_DEFAULT, send_with_blocking);
-      gsend_api.datagram_based_send_messages = dlsym (RTLD_DEFAULT, "g_datagram_based_send_messages");
+      lookup_api (&gsend_api, RTLD_DEFAULT);
       /* The preload library must really be in front of libgio. */
       g_assert_true ((void *) gsend_api.send_messages != (void *) gio_api.send_messages);
       g_assert_true ((void *) gsend_api.send_to != (void *) gio_api.send_to);
@@ -487,9 +488,7 @@ main (int argc, char **argv)
     {
       if (preload && (f == F_MESSAGES_TIMEOUT || f == F_DATAGRAMS))
         continue;
-      char *path = g_strdup_printf ("/close-race/%s", func_names[f]);
-      g_test_add_data_func (path, GINT_TO_POINTER (f), check_function);
-      g_free (path);
+      gt_add_data_test (GINT_TO_POINTER (f), check_function, "/close-race/%s", func_names[f]);
     }
   if (!preload)
     g_test_add_func ("/close-race/nothing-sent", check_nothing_sent);

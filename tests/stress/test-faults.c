@@ -566,24 +566,20 @@ test_close_from_other_thread (void)
   udp_case_end (&t, s, addr, rfd);
 }
 
-int
-main (int argc, char **argv)
-{
-  stress_test_init (&argc, &argv);
+static const GtTest tests[] = {
+  { "/rule14/fd-closed-behind-back-ebadf-gso", test_fd_closed_gso },
+  { "/rule14/fd-closed-behind-back-ebadf-plain", test_fd_closed_plain },
+  { "/rule14/peer-gone-connection-refused-gso", test_peer_gone_gso },
+  { "/rule14/peer-gone-connection-refused-plain", test_peer_gone_plain },
+  { "/rule14/unix-peer-closed-errno-mapping", test_unix_peer_closed },
+  { "/rule05/g-socket-close-from-another-thread", test_close_from_other_thread },
+  { "/rule01/emsgsize-mid-batch-count-then-error-gso", test_emsgsize_mid_gso },
+  { "/rule01/emsgsize-mid-batch-count-then-error-plain", test_emsgsize_mid_plain },
+  { "/rule14/emsgsize-first-message", test_emsgsize_first },
+  { "/rule01/emsgsize-last-message", test_emsgsize_last },
+  { "/rule03/tiny-sndbuf-nonblocking-exact-gso", test_tiny_sndbuf_gso },
+  { "/rule03/tiny-sndbuf-nonblocking-exact-plain", test_tiny_sndbuf_plain },
+  { "/rule03/tiny-sndbuf-nonblocking-exact-unix", test_tiny_sndbuf_unix },
+};
 
-  g_test_add_func ("/rule14/fd-closed-behind-back-ebadf-gso", test_fd_closed_gso);
-  g_test_add_func ("/rule14/fd-closed-behind-back-ebadf-plain", test_fd_closed_plain);
-  g_test_add_func ("/rule14/peer-gone-connection-refused-gso", test_peer_gone_gso);
-  g_test_add_func ("/rule14/peer-gone-connection-refused-plain", test_peer_gone_plain);
-  g_test_add_func ("/rule14/unix-peer-closed-errno-mapping", test_unix_peer_closed);
-  g_test_add_func ("/rule05/g-socket-close-from-another-thread", test_close_from_other_thread);
-  g_test_add_func ("/rule01/emsgsize-mid-batch-count-then-error-gso", test_emsgsize_mid_gso);
-  g_test_add_func ("/rule01/emsgsize-mid-batch-count-then-error-plain", test_emsgsize_mid_plain);
-  g_test_add_func ("/rule14/emsgsize-first-message", test_emsgsize_first);
-  g_test_add_func ("/rule01/emsgsize-last-message", test_emsgsize_last);
-  g_test_add_func ("/rule03/tiny-sndbuf-nonblocking-exact-gso", test_tiny_sndbuf_gso);
-  g_test_add_func ("/rule03/tiny-sndbuf-nonblocking-exact-plain", test_tiny_sndbuf_plain);
-  g_test_add_func ("/rule03/tiny-sndbuf-nonblocking-exact-unix", test_tiny_sndbuf_unix);
-
-  return g_test_run ();
-}
+STRESS_TEST_MAIN (tests)

@@ -168,12 +168,8 @@ main (int argc, char **argv)
   const char *names[] = { "send-messages", "datagram-based", "send-datagrams" };
   for (int v = 0; v < 3; v++)
     {
-      char *p = g_strdup_printf ("/huge-batch/timeout-1ms/%s", names[v]);
-      g_test_add_data_func (p, GINT_TO_POINTER (v), test_timeout);
-      g_free (p);
-      p = g_strdup_printf ("/huge-batch/cancel-5ms/%s", names[v]);
-      g_test_add_data_func (p, GINT_TO_POINTER (v), test_cancel);
-      g_free (p);
+      gt_add_data_test (GINT_TO_POINTER (v), test_timeout, "/huge-batch/timeout-1ms/%s", names[v]);
+      gt_add_data_test (GINT_TO_POINTER (v), test_cancel, "/huge-batch/cancel-5ms/%s", names[v]);
     }
   return g_test_run ();
 }

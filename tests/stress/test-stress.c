@@ -1411,53 +1411,45 @@ test_thread_churn (void)
   udp_case_end (&t, s, G_SOCKET_ADDRESS (addr), rfd);
 }
 
+static const GtTest tests[] = {
+  { "/rule16/unix-8-threads-exactly-once", test_unix_many_threads },
+  { "/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso },
+  { "/rule16/udp-paced-8-threads-exactly-once-plain", test_udp_many_threads_plain },
+  { "/rule16/udp-paced-8-threads-exactly-once-gso-flipping", test_udp_many_threads_gso_flipping },
+  { "/rule16/udp6-paced-8-threads-exactly-once-gso", test_udp6_many_threads_gso },
+  { "/rule16/udp6-paced-8-threads-exactly-once-plain", test_udp6_many_threads_plain },
+  { "/rule16/unix-seqpacket-8-threads-exactly-once", test_seqpacket_many_threads },
+  { "/rule09/fd-passing-4-threads-exact-no-fd-leak", test_fd_passing_threads },
+  { "/rule17/thread-churn-exact-no-growth", test_thread_churn },
+  { "/rule08/fresh-address-objects-reused-memory-right-destination", test_address_reuse },
+};
+
 int
 main (int argc, char **argv)
 {
   stress_test_init (&argc, &argv);
 
-  g_test_add_func ("/rule16/unix-8-threads-exactly-once", test_unix_many_threads);
-  g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso", test_udp_many_threads_gso);
-  g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-plain", test_udp_many_threads_plain);
-  g_test_add_func ("/rule16/udp-paced-8-threads-exactly-once-gso-flipping", test_udp_many_threads_gso_flipping);
-  g_test_add_func ("/rule16/udp6-paced-8-threads-exactly-once-gso", test_udp6_many_threads_gso);
-  g_test_add_func ("/rule16/udp6-paced-8-threads-exactly-once-plain", test_udp6_many_threads_plain);
-  g_test_add_func ("/rule16/unix-seqpacket-8-threads-exactly-once", test_seqpacket_many_threads);
-  g_test_add_func ("/rule09/fd-passing-4-threads-exact-no-fd-leak", test_fd_passing_threads);
-  g_test_add_func ("/rule17/thread-churn-exact-no-growth", test_thread_churn);
-  g_test_add_func ("/rule08/fresh-address-objects-reused-memory-right-destination", test_address_reuse);
+  GT_ADD_TESTS (tests);
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
     {
-      char *p = g_strdup_printf ("/rule06/cancel-blocked-1000-times/%s", twins[i].name);
-      g_test_add_data_func (p, &twins[i], test_cancel_blocked_many);
-      g_free (p);
+      gt_add_data_test (&twins[i], test_cancel_blocked_many, "/rule06/cancel-blocked-1000-times/%s", twins[i].name);
     }
   for (guint i = 0; i < G_N_ELEMENTS (twins); i += 3)
     {
-      char *p = g_strdup_printf ("/rule06/shared-cancellable-8-blocked-threads/%s", twins[i].name);
-      g_test_add_data_func (p, &twins[i], test_shared_cancellable);
-      g_free (p);
+      gt_add_data_test (&twins[i], test_shared_cancellable, "/rule06/shared-cancellable-8-blocked-threads/%s", twins[i].name);
     }
   for (guint i = 0; i < G_N_ELEMENTS (twins); i++)
     {
-      char *p = g_strdup_printf ("/rule02/eintr-blocked-sender-exact/%s", twins[i].name);
-      g_test_add_data_func (p, &twins[i], test_signals_blocked);
-      g_free (p);
-      p = g_strdup_printf ("/rule02/eintr-busy-sender-exact/%s", twins[i].name);
-      g_test_add_data_func (p, &twins[i], test_signals_busy);
-      g_free (p);
+      gt_add_data_test (&twins[i], test_signals_blocked, "/rule02/eintr-blocked-sender-exact/%s", twins[i].name);
+      gt_add_data_test (&twins[i], test_signals_busy, "/rule02/eintr-busy-sender-exact/%s", twins[i].name);
     }
   /* The twins with a timeout argument. */
   static const guint timed[] = { 1, 2, 4 };
   for (guint i = 0; i < G_N_ELEMENTS (timed); i++)
     {
       const TwinDesc *tw = &twins[timed[i]];
-      char *p = g_strdup_printf ("/rule04/timeouts-never-early/%s", tw->name);
-      g_test_add_data_func (p, tw, test_timeouts);
-      g_free (p);
-      p = g_strdup_printf ("/rule04/timeouts-never-early-under-signals/%s", tw->name);
-      g_test_add_data_func (p, tw, test_timeouts_signals);
-      g_free (p);
+      gt_add_data_test (tw, test_timeouts, "/rule04/timeouts-never-early/%s", tw->name);
+      gt_add_data_test (tw, test_timeouts_signals, "/rule04/timeouts-never-early-under-signals/%s", tw->name);
     }
 
   return g_test_run ();

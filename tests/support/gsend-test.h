@@ -21,6 +21,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -59,6 +60,65 @@
 #ifndef RUNNING_ON_VALGRIND
 #define RUNNING_ON_VALGRIND 0
 #endif
+
+/* ---- registration ---------------------------------------------------------- */
+
+/* One test of a program's table: its path and its function. */
+typedef struct
+{
+  const char *path;
+  GTestFunc func;
+} GtTest;
+
+/* Registers every test of @tests (@n of them), in order. */
+static inline void
+gt_add_tests (const GtTest *tests, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    g_test_add_func (tests[i].path, tests[i].func);
+}
+
+#define GT_ADD_TESTS(table) gt_add_tests ((table), G_N_ELEMENTS (table))
+
+/* A test program's whole main: g_test_init, @tests registered, g_test_run. */
+static inline int
+gt_test_main (int *argc, char ***argv, const GtTest *tests, gsize n)
+{
+  g_test_init (argc, argv, NULL);
+  gt_add_tests (tests, n);
+  return g_test_run ();
+}
+
+/* Defines a test program's main () as gt_test_main over @table. */
+#define GT_TEST_MAIN(table)                                               \
+  int main (int argc, char **argv)                                        \
+  {                                                                       \
+    return gt_test_main (&argc, &argv, (table), G_N_ELEMENTS (table));    \
+  }
+
+/* g_test_add_data_func with the path made from @fmt. */
+static inline void G_GNUC_PRINTF (3, 4)
+gt_add_data_test (gconstpointer data, GTestDataFunc func, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  gchar *path = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_test_add_data_func (path, data, func);
+  g_free (path);
+}
+
+/* g_test_add_data_func_full with the path made from @fmt. */
+static inline void G_GNUC_PRINTF (4, 5)
+gt_add_data_test_full (gpointer data, GTestDataFunc func, GDestroyNotify destroy, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  gchar *path = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  g_test_add_data_func_full (path, data, func, destroy);
+  g_free (path);
+}
 
 /* ---- assertions ---------------------------------------------------------- */
 
@@ -150,6 +210,16 @@ gt_have_ipv6 (void)
   return ok;
 }
 
+/* Skips the running test when ::1 cannot be bound here; returns TRUE then. */
+static inline gboolean
+gt_skip_without_ipv6 (void)
+{
+  if (gt_have_ipv6 ())
+    return FALSE;
+  g_test_skip ("no IPv6 loopback here");
+  return TRUE;
+}
+
 /* Asks for @force bytes of receive buffer on @s (SO_RCVBUFFORCE, allowed to
  * root beyond rmem_max), else for @plain bytes (SO_RCVBUF). */
 static inline void
@@ -189,14 +259,12 @@ gt_unix_pair (int type, GSocket **a, GSocket **b)
   *b = gt_socket_from_fd (fds[1]);
 }
 
-/* Fills the send queue of @s (non-blocking raw sends) with datagrams of
- * @size bytes; returns how many fitted. */
+/* Fills the send queue of @fd (non-blocking raw sends) with copies of the
+ * @size bytes at @buf; returns how many fitted. */
 static inline guint
-gt_fill_queue (GSocket *s, gsize size)
+gt_fill_queue_fd (int fd, gconstpointer buf, gsize size)
 {
-  gchar *buf = g_malloc0 (size);
   guint n = 0;
-  int fd = g_socket_get_fd (s);
   for (;;)
     {
       ssize_t r = send (fd, buf, size, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -208,6 +276,16 @@ gt_fill_queue (GSocket *s, gsize size)
       n++;
       g_assert_cmpuint (n, <, 1000000);
     }
+  return n;
+}
+
+/* Fills the send queue of @s with datagrams of @size zero bytes; returns
+ * how many fitted. */
+static inline guint
+gt_fill_queue (GSocket *s, gsize size)
+{
+  gchar *buf = g_malloc0 (size);
+  guint n = gt_fill_queue_fd (g_socket_get_fd (s), buf, size);
   g_free (buf);
   return n;
 }
@@ -477,7 +555,55 @@ gt_watchdog_stop (GtWatchdog *w)
 
 /* ---- gsend and its GIO twins ------------------------------------------------ */
 
+/* One implementation of the send functions, as pointers of GIO's own types
+ * (a twin must have exactly its GIO function's signature to be stored):
+ * for running one case through GIO and through gsend and comparing. */
+typedef struct
+{
+  const char *name;
+  __typeof__ (&g_socket_send_messages) send_messages;
+  __typeof__ (&g_datagram_based_send_messages) dgb_send_messages;
+  __typeof__ (&g_socket_send_message) send_message;
+  __typeof__ (&g_socket_send_message_with_timeout) send_message_with_timeout;
+  __typeof__ (&g_socket_send_to) send_to;
+  __typeof__ (&g_socket_send) send;
+  __typeof__ (&g_socket_send_with_blocking) send_with_blocking;
+} GtImpl;
+
+static inline const GtImpl *
+gt_gio_impl (void)
+{
+  static const GtImpl gio = {
+    "GIO",
+    g_socket_send_messages,
+    g_datagram_based_send_messages,
+    g_socket_send_message,
+    g_socket_send_message_with_timeout,
+    g_socket_send_to,
+    g_socket_send,
+    g_socket_send_with_blocking,
+  };
+  return &gio;
+}
+
 #ifndef GSEND_TEST_GIO_ONLY
+
+/* gsend's twins of gt_gio_impl's functions. */
+static inline const GtImpl *
+gt_gsend_impl (void)
+{
+  static const GtImpl gsend = {
+    "gsend",
+    gsend_socket_send_messages,
+    gsend_datagram_based_send_messages,
+    gsend_socket_send_message,
+    gsend_socket_send_message_with_timeout,
+    gsend_socket_send_to,
+    gsend_socket_send,
+    gsend_socket_send_with_blocking,
+  };
+  return &gsend;
+}
 
 /* Checks that every send function fails on socket a, and with which
  * G_IO_ERROR code: batch_code for the *_send_messages family and

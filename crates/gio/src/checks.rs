@@ -51,6 +51,30 @@ macro_rules! return_val_if_fail {
 }
 pub(crate) use return_val_if_fail;
 
+/// The same check for the message readers (`message.rs`), which report
+/// instead of emitting: when `cond` is false, returns
+/// `Err(DescribeError::Programming(text))` from the enclosing function, and
+/// whoever called the reader emits that text as the critical. The forms
+/// are [`return_val_if_fail!`]'s: `describe_if_fail!(cond)` (the text is
+/// `cond` as written) or `describe_if_fail!("C text" => cond)`.
+macro_rules! describe_if_fail {
+    ($text:literal => $cond:expr) => {
+        if !($cond) {
+            return Err($crate::message::DescribeError::Programming(
+                const { $crate::checks::c_text(concat!($text, "\0")) },
+            ));
+        }
+    };
+    ($cond:expr) => {
+        if !($cond) {
+            return Err($crate::message::DescribeError::Programming(
+                const { $crate::checks::c_text(concat!(stringify!($cond), "\0")) },
+            ));
+        }
+    };
+}
+pub(crate) use describe_if_fail;
+
 /// A check's text as a C string, at compile time.
 pub(crate) const fn c_text(text: &'static str) -> &'static CStr {
     match CStr::from_bytes_with_nul(text.as_bytes()) {

@@ -7,6 +7,7 @@ use gio_sys as gio;
 use glib_sys as glib;
 use gsend_engine::plan::{Dest, Message, Scratch};
 
+use crate::checks::describe_if_fail;
 use crate::{addrcache, glue};
 
 /// Why a message could not be described.
@@ -87,10 +88,9 @@ unsafe fn dest_of_slow(
     memo: &mut AddrMemo,
     address: *mut gio::GSocketAddress,
 ) -> Result<Dest, DescribeError> {
-    // SAFETY: per the contract, address is a GTypeInstance.
-    if !unsafe { glue::is_a(address.cast(), gio::g_socket_address_get_type()) } {
-        return Err(DescribeError::Programming(c"G_IS_SOCKET_ADDRESS (address)"));
-    }
+    describe_if_fail!("G_IS_SOCKET_ADDRESS (address)" =>
+        // SAFETY: per the contract, address is a GTypeInstance.
+        unsafe { glue::is_a(address.cast(), gio::g_socket_address_get_type()) });
     // SAFETY: address is a GSocketAddress.
     let max = std::mem::size_of::<libc::sockaddr_storage>();
     // SAFETY: address is a GSocketAddress.
@@ -134,11 +134,9 @@ pub unsafe fn vectors_of<'a>(
     vectors: *const gio::GOutputVector,
     n: usize,
 ) -> Result<(&'a [libc::iovec], usize), DescribeError> {
+    describe_if_fail!("num_vectors == 0 || vectors != NULL" => n == 0 || !vectors.is_null());
     if n == 0 {
         return Ok((&[], 0));
-    }
-    if vectors.is_null() {
-        return Err(DescribeError::Programming(c"num_vectors == 0 || vectors != NULL"));
     }
     // SAFETY: per the contract; GOutputVector has iovec's layout (checked
     // at compile time above).
@@ -164,11 +162,9 @@ pub unsafe fn control_of(
     msgs: *const *mut gio::GSocketControlMessage,
     n: usize,
 ) -> Result<Option<(usize, usize)>, DescribeError> {
+    describe_if_fail!("num_control_messages == 0 || control_messages != NULL" => n == 0 || !msgs.is_null());
     if n == 0 {
         return Ok(None);
-    }
-    if msgs.is_null() {
-        return Err(DescribeError::Programming(c"num_control_messages == 0 || control_messages != NULL"));
     }
     // SAFETY: per the contract.
     let list = unsafe { std::slice::from_raw_parts(msgs, n) };
@@ -177,9 +173,7 @@ pub unsafe fn control_of(
     let ty = unsafe { gio::g_socket_control_message_get_type() };
     for &cm in list {
         // SAFETY: cm is NULL or a GTypeInstance.
-        if !unsafe { glue::is_a(cm.cast(), ty) } {
-            return Err(DescribeError::Programming(c"G_IS_SOCKET_CONTROL_MESSAGE (message)"));
-        }
+        describe_if_fail!("G_IS_SOCKET_CONTROL_MESSAGE (message)" => unsafe { glue::is_a(cm.cast(), ty) });
         // SAFETY: cm is a GSocketControlMessage.
         let (size, level, kind) = unsafe {
             (
@@ -394,12 +388,75 @@ unsafe fn uniform(msgs: *const gio::GOutputMessage, n: usize) -> Uniform {
 pub unsafe fn precheck(msgs: *const gio::GOutputMessage, n: usize) -> Result<(), DescribeError> {
     // SAFETY: per the contract.
     for m in unsafe { std::slice::from_raw_parts(msgs, n) } {
-        if m.num_vectors > 0 && m.vectors.is_null() {
-            return Err(DescribeError::Programming(c"num_vectors == 0 || vectors != NULL"));
-        }
-        if m.num_control_messages > 0 && m.control_messages.is_null() {
-            return Err(DescribeError::Programming(c"num_control_messages == 0 || control_messages != NULL"));
-        }
+        describe_if_fail!("num_vectors == 0 || vectors != NULL" => m.num_vectors == 0 || !m.vectors.is_null());
+        describe_if_fail!("num_control_messages == 0 || control_messages != NULL" =>
+            m.num_control_messages == 0 || !m.control_messages.is_null());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! The programming errors the readers report, with GIO's texts (the
+    //! callers emit them as criticals; tests/c and tests/preload compare
+    //! those with GIO's own).
+
+    use std::ptr::{null, null_mut};
+
+    use super::*;
+
+    fn programming<T>(r: Result<T, DescribeError>) -> &'static str {
+        match r {
+            Err(DescribeError::Programming(text)) => text.to_str().unwrap(),
+            _ => panic!("not a programming error"),
+        }
+    }
+
+    #[test]
+    fn vectors_null_with_a_count_is_a_programming_error() {
+        // SAFETY: NULL vectors are only read when the count is not 0.
+        unsafe {
+            assert_eq!(programming(vectors_of(null(), 2)), "num_vectors == 0 || vectors != NULL");
+            assert!(matches!(vectors_of(null(), 0), Ok((v, 0)) if v.is_empty()));
+        }
+    }
+
+    #[test]
+    fn control_null_with_a_count_is_a_programming_error() {
+        let mut s = Scratch::default();
+        // SAFETY: a NULL list is only read when the count is not 0.
+        unsafe {
+            assert_eq!(
+                programming(control_of(&mut s, null(), 1)),
+                "num_control_messages == 0 || control_messages != NULL"
+            );
+            assert!(matches!(control_of(&mut s, null(), 0), Ok(None)));
+        }
+    }
+
+    #[test]
+    fn precheck_names_the_first_bad_pointer() {
+        let mut v = gio::GOutputVector { buffer: c"x".as_ptr().cast(), size: 1 };
+        let good = gio::GOutputMessage {
+            address: null_mut(),
+            vectors: &mut v,
+            num_vectors: 1,
+            bytes_sent: 0,
+            control_messages: null_mut(),
+            num_control_messages: 0,
+        };
+        let no_vectors = gio::GOutputMessage { vectors: null_mut(), ..good };
+        let no_controls = gio::GOutputMessage { num_control_messages: 2, ..good };
+        let both = gio::GOutputMessage { vectors: null_mut(), num_control_messages: 2, ..good };
+        // SAFETY: each array holds the messages counted.
+        unsafe {
+            assert!(precheck([good, good].as_ptr(), 2).is_ok());
+            assert_eq!(programming(precheck([good, no_vectors].as_ptr(), 2)), "num_vectors == 0 || vectors != NULL");
+            assert_eq!(
+                programming(precheck([no_controls, no_vectors].as_ptr(), 2)),
+                "num_control_messages == 0 || control_messages != NULL"
+            );
+            assert_eq!(programming(precheck([both].as_ptr(), 1)), "num_vectors == 0 || vectors != NULL");
+        }
+    }
 }
