@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::os::fd::RawFd;
 
 use crate::plan::{GsoPolicy, Scratch, CHUNK};
+use crate::stats::kept_apart;
 use crate::sys;
 use crate::wait::{Stop, Timeout, Waiter};
 
@@ -55,6 +56,11 @@ pub struct Outcome<E> {
     /// The kernel refused a GSO send and then took the same datagrams sent
     /// one by one: do not try again on this socket.
     pub gso_refused: bool,
+    /// The errno of that refusal (0: none).
+    pub refusal_errno: i32,
+    /// Why datagrams were not coalesced although the request allowed it
+    /// (bits of [`crate::stats::kept_apart`]).
+    pub kept_apart: u8,
 }
 
 /// The fixed parameters of a send.
@@ -81,6 +87,23 @@ fn refuses_gso(errno: i32) -> bool {
     matches!(errno, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EPROTONOSUPPORT)
 }
 
+/// Why the flags of `req` keep its datagrams apart, when its policy would
+/// coalesce them (bits of [`kept_apart`]).
+#[cold]
+fn flags_kept_apart(req: &SendRequest) -> u8 {
+    if !req.gso.enabled || req.n < 2 {
+        return 0;
+    }
+    let mut why = 0;
+    if req.flags & libc::MSG_MORE != 0 {
+        why |= kept_apart::MSG_MORE;
+    }
+    if req.flags & libc::MSG_ZEROCOPY != 0 {
+        why |= kept_apart::MSG_ZEROCOPY;
+    }
+    why
+}
+
 /// Runs `f` with this thread's scratch space, or with a fresh one if it is
 /// in use further up the stack (a control message's serializer that sends)
 /// or cannot be had (memory is short: the fresh one holds nothing yet, and
@@ -99,7 +122,7 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 }
 
 /// What [`try_send_one`] did.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum One {
     /// The kernel took the datagram: bytes sent.
     Sent(usize),
@@ -174,11 +197,19 @@ pub fn send<E>(
     mut describe: impl FnMut(usize, &mut Scratch) -> Result<(), E>,
     mut report: impl FnMut(usize, usize),
 ) -> Outcome<E> {
-    let mut out = Outcome { sent: 0, failure: None, gso_refused: false };
+    let mut out = Outcome { sent: 0, failure: None, gso_refused: false, refusal_errno: 0, kept_apart: 0 };
+    // What is counted goes straight to the socket's counters, which the
+    // caller put in the scratch space (see `crate::stats`).
+    let counters = s.stats.0;
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
     // MSG_MORE corks: what follows joins one datagram, which a segmented
     // send would cut up. MSG_ZEROCOPY reports one completion per send: a
     // segmented send would give one for the whole run.
-    let mut gso = if req.flags & (libc::MSG_MORE | libc::MSG_ZEROCOPY) != 0 { GsoPolicy::OFF } else { req.gso };
+    let mut gso = req.gso;
+    if req.flags & (libc::MSG_MORE | libc::MSG_ZEROCOPY) != 0 {
+        gso = GsoPolicy::OFF;
+        out.kept_apart = flags_kept_apart(req);
+    }
     // A segmented send failed with an errno of `refuses_gso`: the same
     // datagrams now go one by one, and the refusal stands only if the
     // kernel takes them.
@@ -217,11 +248,17 @@ pub fn send<E>(
             i = (start + s.messages()).max(i + 1);
         }
         s.plan();
-        if gso.enabled && !options_checked && s.has_runs() {
-            options_checked = true;
-            if !sys::udp_sends_as_given(fd) {
-                gso = GsoPolicy::OFF;
-                s.replan_plain(0);
+        if gso.enabled {
+            if !options_checked && s.has_runs() {
+                options_checked = true;
+                if !sys::udp_sends_as_given(fd) {
+                    out.kept_apart |= sys::udp_send_options(fd);
+                    gso = GsoPolicy::OFF;
+                    s.replan_plain(0);
+                }
+            }
+            if !s.control.is_empty() {
+                out.kept_apart |= kept_apart::CONTROL;
             }
         }
         let mut k = 0;
@@ -239,11 +276,18 @@ pub fn send<E>(
                     return out;
                 }
                 Ok(r) => {
+                    counters.calls.fetch_add(1, relaxed);
                     if refusal_unconfirmed {
                         refusal_unconfirmed = false;
                         out.gso_refused = true;
+                        counters.gso_refusals.fetch_add(1, relaxed);
                     }
-                    out.sent += s.sent(k..k + r, start, &mut report);
+                    let (sent, in_runs) = s.sent(k..k + r, start, &mut report);
+                    counters.sent.fetch_add(sent as u64, relaxed);
+                    if in_runs != 0 {
+                        counters.gso_datagrams.fetch_add(in_runs as u64, relaxed);
+                    }
+                    out.sent += sent;
                     k += r;
                 }
                 Err(libc::EINTR) => match waiter.current_fd(fd) {
@@ -254,6 +298,7 @@ pub fn send<E>(
                     }
                 },
                 Err(libc::EAGAIN) => {
+                    counters.calls.fetch_add(1, relaxed);
                     if s.entries[k].is_gso() && req.timeout == Timeout::NonBlocking {
                         // A smaller datagram may still fit: try them one by one.
                         s.replan_plain(k);
@@ -265,6 +310,7 @@ pub fn send<E>(
                             return out;
                         }
                         Timeout::Block(deadline) => {
+                            counters.waits.fetch_add(1, relaxed);
                             match waiter.wait(fd, deadline).and_then(|()| waiter.current_fd(fd)) {
                                 Ok(now) => fd = now,
                                 Err(stop) => {
@@ -276,6 +322,7 @@ pub fn send<E>(
                     }
                 }
                 Err(libc::EMSGSIZE | libc::ENOBUFS) if s.entries[k].is_gso() => {
+                    counters.calls.fetch_add(1, relaxed);
                     // Too big as a whole for the path (its MTU), or for a
                     // queue with a byte limit (dropped whole, reported with
                     // IP_RECVERR): send this run's datagrams one by one;
@@ -283,11 +330,14 @@ pub fn send<E>(
                     s.replan_entry_plain(k);
                 }
                 Err(errno) if s.entries[k].is_gso() && refuses_gso(errno) => {
+                    counters.calls.fetch_add(1, relaxed);
+                    out.refusal_errno = errno;
                     refusal_unconfirmed = true;
                     gso = GsoPolicy::OFF;
                     s.replan_plain(k);
                 }
                 Err(errno) => {
+                    counters.calls.fetch_add(1, relaxed);
                     out.failure = Some(Failure::Os { index: first, errno });
                     return out;
                 }
@@ -304,6 +354,23 @@ mod tests {
     use crate::plan::{Dest, Message};
     use crate::wait::PollWaiter;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    thread_local! {
+        /// The counters the last `fresh_counters` of this thread made.
+        static LAST: std::cell::Cell<&'static crate::stats::Counters> = const { std::cell::Cell::new(&crate::stats::UNOWNED) };
+    }
+
+    /// New counters for the next send (leaked: a test's few bytes).
+    fn fresh_counters() -> crate::stats::Memo {
+        let c: &'static crate::stats::Counters = Box::leak(Box::new(crate::stats::Counters::new()));
+        LAST.with(|l| l.set(c));
+        crate::stats::Memo(c)
+    }
+
+    /// What the last send with `fresh_counters` counted.
+    fn last_figures() -> crate::stats::Figures {
+        LAST.with(|l| l.get().figures())
+    }
 
     fn dgram_pair() -> (OwnedFd, OwnedFd) {
         let mut fds = [0; 2];
@@ -455,6 +522,7 @@ mod tests {
         let v = [libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: len }];
         let req = SendRequest { fd: fd.as_raw_fd(), n, flags, timeout: Timeout::NonBlocking, gso: GsoPolicy::UDP };
         with_scratch(|s| {
+            s.stats = fresh_counters();
             let out = send(
                 s,
                 &req,
@@ -485,6 +553,8 @@ mod tests {
         let (tx, rx) = udp_pair();
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
         assert_eq!((out.sent, out.failure, out.gso_refused, segmented), (8, None, false, 1));
+        let f = last_figures();
+        assert_eq!((f.datagrams, f.calls, f.gso_datagrams, f.waits, out.kept_apart), (8, 1, 8, 0, 0));
         assert_eq!(recv_all(&rx).len(), 8);
     }
 
@@ -508,6 +578,9 @@ mod tests {
         set_int(&tx, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
         assert_eq!((out.sent, out.failure, out.gso_refused, segmented), (8, None, true, 0));
+        // The refused segmented send and the plain one that followed.
+        let f = last_figures();
+        assert_eq!((f.calls, f.gso_datagrams, f.gso_refusals, out.refusal_errno), (2, 0, 1, libc::EINVAL));
         assert_eq!(recv_all(&rx).len(), 8);
     }
 
@@ -517,16 +590,35 @@ mod tests {
         // MSG_ZEROCOPY (without SO_ZEROCOPY the kernel ignores it).
         let (out, segmented) = send_uniform(&tx, 8, 100, libc::MSG_ZEROCOPY);
         assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(out.kept_apart, kept_apart::MSG_ZEROCOPY);
+        // MSG_MORE (with UDP_CORK-like joining: one datagram arrives).
+        let (out, segmented) = send_uniform(&tx, 8, 100, libc::MSG_MORE);
+        assert_eq!((out.sent, segmented, out.kept_apart), (8, 0, kept_apart::MSG_MORE));
+        let (out, _) = send_uniform(&tx, 1, 100, 0);
+        assert_eq!(out.kept_apart, 0);
+        assert_eq!(recv_all(&rx).len(), 9);
+        // UDP_CORK on the socket.
+        set_int(&tx, libc::SOL_UDP, libc::UDP_CORK, 1);
+        let (out, segmented) = send_uniform(&tx, 8, 100, 0);
+        assert_eq!((out.sent, segmented, out.kept_apart), (8, 0, kept_apart::UDP_CORK));
+        set_int(&tx, libc::SOL_UDP, libc::UDP_CORK, 0);
+        assert_eq!(recv_all(&rx).len(), 1);
+        // A UDP_SEGMENT option of the user's.
+        set_int(&tx, libc::SOL_UDP, libc::UDP_SEGMENT, 50);
+        let (out, segmented) = send_uniform(&tx, 8, 100, 0);
+        assert_eq!((out.sent, segmented, out.kept_apart), (8, 0, kept_apart::UDP_SEGMENT));
+        set_int(&tx, libc::SOL_UDP, libc::UDP_SEGMENT, 0);
+        recv_all(&rx);
         // TX timestamps on the socket.
         let ts = (libc::SOF_TIMESTAMPING_TX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE) as i32;
         set_int(&tx, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, ts);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
-        assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!((out.sent, segmented, out.kept_apart), (8, 0, kept_apart::TX_TIMESTAMPS));
         // RX timestamps alone do not matter.
         set_int(&tx, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, libc::SOF_TIMESTAMPING_RX_SOFTWARE as i32);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
         assert_eq!((out.sent, segmented), (8, 1));
-        assert_eq!(recv_all(&rx).len(), 24);
+        assert_eq!(recv_all(&rx).len(), 16);
     }
 
     #[test]
@@ -608,6 +700,7 @@ mod tests {
         let v = [libc::iovec { iov_base: b"x".as_ptr() as *mut _, iov_len: 1 }];
         let req = SendRequest { fd: fd.as_raw_fd(), n, flags: 0, timeout, gso: GsoPolicy::OFF };
         with_scratch(|s| {
+            s.stats = fresh_counters();
             send(
                 s,
                 &req,
@@ -645,6 +738,8 @@ mod tests {
         w.closed_after = 1;
         let out = send_small(&a, 5, Timeout::Block(None), &mut w);
         assert_eq!(out.sent, 2);
+        // Sent 2 and met a full socket: two calls, one wait.
+        assert_eq!((last_figures().calls, last_figures().waits), (2, 1));
         assert_eq!(out.failure, Some(Failure::Wait { index: 2, stop: Stop::Closed }));
         assert_eq!(w.waits, 1);
         assert_eq!(w.fds_asked, vec![a.as_raw_fd()]);

@@ -15,7 +15,7 @@ use crate::errors::{os_error, Style};
 use crate::glue::{self, set_io_error};
 use crate::message::{AddrMemo, DescribeError};
 use crate::waiter::GioWaiter;
-use crate::{addrcache, gso, socket};
+use crate::{addrcache, debug, gso, socket, stats};
 
 type GError = glib::GError;
 
@@ -77,9 +77,11 @@ pub(crate) unsafe fn run(
     let req = SendRequest { fd: st.fd, n, flags, timeout: Timeout::from_micros(timeout_us, Instant::now), gso };
     let mut waiter = GioWaiter::new(socket, cancellable);
     let mut memo = AddrMemo::default();
-    let out = with_scratch(|s| {
+    let (out, counters) = with_scratch(|s| {
         addrcache::sync(s);
-        send(
+        // SAFETY: socket is a GSocket.
+        let counters = unsafe { stats::of(s, socket) };
+        let out = send(
             s,
             &req,
             &mut waiter,
@@ -90,8 +92,13 @@ pub(crate) unsafe fn run(
                 describe(i, s, &mut memo)
             },
             report,
-        )
+        );
+        (out, counters)
     });
+    if debug::enabled() {
+        // SAFETY: socket is a GSocket.
+        unsafe { debug::after_run(socket, counters, &out) };
+    }
     if out.gso_refused {
         // SAFETY: socket is a GSocket.
         unsafe { gso::refused(socket) };

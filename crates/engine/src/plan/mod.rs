@@ -200,6 +200,9 @@ pub struct Scratch {
     pub cache: AddrCache,
     /// Most messages this chunk may hold.
     limit: usize,
+    /// The counters of the socket this thread last sent on: the edge's
+    /// memo (checked against the socket by `Counters::owner`).
+    pub stats: crate::stats::Memo,
 }
 
 impl Scratch {
