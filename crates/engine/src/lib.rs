@@ -56,5 +56,5 @@ pub mod wait;
 
 pub use control::ControlBuf;
 pub use plan::{Dest, GsoPolicy, Message, Plan, Scratch};
-pub use send::{send, try_send_one, with_scratch, Failure, One, Outcome, SendRequest};
+pub use send::{flags_kept_apart, send, try_send_one, with_scratch, Failure, One, Outcome, SendRequest};
 pub use wait::{Stop, Timeout, Waiter};

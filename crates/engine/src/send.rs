@@ -56,11 +56,6 @@ pub struct Outcome<E> {
     /// The kernel refused a GSO send and then took the same datagrams sent
     /// one by one: do not try again on this socket.
     pub gso_refused: bool,
-    /// The errno of that refusal (0: none).
-    pub refusal_errno: i32,
-    /// Why datagrams were not coalesced although the request allowed it
-    /// (bits of [`crate::stats::kept_apart`]).
-    pub kept_apart: u8,
 }
 
 /// The fixed parameters of a send.
@@ -87,18 +82,14 @@ fn refuses_gso(errno: i32) -> bool {
     matches!(errno, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EPROTONOSUPPORT)
 }
 
-/// Why the flags of `req` keep its datagrams apart, when its policy would
-/// coalesce them (bits of [`kept_apart`]).
-#[cold]
-fn flags_kept_apart(req: &SendRequest) -> u8 {
-    if !req.gso.enabled || req.n < 2 {
-        return 0;
-    }
+/// Why the flags of a request keep its datagrams apart, when its policy
+/// would coalesce them (bits of [`kept_apart`]).
+pub fn flags_kept_apart(flags: i32) -> u8 {
     let mut why = 0;
-    if req.flags & libc::MSG_MORE != 0 {
+    if flags & libc::MSG_MORE != 0 {
         why |= kept_apart::MSG_MORE;
     }
-    if req.flags & libc::MSG_ZEROCOPY != 0 {
+    if flags & libc::MSG_ZEROCOPY != 0 {
         why |= kept_apart::MSG_ZEROCOPY;
     }
     why
@@ -197,19 +188,15 @@ pub fn send<E>(
     mut describe: impl FnMut(usize, &mut Scratch) -> Result<(), E>,
     mut report: impl FnMut(usize, usize),
 ) -> Outcome<E> {
-    let mut out = Outcome { sent: 0, failure: None, gso_refused: false, refusal_errno: 0, kept_apart: 0 };
+    let mut out = Outcome { sent: 0, failure: None, gso_refused: false };
     // What is counted goes straight to the socket's counters, which the
-    // caller put in the scratch space (see `crate::stats`).
-    let counters = s.stats.0;
+    // caller put in the scratch space (see `crate::stats`; read where
+    // used, not kept in a register across the loop).
     let relaxed = std::sync::atomic::Ordering::Relaxed;
     // MSG_MORE corks: what follows joins one datagram, which a segmented
     // send would cut up. MSG_ZEROCOPY reports one completion per send: a
     // segmented send would give one for the whole run.
-    let mut gso = req.gso;
-    if req.flags & (libc::MSG_MORE | libc::MSG_ZEROCOPY) != 0 {
-        gso = GsoPolicy::OFF;
-        out.kept_apart = flags_kept_apart(req);
-    }
+    let mut gso = if req.flags & (libc::MSG_MORE | libc::MSG_ZEROCOPY) != 0 { GsoPolicy::OFF } else { req.gso };
     // A segmented send failed with an errno of `refuses_gso`: the same
     // datagrams now go one by one, and the refusal stands only if the
     // kernel takes them.
@@ -248,17 +235,12 @@ pub fn send<E>(
             i = (start + s.messages()).max(i + 1);
         }
         s.plan();
-        if gso.enabled {
-            if !options_checked && s.has_runs() {
-                options_checked = true;
-                if !sys::udp_sends_as_given(fd) {
-                    out.kept_apart |= sys::udp_send_options(fd);
-                    gso = GsoPolicy::OFF;
-                    s.replan_plain(0);
-                }
-            }
-            if !s.control.is_empty() {
-                out.kept_apart |= kept_apart::CONTROL;
+        if gso.enabled && !options_checked && s.has_runs() {
+            options_checked = true;
+            if !sys::udp_sends_as_given(fd) {
+                s.notes.kept_apart |= sys::udp_send_options(fd);
+                gso = GsoPolicy::OFF;
+                s.replan_plain(0);
             }
         }
         let mut k = 0;
@@ -276,16 +258,16 @@ pub fn send<E>(
                     return out;
                 }
                 Ok(r) => {
-                    counters.calls.fetch_add(1, relaxed);
+                    s.stats.0.calls.fetch_add(1, relaxed);
                     if refusal_unconfirmed {
                         refusal_unconfirmed = false;
                         out.gso_refused = true;
-                        counters.gso_refusals.fetch_add(1, relaxed);
+                        s.stats.0.gso_refusals.fetch_add(1, relaxed);
                     }
-                    let (sent, in_runs) = s.sent(k..k + r, start, &mut report);
-                    counters.sent.fetch_add(sent as u64, relaxed);
-                    if in_runs != 0 {
-                        counters.gso_datagrams.fetch_add(in_runs as u64, relaxed);
+                    let sent = s.sent(k..k + r, start, &mut report);
+                    s.stats.0.sent.fetch_add(sent as u64, relaxed);
+                    if sent > r {
+                        s.stats.0.gso_datagrams.fetch_add(s.run_messages(k..k + r) as u64, relaxed);
                     }
                     out.sent += sent;
                     k += r;
@@ -298,7 +280,7 @@ pub fn send<E>(
                     }
                 },
                 Err(libc::EAGAIN) => {
-                    counters.calls.fetch_add(1, relaxed);
+                    s.stats.0.calls.fetch_add(1, relaxed);
                     if s.entries[k].is_gso() && req.timeout == Timeout::NonBlocking {
                         // A smaller datagram may still fit: try them one by one.
                         s.replan_plain(k);
@@ -310,7 +292,7 @@ pub fn send<E>(
                             return out;
                         }
                         Timeout::Block(deadline) => {
-                            counters.waits.fetch_add(1, relaxed);
+                            s.stats.0.waits.fetch_add(1, relaxed);
                             match waiter.wait(fd, deadline).and_then(|()| waiter.current_fd(fd)) {
                                 Ok(now) => fd = now,
                                 Err(stop) => {
@@ -322,7 +304,7 @@ pub fn send<E>(
                     }
                 }
                 Err(libc::EMSGSIZE | libc::ENOBUFS) if s.entries[k].is_gso() => {
-                    counters.calls.fetch_add(1, relaxed);
+                    s.stats.0.calls.fetch_add(1, relaxed);
                     // Too big as a whole for the path (its MTU), or for a
                     // queue with a byte limit (dropped whole, reported with
                     // IP_RECVERR): send this run's datagrams one by one;
@@ -330,14 +312,14 @@ pub fn send<E>(
                     s.replan_entry_plain(k);
                 }
                 Err(errno) if s.entries[k].is_gso() && refuses_gso(errno) => {
-                    counters.calls.fetch_add(1, relaxed);
-                    out.refusal_errno = errno;
+                    s.stats.0.calls.fetch_add(1, relaxed);
+                    s.notes.refusal_errno = errno;
                     refusal_unconfirmed = true;
                     gso = GsoPolicy::OFF;
                     s.replan_plain(k);
                 }
                 Err(errno) => {
-                    counters.calls.fetch_add(1, relaxed);
+                    s.stats.0.calls.fetch_add(1, relaxed);
                     out.failure = Some(Failure::Os { index: first, errno });
                     return out;
                 }
@@ -554,7 +536,7 @@ mod tests {
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
         assert_eq!((out.sent, out.failure, out.gso_refused, segmented), (8, None, false, 1));
         let f = last_figures();
-        assert_eq!((f.datagrams, f.calls, f.gso_datagrams, f.waits, out.kept_apart), (8, 1, 8, 0, 0));
+        assert_eq!((f.datagrams, f.calls, f.gso_datagrams, f.waits), (8, 1, 8, 0));
         assert_eq!(recv_all(&rx).len(), 8);
     }
 
@@ -580,7 +562,8 @@ mod tests {
         assert_eq!((out.sent, out.failure, out.gso_refused, segmented), (8, None, true, 0));
         // The refused segmented send and the plain one that followed.
         let f = last_figures();
-        assert_eq!((f.calls, f.gso_datagrams, f.gso_refusals, out.refusal_errno), (2, 0, 1, libc::EINVAL));
+        assert_eq!((f.calls, f.gso_datagrams, f.gso_refusals), (2, 0, 1));
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).refusal_errno), libc::EINVAL);
         assert_eq!(recv_all(&rx).len(), 8);
     }
 
@@ -590,30 +573,34 @@ mod tests {
         // MSG_ZEROCOPY (without SO_ZEROCOPY the kernel ignores it).
         let (out, segmented) = send_uniform(&tx, 8, 100, libc::MSG_ZEROCOPY);
         assert_eq!((out.sent, segmented), (8, 0));
-        assert_eq!(out.kept_apart, kept_apart::MSG_ZEROCOPY);
+        assert_eq!(flags_kept_apart(libc::MSG_ZEROCOPY), kept_apart::MSG_ZEROCOPY);
         // MSG_MORE (with UDP_CORK-like joining: one datagram arrives).
         let (out, segmented) = send_uniform(&tx, 8, 100, libc::MSG_MORE);
-        assert_eq!((out.sent, segmented, out.kept_apart), (8, 0, kept_apart::MSG_MORE));
-        let (out, _) = send_uniform(&tx, 1, 100, 0);
-        assert_eq!(out.kept_apart, 0);
+        assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(flags_kept_apart(libc::MSG_MORE | libc::MSG_DONTWAIT), kept_apart::MSG_MORE);
+        send_uniform(&tx, 1, 100, 0);
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).kept_apart), 0);
         assert_eq!(recv_all(&rx).len(), 9);
         // UDP_CORK on the socket.
         set_int(&tx, libc::SOL_UDP, libc::UDP_CORK, 1);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
-        assert_eq!((out.sent, segmented, out.kept_apart), (8, 0, kept_apart::UDP_CORK));
+        assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).kept_apart), kept_apart::UDP_CORK);
         set_int(&tx, libc::SOL_UDP, libc::UDP_CORK, 0);
         assert_eq!(recv_all(&rx).len(), 1);
         // A UDP_SEGMENT option of the user's.
         set_int(&tx, libc::SOL_UDP, libc::UDP_SEGMENT, 50);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
-        assert_eq!((out.sent, segmented, out.kept_apart), (8, 0, kept_apart::UDP_SEGMENT));
+        assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).kept_apart), kept_apart::UDP_SEGMENT);
         set_int(&tx, libc::SOL_UDP, libc::UDP_SEGMENT, 0);
         recv_all(&rx);
         // TX timestamps on the socket.
         let ts = (libc::SOF_TIMESTAMPING_TX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE) as i32;
         set_int(&tx, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, ts);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
-        assert_eq!((out.sent, segmented, out.kept_apart), (8, 0, kept_apart::TX_TIMESTAMPS));
+        assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).kept_apart), kept_apart::TX_TIMESTAMPS);
         // RX timestamps alone do not matter.
         set_int(&tx, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, libc::SOF_TIMESTAMPING_RX_SOFTWARE as i32);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);

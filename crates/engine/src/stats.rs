@@ -1,7 +1,8 @@
 //! Send statistics: the counters of one socket, and why a batch was not
 //! coalesced. The edge finds a socket's [`Counters`] and puts them in the
 //! thread's [`Scratch`](crate::Scratch) (`Scratch::stats`, also its memo)
-//! before a send; [`send`](crate::send()) counts into them as it goes.
+//! before a send; [`send`](crate::send()) counts into them as it goes,
+//! and leaves in `Scratch::notes` what the edge's debug messages need.
 
 use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
@@ -98,6 +99,19 @@ impl std::ops::AddAssign for Figures {
         self.waits += o.waits;
         self.async_queued += o.async_queued;
     }
+}
+
+/// What sends noted for the edge's debug messages, kept in the thread's
+/// scratch space (set only on the rare paths that note something; the
+/// edge takes them after a send when it gives debug messages, else they
+/// are never read).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Notes {
+    /// The errno of the kernel's last refusal of a segmented send.
+    pub refusal_errno: i32,
+    /// Why the socket's options kept datagrams apart (bits of
+    /// [`kept_apart`]).
+    pub kept_apart: u8,
 }
 
 /// A thread's memo of the counters of the socket it last sent on (see

@@ -13,12 +13,12 @@
 //! the process, why a batch was not coalesced.
 
 use std::ffi::CString;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 
 use gio_sys as gio;
 use glib_sys as glib;
-use gsend_engine::stats::{kept_apart, Counters};
-use gsend_engine::Outcome;
+use gsend_engine::plan::Scratch;
+use gsend_engine::stats::kept_apart;
 
 use crate::glue;
 
@@ -26,10 +26,23 @@ use crate::glue;
 const NOTED_GSO_USED: u32 = 1;
 
 /// Whether `G_MESSAGES_DEBUG` names "GSend" or "all" (read once).
-#[inline]
+#[inline(always)]
 pub fn enabled() -> bool {
-    static ON: glue::Cached = glue::Cached::new();
-    glue::env_switch(&ON, c"G_MESSAGES_DEBUG", |v| names_gsend(&v.to_string_lossy()))
+    match ON.load(Ordering::Relaxed) {
+        0 => settle(),
+        v => v == 2,
+    }
+}
+
+/// 0: not read yet; 1: off; 2: on (read at load by `crate::warm_up`).
+static ON: AtomicU8 = AtomicU8::new(0);
+
+#[cold]
+fn settle() -> bool {
+    static READ: glue::Cached = glue::Cached::new();
+    let on = glue::env_switch(&READ, c"G_MESSAGES_DEBUG", |v| names_gsend(&v.to_string_lossy()));
+    ON.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+    on
 }
 
 /// Whether a `G_MESSAGES_DEBUG` value turns on the "GSend" domain (GLib
@@ -52,7 +65,7 @@ fn fd_of(socket: *mut gio::GSocket) -> i32 {
     unsafe { gio::g_socket_get_fd(socket) }
 }
 
-/// After a batch on `socket` with counters `c`: the first use of
+/// After a batch on `socket` (whose counters are the scratch space's): the first use of
 /// segmentation offload on the socket, its refusal, and why datagrams
 /// were kept apart. Call only when [`enabled`].
 ///
@@ -60,7 +73,16 @@ fn fd_of(socket: *mut gio::GSocket) -> i32 {
 /// `socket` is a live GSocket.
 #[cold]
 #[inline(never)]
-pub(crate) unsafe fn after_run<E>(socket: *mut gio::GSocket, c: &Counters, out: &Outcome<E>) {
+pub(crate) unsafe fn after_run(
+    socket: *mut gio::GSocket,
+    s: &mut Scratch,
+    gso_refused: bool,
+    flags: i32,
+    n: usize,
+    gso: bool,
+) {
+    let c = s.stats.0;
+    let notes = std::mem::take(&mut s.notes);
     let in_runs = c.gso_datagrams.load(Ordering::Relaxed);
     if in_runs != 0
         && c.noted.load(Ordering::Relaxed) & NOTED_GSO_USED == 0
@@ -72,8 +94,8 @@ pub(crate) unsafe fn after_run<E>(socket: *mut gio::GSocket, c: &Counters, out: 
             fd_of(socket)
         ));
     }
-    if out.gso_refused {
-        let errno = out.refusal_errno;
+    if gso_refused {
+        let errno = notes.refusal_errno;
         log(&format!(
             "socket {:p} (fd {}): the kernel refused segmentation offload: {} (errno {errno}); \
              turned off for this socket",
@@ -82,8 +104,16 @@ pub(crate) unsafe fn after_run<E>(socket: *mut gio::GSocket, c: &Counters, out: 
             glue::strerror(errno)
         ));
     }
-    if out.kept_apart != 0 {
-        kept_apart_now(out.kept_apart, now_secs());
+    let mut why = notes.kept_apart;
+    if gso && n > 1 {
+        why |= gsend_engine::flags_kept_apart(flags);
+        // The last chunk's control data is still in the scratch space.
+        if !s.control.is_empty() {
+            why |= kept_apart::CONTROL;
+        }
+    }
+    if why != 0 {
+        kept_apart_now(why, now_secs());
     }
 }
 

@@ -77,10 +77,10 @@ pub(crate) unsafe fn run(
     let req = SendRequest { fd: st.fd, n, flags, timeout: Timeout::from_micros(timeout_us, Instant::now), gso };
     let mut waiter = GioWaiter::new(socket, cancellable);
     let mut memo = AddrMemo::default();
-    let (out, counters) = with_scratch(|s| {
+    let out = with_scratch(|s| {
         addrcache::sync(s);
         // SAFETY: socket is a GSocket.
-        let counters = unsafe { stats::of(s, socket) };
+        unsafe { stats::of(s, socket) };
         let out = send(
             s,
             &req,
@@ -93,12 +93,12 @@ pub(crate) unsafe fn run(
             },
             report,
         );
-        (out, counters)
+        if debug::enabled() {
+            // SAFETY: socket is a GSocket.
+            unsafe { debug::after_run(socket, s, out.gso_refused, flags, n, gso.enabled) };
+        }
+        out
     });
-    if debug::enabled() {
-        // SAFETY: socket is a GSocket.
-        unsafe { debug::after_run(socket, counters, &out) };
-    }
     if out.gso_refused {
         // SAFETY: socket is a GSocket.
         unsafe { gso::refused(socket) };

@@ -203,6 +203,9 @@ pub struct Scratch {
     /// The counters of the socket this thread last sent on: the edge's
     /// memo (checked against the socket by `Counters::owner`).
     pub stats: crate::stats::Memo,
+    /// What the sends of this thread noted for debug messages, until the
+    /// edge takes it (see [`crate::stats::Notes`]).
+    pub notes: crate::stats::Notes,
 }
 
 impl Scratch {

@@ -54,7 +54,7 @@ pub(super) fn everything(s: &Scratch) -> Vec<Said> {
     (0..p.len())
         .map(|k| {
             let mut sent = Vec::new();
-            let (n, _) = s.sent(k..k + 1, 0, &mut |i, b| sent.push((i, b)));
+            let n = s.sent(k..k + 1, 0, &mut |i, b| sent.push((i, b)));
             (p.header(k), sent, n)
         })
         .collect()
