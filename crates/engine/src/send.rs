@@ -267,7 +267,7 @@ pub fn send<E>(
                     let sent = s.sent(k..k + r, start, &mut report);
                     s.stats.0.sent.fetch_add(sent as u64, relaxed);
                     if sent > r {
-                        s.stats.0.gso_datagrams.fetch_add(s.run_messages(k..k + r) as u64, relaxed);
+                        s.stats.0.gso_datagrams.fetch_add(s.run_messages(k..k + r, sent) as u64, relaxed);
                     }
                     out.sent += sent;
                     k += r;

@@ -13,7 +13,7 @@
 //! the process, why a batch was not coalesced.
 
 use std::ffi::CString;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use gio_sys as gio;
 use glib_sys as glib;
@@ -28,20 +28,19 @@ const NOTED_GSO_USED: u32 = 1;
 /// Whether `G_MESSAGES_DEBUG` names "GSend" or "all" (read once).
 #[inline(always)]
 pub fn enabled() -> bool {
-    match ON.load(Ordering::Relaxed) {
-        0 => settle(),
-        v => v == 2,
-    }
+    ON.load(Ordering::Relaxed)
 }
 
-/// 0: not read yet; 1: off; 2: on (read at load by `crate::warm_up`).
-static ON: AtomicU8 = AtomicU8::new(0);
+/// The switch, read by [`settle`] (which the libraries' load-time
+/// constructor calls through `crate::warm_up`, before any send; until then
+/// the messages are off).
+static ON: AtomicBool = AtomicBool::new(false);
 
-#[cold]
-fn settle() -> bool {
+/// Reads the switch (once; later calls give the same answer).
+pub(crate) fn settle() -> bool {
     static READ: glue::Cached = glue::Cached::new();
     let on = glue::env_switch(&READ, c"G_MESSAGES_DEBUG", |v| names_gsend(&v.to_string_lossy()));
-    ON.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+    ON.store(on, Ordering::Relaxed);
     on
 }
 

@@ -39,7 +39,7 @@ pub fn warm_up() {
     gso::max_bytes_by_env();
     stats::quark();
     stats::report_wanted();
-    debug::enabled();
+    debug::settle();
 }
 
 /// The engine behind every `*_send_messages` function (inlined into each,
