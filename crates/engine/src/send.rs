@@ -82,6 +82,17 @@ fn refuses_gso(errno: i32) -> bool {
     matches!(errno, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EPROTONOSUPPORT)
 }
 
+/// Counts the messages in runs of the chunk's first `k` entries (which
+/// went out) when a send ends within the chunk, and hands back `out`.
+#[cold]
+fn runs_sent_until<E>(s: &Scratch, k: usize, out: Outcome<E>) -> Outcome<E> {
+    let n = s.run_messages_of(0..k.min(s.hdrs.len()));
+    if n != 0 {
+        s.stats.0.gso_datagrams.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    out
+}
+
 /// Why the flags of a request keep its datagrams apart, when its policy
 /// would coalesce them (bits of [`kept_apart`]).
 pub fn flags_kept_apart(flags: i32) -> u8 {
@@ -255,7 +266,7 @@ pub fn send<E>(
                     // Only for an empty vector, which cannot happen here;
                     // never spin on it.
                     out.failure = Some(Failure::WouldBlock { index: first });
-                    return out;
+                    return runs_sent_until(s, k, out);
                 }
                 Ok(r) => {
                     s.stats.0.calls.fetch_add(1, relaxed);
@@ -266,9 +277,6 @@ pub fn send<E>(
                     }
                     let sent = s.sent(k..k + r, start, &mut report);
                     s.stats.0.sent.fetch_add(sent as u64, relaxed);
-                    if sent > r {
-                        s.stats.0.gso_datagrams.fetch_add(s.run_messages(k..k + r, sent) as u64, relaxed);
-                    }
                     out.sent += sent;
                     k += r;
                 }
@@ -276,7 +284,7 @@ pub fn send<E>(
                     Ok(now) => fd = now,
                     Err(stop) => {
                         out.failure = Some(Failure::Wait { index: first, stop });
-                        return out;
+                        return runs_sent_until(s, k, out);
                     }
                 },
                 Err(libc::EAGAIN) => {
@@ -289,7 +297,7 @@ pub fn send<E>(
                     match req.timeout {
                         Timeout::NonBlocking => {
                             out.failure = Some(Failure::WouldBlock { index: first });
-                            return out;
+                            return runs_sent_until(s, k, out);
                         }
                         Timeout::Block(deadline) => {
                             s.stats.0.waits.fetch_add(1, relaxed);
@@ -297,7 +305,7 @@ pub fn send<E>(
                                 Ok(now) => fd = now,
                                 Err(stop) => {
                                     out.failure = Some(Failure::Wait { index: first, stop });
-                                    return out;
+                                    return runs_sent_until(s, k, out);
                                 }
                             }
                         }
@@ -321,9 +329,13 @@ pub fn send<E>(
                 Err(errno) => {
                     s.stats.0.calls.fetch_add(1, relaxed);
                     out.failure = Some(Failure::Os { index: first, errno });
-                    return out;
+                    return runs_sent_until(s, k, out);
                 }
             }
+        }
+        // The whole chunk went out: count its messages in runs.
+        if s.has_runs() {
+            s.stats.0.gso_datagrams.fetch_add(s.run_messages(end - start) as u64, relaxed);
         }
         start = end;
     }
@@ -565,6 +577,34 @@ mod tests {
         assert_eq!((f.calls, f.gso_datagrams, f.gso_refusals), (2, 0, 1));
         assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).refusal_errno), libc::EINVAL);
         assert_eq!(recv_all(&rx).len(), 8);
+    }
+
+    #[test]
+    fn runs_are_counted_for_a_whole_chunk_and_for_its_first_entries() {
+        let long = [5u8; 100];
+        let short = [6u8; 50];
+        let v = [libc::iovec { iov_base: long.as_ptr() as *mut _, iov_len: 100 }];
+        let w = [libc::iovec { iov_base: short.as_ptr() as *mut _, iov_len: 50 }];
+        let mut s = Scratch::default();
+        s.stats = fresh_counters();
+        s.begin_with(GsoPolicy::UDP);
+        for iov in [&v, &v, &v, &w, &v, &v, &v] {
+            // SAFETY: the buffers outlive the plan.
+            unsafe { s.push(Message { dest: Dest::Connected, iov, control: None, len: iov[0].iov_len }) };
+        }
+        s.plan();
+        // Runs of 3 x 100 + 50 (a shorter last joins) and 3 x 100.
+        assert_eq!(s.hdrs.len(), 2);
+        assert_eq!(s.run_messages(7), 7);
+        assert_eq!(s.run_messages_of(0..1), 4);
+        // A send that ended after the first entry went out.
+        let out: Outcome<()> = Outcome { sent: 4, failure: None, gso_refused: false };
+        let out = runs_sent_until(&s, 1, out);
+        assert_eq!((out.sent, last_figures().gso_datagrams), (4, 4));
+        // Split runs are counted from the entries.
+        s.replan_entry_plain(1);
+        assert_eq!(s.hdrs.len(), 4);
+        assert_eq!(s.run_messages(7), 4);
     }
 
     #[test]

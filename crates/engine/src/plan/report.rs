@@ -4,23 +4,23 @@
 use super::*;
 
 impl Scratch {
-    /// How many messages of the entries `range`, which hold `sent`
-    /// messages, are in segmented sends. For the whole chunk as planned
-    /// (the usual case) no entry need be read: each run has one segment
-    /// block, and a run of `c` messages is `c - 1` more messages than
-    /// entries.
+    /// How many messages of the chunk, all sent (`sent` of them), are in
+    /// segmented sends. As planned (the usual case) no entry need be read:
+    /// each run has one segment block, and a run of `c` messages is
+    /// `c - 1` more messages than entries.
     #[inline]
-    pub(crate) fn run_messages(&self, range: std::ops::Range<usize>, sent: usize) -> usize {
-        if !self.runs_undone && range.start == 0 && range.end == self.entries.len() {
-            debug_assert_eq!(sent - range.len() + self.segs.len(), self.count_run_messages(range.clone()));
-            return sent - range.len() + self.segs.len();
+    pub(crate) fn run_messages(&self, sent: usize) -> usize {
+        if !self.runs_undone {
+            debug_assert_eq!(sent - self.entries.len() + self.segs.len(), self.run_messages_of(0..self.entries.len()));
+            return sent - self.entries.len() + self.segs.len();
         }
-        self.count_run_messages(range)
+        self.run_messages_of(0..self.entries.len())
     }
 
-    /// [`Scratch::run_messages`], from the entries.
+    /// How many messages of the entries `range` are in segmented sends,
+    /// read from the entries.
     #[cold]
-    fn count_run_messages(&self, range: std::ops::Range<usize>) -> usize {
+    pub(crate) fn run_messages_of(&self, range: std::ops::Range<usize>) -> usize {
         let mut n = 0;
         for e in &self.entries[range] {
             if e.count > 1 {
@@ -89,8 +89,8 @@ mod tests {
         s.plan();
         let mut got = Vec::new();
         assert_eq!(s.sent(0..1, 0, &mut |i, b| got.push((i, b))), 4);
-        assert_eq!(s.run_messages(0..1, 4), 4);
-        assert_eq!(s.count_run_messages(0..1), 4);
+        assert_eq!(s.run_messages(4), 4);
+        assert_eq!(s.run_messages_of(0..1), 4);
         assert_eq!(got, vec![(0, 50), (1, 50), (2, 50), (3, 20)]);
     }
 
