@@ -11,6 +11,39 @@ G_BEGIN_DECLS
 
 
 /**
+ * GSendStats:
+ * @datagrams_sent: datagrams the kernel accepted
+ * @send_calls: kernel send calls (`sendmsg` and `sendmmsg`) that sent or
+ *   failed, a full socket's `EAGAIN` included; a call interrupted by a
+ *   signal and retried is not counted
+ * @gso_datagrams: of the datagrams sent, those that went out in
+ *   segmentation-offload runs
+ * @gso_refusals: times the kernel refused a segmented send (the socket
+ *   then sends its datagrams one by one)
+ * @waits: times a send found the socket full and waited for room
+ * @async_queued: asynchronous sends queued
+ * @reserved: zero; room for counters added in later versions
+ *
+ * What gsend did on one socket, or in the whole process; filled in by
+ * gsend_socket_get_stats(). Every counter starts at zero and only grows.
+ *
+ * The struct's size is fixed at 128 bytes: a later version of gsend adds
+ * counters in the @reserved words, which read zero until then, so a
+ * program built against this version keeps working with later ones.
+ *
+ * Since: 0.1
+ */
+typedef struct {
+  guint64 datagrams_sent;
+  guint64 send_calls;
+  guint64 gso_datagrams;
+  guint64 gso_refusals;
+  guint64 waits;
+  guint64 async_queued;
+  guint64 reserved[10];
+} GSendStats;
+
+/**
  * gsend_datagram_based_send_messages:
  * @datagram_based: a #GDatagramBased
  * @messages: (array length=num_messages): an array of #GOutputMessage structs
@@ -646,6 +679,26 @@ void gsend_socket_set_gso_max_bytes(GSocket *socket,
  * Since: 0.1
  */
 guint gsend_socket_get_gso_max_bytes(GSocket *socket);
+
+/**
+ * gsend_socket_get_stats:
+ * @socket: (nullable): a #GSocket, or %NULL for the process totals
+ * @stats: (out caller-allocates): the #GSendStats to fill in
+ *
+ * Fills in @stats with what gsend did on @socket since it was created, or
+ * with %NULL, in the whole process (every socket, open or closed and
+ * gone). Sends through every gsend function count, including the
+ * one-datagram functions. A socket's counters are read one by one, not at
+ * one instant: while another thread sends on it they may disagree by
+ * that send. The totals of `libgsend-preload.so`, which counts GIO's own
+ * names, are its own, apart from these; set the environment variable
+ * `GSEND_STATS` to `1` to have each library print its totals to stderr
+ * when the program exits.
+ *
+ * Since: 0.1
+ */
+void gsend_socket_get_stats(GSocket *socket,
+                            GSendStats *stats);
 
 /**
  * gsend_get_major_version:

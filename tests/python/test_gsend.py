@@ -491,6 +491,47 @@ class TwinsFromPython(unittest.TestCase, IOErrorMixin):
             self.assertFalse(GSend.socket_get_gso(u))
 
 
+class Statistics(unittest.TestCase):
+    """GSend.socket_get_stats returns a GSend.Stats struct (an out
+    caller-allocates parameter): a socket's counters, or with None the
+    process totals (docs/behaviour.md "Statistics and debugging")."""
+
+    def test_counters_of_a_known_batch(self):
+        try:
+            r = udp_receiver(socket.AF_INET)
+        except OSError as e:
+            self.skipTest(f"no IPv4 loopback: {e}")
+        with r:
+            s = gio_udp_socket(socket.AF_INET)
+            fresh = GSend.socket_get_stats(s)
+            self.assertIsInstance(fresh, GSend.Stats)
+            self.assertEqual((fresh.datagrams_sent, fresh.send_calls, fresh.gso_datagrams), (0, 0, 0))
+            before = GSend.socket_get_stats(None)
+            addr = gio_address(r)
+            datas = payloads([1200] * 64, seed=40)
+            self.assertEqual(GSend.socket_send_datagrams(s, addr, gbytes(datas), 0, -1, None), 64)
+            # One datagram through a one-datagram function (its fast path).
+            self.assertEqual(GSend.socket_send_to(s, addr, b"last", None), 4)
+            got = [r.recv(1 << 17) for _ in range(65)]
+            self.assertEqual(got, datas + [b"last"])
+            st = GSend.socket_get_stats(s)
+            self.assertEqual(st.datagrams_sent, 65)
+            self.assertGreaterEqual(st.send_calls, 2)
+            self.assertLessEqual(st.send_calls, 65)
+            if GSend.socket_get_gso(s):
+                # 64 equal datagrams to one address: runs of 54 and 10
+                # (65507 bytes at most per segmented send), all coalesced.
+                self.assertEqual(st.gso_datagrams, 64)
+            else:
+                self.assertEqual(st.gso_datagrams, 0)
+            self.assertEqual((st.gso_refusals, st.waits, st.async_queued), (0, 0, 0))
+            self.assertEqual(list(st.reserved), [0] * 10)
+            after = GSend.socket_get_stats(None)
+            self.assertGreaterEqual(after.datagrams_sent - before.datagrams_sent, 65)
+            self.assertGreaterEqual(after.send_calls - before.send_calls, st.send_calls)
+            s.close()
+
+
 if __name__ == "__main__":
     print(f"python {sys.version.split()[0]}, PyGObject {gi.__version__}, GLib {GLib.MAJOR_VERSION}.{GLib.MINOR_VERSION}.{GLib.MICRO_VERSION}")
     unittest.main(verbosity=2)

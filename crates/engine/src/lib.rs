@@ -29,7 +29,8 @@
 //!   (split by concern: see its own documentation);
 //! - `thread_scratch` (crate-private): the per-thread `Scratch`;
 //! - [`wait`]: deadlines and the `Waiter` the edge implements;
-//! - `send`: the send loop with the timeout rules.
+//! - `send`: the send loop with the timeout rules;
+//! - [`stats`]: a socket's counters, and why a batch was not coalesced.
 
 // Beyond the workspace's lints: every public item documented, and one
 // unsafe operation per `unsafe` block (each with its own SAFETY line).
@@ -48,11 +49,12 @@ pub mod plan;
 pub mod send;
 pub mod sockaddr;
 pub mod sockopt;
+pub mod stats;
 mod sys;
 mod thread_scratch;
 pub mod wait;
 
 pub use control::ControlBuf;
 pub use plan::{Dest, GsoPolicy, Message, Plan, Scratch};
-pub use send::{send, try_send_one, with_scratch, Failure, One, Outcome, SendRequest};
+pub use send::{flags_kept_apart, send, try_send_one, with_scratch, Failure, One, Outcome, SendRequest};
 pub use wait::{Stop, Timeout, Waiter};

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::os::fd::RawFd;
 
 use crate::plan::{GsoPolicy, Scratch, CHUNK};
+use crate::stats::kept_apart;
 use crate::sys;
 use crate::wait::{Stop, Timeout, Waiter};
 
@@ -81,6 +82,30 @@ fn refuses_gso(errno: i32) -> bool {
     matches!(errno, libc::EIO | libc::EINVAL | libc::EOPNOTSUPP | libc::ENOPROTOOPT | libc::EPROTONOSUPPORT)
 }
 
+/// Counts the messages in runs of the chunk's first `k` entries (which
+/// went out) when a send ends within the chunk, and hands back `out`.
+#[cold]
+fn runs_sent_until<E>(s: &Scratch, k: usize, out: Outcome<E>) -> Outcome<E> {
+    let n = s.run_messages_of(0..k.min(s.hdrs.len()));
+    if n != 0 {
+        s.stats.0.gso_datagrams.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    out
+}
+
+/// Why the flags of a request keep its datagrams apart, when its policy
+/// would coalesce them (bits of [`kept_apart`]).
+pub fn flags_kept_apart(flags: i32) -> u8 {
+    let mut why = 0;
+    if flags & libc::MSG_MORE != 0 {
+        why |= kept_apart::MSG_MORE;
+    }
+    if flags & libc::MSG_ZEROCOPY != 0 {
+        why |= kept_apart::MSG_ZEROCOPY;
+    }
+    why
+}
+
 /// Runs `f` with this thread's scratch space, or with a fresh one if it is
 /// in use further up the stack (a control message's serializer that sends)
 /// or cannot be had (memory is short: the fresh one holds nothing yet, and
@@ -99,7 +124,7 @@ pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 }
 
 /// What [`try_send_one`] did.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum One {
     /// The kernel took the datagram: bytes sent.
     Sent(usize),
@@ -175,6 +200,10 @@ pub fn send<E>(
     mut report: impl FnMut(usize, usize),
 ) -> Outcome<E> {
     let mut out = Outcome { sent: 0, failure: None, gso_refused: false };
+    // What is counted goes straight to the socket's counters, which the
+    // caller put in the scratch space (see `crate::stats`; read where
+    // used, not kept in a register across the loop).
+    let relaxed = std::sync::atomic::Ordering::Relaxed;
     // MSG_MORE corks: what follows joins one datagram, which a segmented
     // send would cut up. MSG_ZEROCOPY reports one completion per send: a
     // segmented send would give one for the whole run.
@@ -220,6 +249,7 @@ pub fn send<E>(
         if gso.enabled && !options_checked && s.has_runs() {
             options_checked = true;
             if !sys::udp_sends_as_given(fd) {
+                s.notes.kept_apart |= sys::udp_send_options(fd);
                 gso = GsoPolicy::OFF;
                 s.replan_plain(0);
             }
@@ -236,24 +266,29 @@ pub fn send<E>(
                     // Only for an empty vector, which cannot happen here;
                     // never spin on it.
                     out.failure = Some(Failure::WouldBlock { index: first });
-                    return out;
+                    return runs_sent_until(s, k, out);
                 }
                 Ok(r) => {
+                    s.stats.0.calls.fetch_add(1, relaxed);
                     if refusal_unconfirmed {
                         refusal_unconfirmed = false;
                         out.gso_refused = true;
+                        s.stats.0.gso_refusals.fetch_add(1, relaxed);
                     }
-                    out.sent += s.sent(k..k + r, start, &mut report);
+                    let sent = s.sent(k..k + r, start, &mut report);
+                    s.stats.0.sent.fetch_add(sent as u64, relaxed);
+                    out.sent += sent;
                     k += r;
                 }
                 Err(libc::EINTR) => match waiter.current_fd(fd) {
                     Ok(now) => fd = now,
                     Err(stop) => {
                         out.failure = Some(Failure::Wait { index: first, stop });
-                        return out;
+                        return runs_sent_until(s, k, out);
                     }
                 },
                 Err(libc::EAGAIN) => {
+                    s.stats.0.calls.fetch_add(1, relaxed);
                     if s.entries[k].is_gso() && req.timeout == Timeout::NonBlocking {
                         // A smaller datagram may still fit: try them one by one.
                         s.replan_plain(k);
@@ -262,20 +297,22 @@ pub fn send<E>(
                     match req.timeout {
                         Timeout::NonBlocking => {
                             out.failure = Some(Failure::WouldBlock { index: first });
-                            return out;
+                            return runs_sent_until(s, k, out);
                         }
                         Timeout::Block(deadline) => {
+                            s.stats.0.waits.fetch_add(1, relaxed);
                             match waiter.wait(fd, deadline).and_then(|()| waiter.current_fd(fd)) {
                                 Ok(now) => fd = now,
                                 Err(stop) => {
                                     out.failure = Some(Failure::Wait { index: first, stop });
-                                    return out;
+                                    return runs_sent_until(s, k, out);
                                 }
                             }
                         }
                     }
                 }
                 Err(libc::EMSGSIZE | libc::ENOBUFS) if s.entries[k].is_gso() => {
+                    s.stats.0.calls.fetch_add(1, relaxed);
                     // Too big as a whole for the path (its MTU), or for a
                     // queue with a byte limit (dropped whole, reported with
                     // IP_RECVERR): send this run's datagrams one by one;
@@ -283,15 +320,22 @@ pub fn send<E>(
                     s.replan_entry_plain(k);
                 }
                 Err(errno) if s.entries[k].is_gso() && refuses_gso(errno) => {
+                    s.stats.0.calls.fetch_add(1, relaxed);
+                    s.notes.refusal_errno = errno;
                     refusal_unconfirmed = true;
                     gso = GsoPolicy::OFF;
                     s.replan_plain(k);
                 }
                 Err(errno) => {
+                    s.stats.0.calls.fetch_add(1, relaxed);
                     out.failure = Some(Failure::Os { index: first, errno });
-                    return out;
+                    return runs_sent_until(s, k, out);
                 }
             }
+        }
+        // The whole chunk went out: count its messages in runs.
+        if s.has_runs() {
+            s.stats.0.gso_datagrams.fetch_add(s.run_messages(end - start) as u64, relaxed);
         }
         start = end;
     }
@@ -304,6 +348,23 @@ mod tests {
     use crate::plan::{Dest, Message};
     use crate::wait::PollWaiter;
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    thread_local! {
+        /// The counters the last `fresh_counters` of this thread made.
+        static LAST: std::cell::Cell<&'static crate::stats::Counters> = const { std::cell::Cell::new(&crate::stats::UNOWNED) };
+    }
+
+    /// New counters for the next send (leaked: a test's few bytes).
+    fn fresh_counters() -> crate::stats::Memo {
+        let c: &'static crate::stats::Counters = Box::leak(Box::new(crate::stats::Counters::new()));
+        LAST.with(|l| l.set(c));
+        crate::stats::Memo(c)
+    }
+
+    /// What the last send with `fresh_counters` counted.
+    fn last_figures() -> crate::stats::Figures {
+        LAST.with(|l| l.get().figures())
+    }
 
     fn dgram_pair() -> (OwnedFd, OwnedFd) {
         let mut fds = [0; 2];
@@ -455,6 +516,7 @@ mod tests {
         let v = [libc::iovec { iov_base: data.as_ptr() as *mut _, iov_len: len }];
         let req = SendRequest { fd: fd.as_raw_fd(), n, flags, timeout: Timeout::NonBlocking, gso: GsoPolicy::UDP };
         with_scratch(|s| {
+            s.stats = fresh_counters();
             let out = send(
                 s,
                 &req,
@@ -485,6 +547,8 @@ mod tests {
         let (tx, rx) = udp_pair();
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
         assert_eq!((out.sent, out.failure, out.gso_refused, segmented), (8, None, false, 1));
+        let f = last_figures();
+        assert_eq!((f.datagrams, f.calls, f.gso_datagrams, f.waits), (8, 1, 8, 0));
         assert_eq!(recv_all(&rx).len(), 8);
     }
 
@@ -508,7 +572,39 @@ mod tests {
         set_int(&tx, libc::SOL_SOCKET, libc::SO_NO_CHECK, 1);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
         assert_eq!((out.sent, out.failure, out.gso_refused, segmented), (8, None, true, 0));
+        // The refused segmented send and the plain one that followed.
+        let f = last_figures();
+        assert_eq!((f.calls, f.gso_datagrams, f.gso_refusals), (2, 0, 1));
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).refusal_errno), libc::EINVAL);
         assert_eq!(recv_all(&rx).len(), 8);
+    }
+
+    #[test]
+    fn runs_are_counted_for_a_whole_chunk_and_for_its_first_entries() {
+        let long = [5u8; 100];
+        let short = [6u8; 50];
+        let v = [libc::iovec { iov_base: long.as_ptr() as *mut _, iov_len: 100 }];
+        let w = [libc::iovec { iov_base: short.as_ptr() as *mut _, iov_len: 50 }];
+        let mut s = Scratch::default();
+        s.stats = fresh_counters();
+        s.begin_with(GsoPolicy::UDP);
+        for iov in [&v, &v, &v, &w, &v, &v, &v] {
+            // SAFETY: the buffers outlive the plan.
+            unsafe { s.push(Message { dest: Dest::Connected, iov, control: None, len: iov[0].iov_len }) };
+        }
+        s.plan();
+        // Runs of 3 x 100 + 50 (a shorter last joins) and 3 x 100.
+        assert_eq!(s.hdrs.len(), 2);
+        assert_eq!(s.run_messages(7), 7);
+        assert_eq!(s.run_messages_of(0..1), 4);
+        // A send that ended after the first entry went out.
+        let out: Outcome<()> = Outcome { sent: 4, failure: None, gso_refused: false };
+        let out = runs_sent_until(&s, 1, out);
+        assert_eq!((out.sent, last_figures().gso_datagrams), (4, 4));
+        // Split runs are counted from the entries.
+        s.replan_entry_plain(1);
+        assert_eq!(s.hdrs.len(), 4);
+        assert_eq!(s.run_messages(7), 4);
     }
 
     #[test]
@@ -517,16 +613,39 @@ mod tests {
         // MSG_ZEROCOPY (without SO_ZEROCOPY the kernel ignores it).
         let (out, segmented) = send_uniform(&tx, 8, 100, libc::MSG_ZEROCOPY);
         assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(flags_kept_apart(libc::MSG_ZEROCOPY), kept_apart::MSG_ZEROCOPY);
+        // MSG_MORE (with UDP_CORK-like joining: one datagram arrives).
+        let (out, segmented) = send_uniform(&tx, 8, 100, libc::MSG_MORE);
+        assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(flags_kept_apart(libc::MSG_MORE | libc::MSG_DONTWAIT), kept_apart::MSG_MORE);
+        send_uniform(&tx, 1, 100, 0);
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).kept_apart), 0);
+        assert_eq!(recv_all(&rx).len(), 9);
+        // UDP_CORK on the socket.
+        set_int(&tx, libc::SOL_UDP, libc::UDP_CORK, 1);
+        let (out, segmented) = send_uniform(&tx, 8, 100, 0);
+        assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).kept_apart), kept_apart::UDP_CORK);
+        set_int(&tx, libc::SOL_UDP, libc::UDP_CORK, 0);
+        assert_eq!(recv_all(&rx).len(), 1);
+        // A UDP_SEGMENT option of the user's.
+        set_int(&tx, libc::SOL_UDP, libc::UDP_SEGMENT, 50);
+        let (out, segmented) = send_uniform(&tx, 8, 100, 0);
+        assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).kept_apart), kept_apart::UDP_SEGMENT);
+        set_int(&tx, libc::SOL_UDP, libc::UDP_SEGMENT, 0);
+        recv_all(&rx);
         // TX timestamps on the socket.
         let ts = (libc::SOF_TIMESTAMPING_TX_SOFTWARE | libc::SOF_TIMESTAMPING_SOFTWARE) as i32;
         set_int(&tx, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, ts);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
         assert_eq!((out.sent, segmented), (8, 0));
+        assert_eq!(with_scratch(|s| std::mem::take(&mut s.notes).kept_apart), kept_apart::TX_TIMESTAMPS);
         // RX timestamps alone do not matter.
         set_int(&tx, libc::SOL_SOCKET, libc::SO_TIMESTAMPING, libc::SOF_TIMESTAMPING_RX_SOFTWARE as i32);
         let (out, segmented) = send_uniform(&tx, 8, 100, 0);
         assert_eq!((out.sent, segmented), (8, 1));
-        assert_eq!(recv_all(&rx).len(), 24);
+        assert_eq!(recv_all(&rx).len(), 16);
     }
 
     #[test]
@@ -608,6 +727,7 @@ mod tests {
         let v = [libc::iovec { iov_base: b"x".as_ptr() as *mut _, iov_len: 1 }];
         let req = SendRequest { fd: fd.as_raw_fd(), n, flags: 0, timeout, gso: GsoPolicy::OFF };
         with_scratch(|s| {
+            s.stats = fresh_counters();
             send(
                 s,
                 &req,
@@ -645,6 +765,8 @@ mod tests {
         w.closed_after = 1;
         let out = send_small(&a, 5, Timeout::Block(None), &mut w);
         assert_eq!(out.sent, 2);
+        // Sent 2 and met a full socket: two calls, one wait.
+        assert_eq!((last_figures().calls, last_figures().waits), (2, 1));
         assert_eq!(out.failure, Some(Failure::Wait { index: 2, stop: Stop::Closed }));
         assert_eq!(w.waits, 1);
         assert_eq!(w.fds_asked, vec![a.as_raw_fd()]);

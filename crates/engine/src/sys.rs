@@ -93,6 +93,28 @@ pub(crate) fn udp_sends_as_given(fd: RawFd) -> bool {
         && getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING).is_some_and(|v| v & TX_TIMESTAMPS == 0)
 }
 
+/// Why this UDP socket's options keep datagrams apart (see
+/// [`udp_sends_as_given`]), as bits of [`crate::stats::kept_apart`]; 0 if
+/// nothing does.
+#[cold]
+pub(crate) fn udp_send_options(fd: RawFd) -> u8 {
+    use crate::stats::kept_apart;
+    let mut why = 0;
+    for (opt, bit) in [(libc::UDP_CORK, kept_apart::UDP_CORK), (libc::UDP_SEGMENT, kept_apart::UDP_SEGMENT)] {
+        match getsockopt_int(fd, libc::SOL_UDP, opt) {
+            Some(0) => {}
+            Some(_) => why |= bit,
+            None => why |= kept_apart::UNREADABLE,
+        }
+    }
+    match getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TIMESTAMPING) {
+        Some(v) if v & TX_TIMESTAMPS != 0 => why |= kept_apart::TX_TIMESTAMPS,
+        Some(_) => {}
+        None => why |= kept_apart::UNREADABLE,
+    }
+    why
+}
+
 /// Whether the kernel says `fd` is a UDP socket (`SO_PROTOCOL` is
 /// `IPPROTO_UDP`): GIO's own idea of the protocol calls an ICMP "ping"
 /// socket UDP, and the kernel ignores `UDP_SEGMENT` there.

@@ -19,7 +19,7 @@ use crate::message::{self, DescribeError};
 use crate::names::Exports;
 use crate::run::{run, Res};
 use crate::socket::{self, socket_type};
-use crate::{addrcache, gso};
+use crate::{addrcache, debug, gso, stats};
 
 type GError = glib::GError;
 
@@ -38,6 +38,9 @@ pub fn warm_up() {
     cancellable_type();
     gso::enabled_by_env();
     gso::max_bytes_by_env();
+    stats::quark();
+    stats::report_wanted();
+    debug::settle();
 }
 
 /// The engine behind every `*_send_messages` function (inlined into each,

@@ -10,7 +10,7 @@ use glib_sys as glib;
 use gsend_engine::{with_scratch, One};
 
 use crate::errors::{os_error, Style};
-use crate::{addrcache, socket};
+use crate::{addrcache, socket, stats};
 
 type GError = glib::GError;
 
@@ -55,21 +55,34 @@ pub(crate) unsafe fn fast_one(
         return Fast::General;
     }
     let one = if address.is_null() {
+        // SAFETY: socket is a GSocket.
+        with_scratch(|s| stats::fast_call(unsafe { stats::of(s, socket) }));
         // SAFETY: `iov`'s buffers are readable, per the contract.
         unsafe { gsend_engine::try_send_one(st.fd, None, iov, flags) }
     } else {
         match with_scratch(|s| {
             addrcache::sync(s);
+            // SAFETY: socket is a GSocket.
+            let counters = unsafe { stats::of(s, socket) };
+            let a = s.cache.get(address as usize)?;
+            stats::fast_call(counters);
             // SAFETY: as above.
-            s.cache.get(address as usize).map(|a| unsafe { gsend_engine::try_send_one(st.fd, Some(a), iov, flags) })
+            Some(unsafe { gsend_engine::try_send_one(st.fd, Some(a), iov, flags) })
         }) {
             Some(one) => one,
             None => return Fast::General,
         }
     };
     match settle(one) {
+        Ok(Fast::General) => {
+            // SAFETY: socket is a GSocket.
+            unsafe { stats::fast_unsent(socket, one == One::Interrupted) };
+            Fast::General
+        }
         Ok(fast) => fast,
         Err(errno) => {
+            // SAFETY: socket is a GSocket.
+            unsafe { stats::fast_unsent(socket, false) };
             // SAFETY: error is NULL or unset.
             unsafe { os_error(error, *style, 0, errno) };
             Fast::Failed

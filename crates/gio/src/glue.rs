@@ -51,6 +51,23 @@ impl Default for Cached {
     }
 }
 
+/// Whether the environment variable `name` passes `test` (read once into
+/// `cell`, with libc's `getenv`: `std::env`'s lock could be left held by
+/// a fork).
+pub fn env_switch(cell: &Cached, name: &CStr, test: fn(&CStr) -> bool) -> bool {
+    cell.get(|| {
+        // SAFETY: a NUL-terminated name; the result is NULL or a C string.
+        let v = unsafe { libc::getenv(name.as_ptr()) };
+        // SAFETY: as above.
+        let on = !v.is_null() && test(unsafe { CStr::from_ptr(v) });
+        if on {
+            2
+        } else {
+            1
+        }
+    }) == 2
+}
+
 /// Log domain of `libgsend.so.1` (criticals, the layout probe's debug message).
 pub const DOMAIN: &CStr = c"GSend";
 

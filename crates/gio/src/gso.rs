@@ -236,6 +236,9 @@ pub unsafe extern "C" fn socket_set_gso(socket: *mut gio::GSocket, enabled: glib
                 return;
             }
             update(socket, |v| (v & !SWITCH) | if enabled != 0 { 0 } else { OFF_BY_USER });
+            if enabled == 0 && crate::debug::enabled() {
+                crate::debug::turned_off_by_user(socket);
+            }
         })
     }
 }

@@ -23,10 +23,13 @@
 //! - [`socket`], [`message`], `addrcache`, `gso`: reading GIO's objects
 //!   (socket state, messages and vectors, addresses, segmentation offload).
 //! - [`glue`]: small GLib helpers (type checks, GErrors, the panic guard).
+//! - [`stats`]: each socket's counters, the process totals, the report at
+//!   exit; `debug`: the debug messages of `G_MESSAGES_DEBUG=GSend`.
 
 mod addrcache;
 mod async_send;
 mod checks;
+mod debug;
 mod entry;
 mod errors;
 mod fast;
@@ -36,6 +39,7 @@ pub mod message;
 pub mod names;
 mod run;
 pub mod socket;
+pub mod stats;
 mod waiter;
 
 pub use async_send::{
@@ -46,12 +50,16 @@ pub use entry::{
     socket_send_message_with_timeout, socket_send_messages, socket_send_messages_with_timeout, socket_send_to,
     socket_send_with_blocking, warm_up,
 };
+pub use gsend_engine::stats::Figures;
 pub use gso::{socket_get_gso, socket_get_gso_max_bytes, socket_set_gso, socket_set_gso_max_bytes};
+pub use stats::{socket_get_stats, STATS_WORDS};
 
 /// Declares, in the library crate that exports the functions, the
-/// constructor that runs [`warm_up`] when the shared object is loaded. It
-/// must sit in that crate (not here) so that the linker keeps it in the
-/// library it builds.
+/// constructor that runs [`warm_up`] when the shared object is loaded, and
+/// the destructor that prints the `GSEND_STATS=1` report
+/// ([`stats::report_at_exit`], named after the crate) when the program
+/// exits or the library is unloaded. They must sit in that crate (not
+/// here) so that the linker keeps them in the library it builds.
 #[macro_export]
 macro_rules! warm_up_at_load {
     () => {
@@ -66,6 +74,15 @@ macro_rules! warm_up_at_load {
                 let _ = std::panic::catch_unwind($crate::warm_up);
             }
             warm_up
+        };
+        /// Prints the process totals at exit when `GSEND_STATS=1`.
+        #[used]
+        #[link_section = ".fini_array"]
+        static REPORT_AT_EXIT: extern "C" fn() = {
+            extern "C" fn report() {
+                let _ = std::panic::catch_unwind(|| $crate::stats::report_at_exit(env!("CARGO_PKG_NAME")));
+            }
+            report
         };
     };
 }

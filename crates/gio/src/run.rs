@@ -15,7 +15,7 @@ use crate::errors::{os_error, Style};
 use crate::glue::{self, set_io_error};
 use crate::message::{AddrMemo, DescribeError};
 use crate::waiter::GioWaiter;
-use crate::{addrcache, gso, socket};
+use crate::{addrcache, debug, gso, socket, stats};
 
 type GError = glib::GError;
 
@@ -79,7 +79,9 @@ pub(crate) unsafe fn run(
     let mut memo = AddrMemo::default();
     let out = with_scratch(|s| {
         addrcache::sync(s);
-        send(
+        // SAFETY: socket is a GSocket.
+        unsafe { stats::of(s, socket) };
+        let out = send(
             s,
             &req,
             &mut waiter,
@@ -90,7 +92,12 @@ pub(crate) unsafe fn run(
                 describe(i, s, &mut memo)
             },
             report,
-        )
+        );
+        if debug::enabled() {
+            // SAFETY: socket is a GSocket.
+            unsafe { debug::after_run(socket, s, out.gso_refused, flags, n, gso.enabled) };
+        }
+        out
     });
     if out.gso_refused {
         // SAFETY: socket is a GSocket.

@@ -200,6 +200,15 @@ pub struct Scratch {
     pub cache: AddrCache,
     /// Most messages this chunk may hold.
     limit: usize,
+    /// The counters of the socket this thread last sent on: the edge's
+    /// memo (checked against the socket by `Counters::owner`).
+    pub stats: crate::stats::Memo,
+    /// Some run of the chunk was split up since it was planned (its
+    /// segment block is still there).
+    runs_undone: bool,
+    /// What the sends of this thread noted for debug messages, until the
+    /// edge takes it (see [`crate::stats::Notes`]).
+    pub notes: crate::stats::Notes,
 }
 
 impl Scratch {
@@ -230,6 +239,7 @@ impl Scratch {
         self.addrs_base = self.addrs.as_ptr() as usize;
         self.control_base = self.control.base() as usize;
         self.limit = CHUNK;
+        self.runs_undone = false;
         self.cache.begin_epoch();
     }
 

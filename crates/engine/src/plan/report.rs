@@ -4,6 +4,32 @@
 use super::*;
 
 impl Scratch {
+    /// How many messages of the chunk, all sent (`sent` of them), are in
+    /// segmented sends. As planned (the usual case) no entry need be read:
+    /// each run has one segment block, and a run of `c` messages is
+    /// `c - 1` more messages than entries.
+    #[inline]
+    pub(crate) fn run_messages(&self, sent: usize) -> usize {
+        if !self.runs_undone {
+            debug_assert_eq!(sent - self.entries.len() + self.segs.len(), self.run_messages_of(0..self.entries.len()));
+            return sent - self.entries.len() + self.segs.len();
+        }
+        self.run_messages_of(0..self.entries.len())
+    }
+
+    /// How many messages of the entries `range` are in segmented sends,
+    /// read from the entries.
+    #[cold]
+    pub(crate) fn run_messages_of(&self, range: std::ops::Range<usize>) -> usize {
+        let mut n = 0;
+        for e in &self.entries[range] {
+            if e.count > 1 {
+                n += e.count;
+            }
+        }
+        n
+    }
+
     /// Reports the bytes the kernel accepted for each message of the
     /// entries `range` (which it accepted), as `report(base + index, bytes)`
     /// with chunk-relative indexes; returns how many messages they hold.
@@ -62,7 +88,9 @@ mod tests {
         push_each(&mut s, Dest::Connected, &v);
         s.plan();
         let mut got = Vec::new();
-        s.sent(0..1, 0, &mut |i, b| got.push((i, b)));
+        assert_eq!(s.sent(0..1, 0, &mut |i, b| got.push((i, b))), 4);
+        assert_eq!(s.run_messages(4), 4);
+        assert_eq!(s.run_messages_of(0..1), 4);
         assert_eq!(got, vec![(0, 50), (1, 50), (2, 50), (3, 20)]);
     }
 

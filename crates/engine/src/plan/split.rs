@@ -11,6 +11,7 @@ impl Scratch {
     /// cut may go to either side: it sends nothing); the pieces stay where
     /// the run's vectors are.
     pub(super) fn split_range(&mut self, from: usize, to: usize) {
+        self.runs_undone = true;
         let mut es = std::mem::take(&mut self.spare_entries);
         let mut hs = std::mem::take(&mut self.spare_hdrs);
         es.clear();
