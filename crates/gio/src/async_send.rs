@@ -293,6 +293,7 @@ unsafe fn enqueue(socket: *mut gio::GSocket, mut call: Call, priority: c_int) {
         if timeout > 0 {
             call.deadline = Some(glib::g_get_monotonic_time().saturating_add(i64::from(timeout) * 1_000_000));
         }
+        crate::stats::async_queued(socket, 1);
         let q = queue_for(socket);
         let context = glib::g_main_context_ref_thread_default();
         call.context = context;

@@ -97,7 +97,6 @@ pub(crate) unsafe fn fast_unsent(socket: *mut gio::GSocket, interrupted: bool) {
 ///
 /// # Safety
 /// `socket` is a live GSocket.
-#[allow(dead_code)]
 pub(crate) unsafe fn async_queued(socket: *mut gio::GSocket, n: u64) {
     // SAFETY: per the contract.
     gsend_engine::with_scratch(|s| unsafe { of(s, socket) }.async_queued.fetch_add(n, Ordering::Relaxed));
