@@ -105,10 +105,61 @@ seq_of (const guint8 *p)
   return GUINT32_FROM_BE (be);
 }
 
+/* Receives @n datagrams from @rx (2 s at most for all) and checks that
+ * they carry the sequence numbers 0 to @n - 1, in that order. */
+static void
+expect_in_order (GSocket *rx, guint n)
+{
+  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), n, 2000);
+  g_assert_cmpuint (got->len, ==, n);
+  for (guint i = 0; i < got->len; i++)
+    g_assert_cmpuint (seq_of (g_bytes_get_data (got->pdata[i], NULL)), ==, i);
+  g_ptr_array_unref (got);
+}
+
 static gboolean
 gso_on (void)
 {
   return g_strcmp0 (g_getenv ("GSEND_GSO"), "0") != 0;
+}
+
+/* ---- fixtures --------------------------------------------------------------- */
+
+/* A loopback UDP receiver, its address and a sender, with the watchdog
+ * armed for @seconds. */
+typedef struct
+{
+  GSocket *rx;
+  GSocketAddress *to;
+  GSocket *tx;
+} Udp;
+
+static Udp
+udp_open (guint seconds)
+{
+  test_watchdog_arm (seconds);
+  Udp u;
+  u.rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+  u.to = gt_local_addr (u.rx);
+  u.tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  return u;
+}
+
+static void
+udp_close (Udp *u)
+{
+  g_object_unref (u->tx);
+  g_object_unref (u->to);
+  g_object_unref (u->rx);
+  alarm (0);
+}
+
+static void
+pair_close (GSocket *a, GSocket *b)
+{
+  g_object_unref (a);
+  g_object_unref (b);
+  alarm (0);
 }
 
 /* ---- rule 19: one batch for the calls of one iteration -------------------- */
@@ -117,10 +168,9 @@ static void
 test_one_batch (void)
 {
   enum { CALLS = 64, SIZE = 1200 };
-  test_watchdog_arm (30);
-  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *to = gt_local_addr (rx);
-  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Udp u = udp_open (30);
+  GSocket *rx = u.rx, *tx = u.tx;
+  GSocketAddress *to = u.to;
   Rec recs[CALLS] = { 0 };
   gboolean returned = FALSE;
 
@@ -175,10 +225,7 @@ test_one_batch (void)
       g_bytes_unref (want);
     }
   g_ptr_array_unref (got);
-  g_object_unref (to);
-  g_object_unref (tx);
-  g_object_unref (rx);
-  alarm (0);
+  udp_close (&u);
 }
 
 /* ---- rule 19: order across thousands of calls on a slow receiver ---------- */
@@ -249,9 +296,7 @@ test_order (void)
       g_assert_cmpint (recs[i].result, ==, (gint) per[i]);
     }
   g_free (recs);
-  g_object_unref (a);
-  g_object_unref (b);
-  alarm (0);
+  pair_close (a, b);
 }
 
 /* ---- rule 20: cancellation ------------------------------------------------ */
@@ -259,10 +304,9 @@ test_order (void)
 static void
 test_cancel_queued (void)
 {
-  test_watchdog_arm (30);
-  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *to = gt_local_addr (rx);
-  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Udp u = udp_open (30);
+  GSocket *rx = u.rx, *tx = u.tx;
+  GSocketAddress *to = u.to;
   GCancellable *c = g_cancellable_new ();
   Rec recs[3] = { 0 };
   for (guint i = 0; i < 3; i++)
@@ -286,10 +330,7 @@ test_cancel_queued (void)
     g_assert_cmpuint (seq_of (g_bytes_get_data (got->pdata[i], NULL)), ==, want[i]);
   g_ptr_array_unref (got);
   g_object_unref (c);
-  g_object_unref (to);
-  g_object_unref (tx);
-  g_object_unref (rx);
-  alarm (0);
+  udp_close (&u);
 }
 
 /* Runs the default context until @a's queue is full again (the driver
@@ -391,9 +432,7 @@ test_closed_queued (void)
       gt_assert_error_clear (recs[i].error, G_IO_ERROR, G_IO_ERROR_CLOSED);
     }
   g_assert_cmpuint (gt_drain (b), ==, 0);
-  g_object_unref (a);
-  g_object_unref (b);
-  alarm (0);
+  pair_close (a, b);
 }
 
 /* Closed while the call waits for room; a new pair made right after gets
@@ -449,9 +488,7 @@ test_timeout (void)
   g_assert_cmpint (rec.result, ==, -1);
   gt_assert_error_clear (rec.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpuint (gt_drain (b), ==, filled);
-  g_object_unref (a);
-  g_object_unref (b);
-  alarm (0);
+  pair_close (a, b);
 }
 
 /* ---- rule 20: kernel errors as GIO reports them --------------------------- */
@@ -461,10 +498,9 @@ test_timeout (void)
 static void
 test_kernel_error (void)
 {
-  test_watchdog_arm (30);
-  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *to = gt_local_addr (rx);
-  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Udp u = udp_open (30);
+  GSocket *rx = u.rx, *tx = u.tx;
+  GSocketAddress *to = u.to;
   gsize sizes[3] = { 100, 70000, 100 };
 
   /* GIO first. */
@@ -493,10 +529,7 @@ test_kernel_error (void)
   GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), 3, 500);
   g_assert_cmpuint (got->len, ==, 2);
   g_ptr_array_unref (got);
-  g_object_unref (to);
-  g_object_unref (tx);
-  g_object_unref (rx);
-  alarm (0);
+  udp_close (&u);
 }
 
 /* ---- rule 18: many sockets, several threads with their own contexts ------- */
@@ -585,10 +618,9 @@ worker (gpointer data)
 static void
 test_threads (void)
 {
-  test_watchdog_arm (60);
-  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *to = gt_local_addr (rx);
-  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Udp u = udp_open (60);
+  GSocket *rx = u.rx, *tx = u.tx;
+  GSocketAddress *to = u.to;
   Worker *w = g_new0 (Worker, THREADS);
   GThread *t[THREADS];
   workers_done = 0;
@@ -616,10 +648,7 @@ test_threads (void)
     }
   g_ptr_array_unref (got);
   g_free (w);
-  g_object_unref (tx);
-  g_object_unref (to);
-  g_object_unref (rx);
-  alarm (0);
+  udp_close (&u);
 }
 
 /* A thread queues a send on a full socket from its own context and never
@@ -673,9 +702,7 @@ test_idle_context_elsewhere (void)
     g_main_context_iteration (t.ctx, TRUE);
   g_assert_cmpint (t.rec.result, ==, 1);
   g_main_context_unref (t.ctx);
-  g_object_unref (a);
-  g_object_unref (b);
-  alarm (0);
+  pair_close (a, b);
 }
 
 /* ---- rule 19: callbacks that send again, flags, control messages, races --- */
@@ -719,11 +746,7 @@ test_chain_from_callbacks (void)
   while (c.next < c.total)
     g_main_context_iteration (NULL, TRUE);
   g_assert_false (c.bad);
-  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), c.total, 2000);
-  g_assert_cmpuint (got->len, ==, c.total);
-  for (guint i = 0; i < got->len; i++)
-    g_assert_cmpuint (seq_of (g_bytes_get_data (got->pdata[i], NULL)), ==, i);
-  g_ptr_array_unref (got);
+  expect_in_order (rx, c.total);
   g_object_unref (c.to);
   g_object_unref (c.tx);
   g_object_unref (rx);
@@ -736,10 +759,9 @@ test_chain_from_callbacks (void)
 static void
 test_mixed_flags (void)
 {
-  test_watchdog_arm (30);
-  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *to = gt_local_addr (rx);
-  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Udp u = udp_open (30);
+  GSocket *rx = u.rx, *tx = u.tx;
+  GSocketAddress *to = u.to;
   enum { CALLS = 12 };
   Rec recs[CALLS] = { { 0 } };
   for (guint i = 0; i < CALLS; i++)
@@ -753,15 +775,8 @@ test_mixed_flags (void)
   run_until_called (NULL, recs, CALLS);
   for (guint i = 0; i < CALLS; i++)
     g_assert_cmpint (recs[i].result, ==, 2);
-  GPtrArray *got = gt_recv_all_fd (g_socket_get_fd (rx), 2 * CALLS, 2000);
-  g_assert_cmpuint (got->len, ==, 2 * CALLS);
-  for (guint i = 0; i < got->len; i++)
-    g_assert_cmpuint (seq_of (g_bytes_get_data (got->pdata[i], NULL)), ==, i);
-  g_ptr_array_unref (got);
-  g_object_unref (to);
-  g_object_unref (tx);
-  g_object_unref (rx);
-  alarm (0);
+  expect_in_order (rx, 2 * CALLS);
+  udp_close (&u);
 }
 
 /* A GUnixFDMessage through the message function: the descriptor arrives. */
@@ -811,9 +826,7 @@ test_fd_passing (void)
   g_object_unref (fdm);
   close (pipefd[0]);
   close (pipefd[1]);
-  g_object_unref (a);
-  g_object_unref (b);
-  alarm (0);
+  pair_close (a, b);
 }
 
 /* Threads queue sends on one socket from their own contexts while a
@@ -870,10 +883,9 @@ canceller (gpointer data)
 static void
 test_threads_racing_cancel (void)
 {
-  test_watchdog_arm (60);
-  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *to = gt_local_addr (rx);
-  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Udp u = udp_open (60);
+  GSocket *rx = u.rx, *tx = u.tx;
+  GSocketAddress *to = u.to;
   Racer *r = g_new0 (Racer, RACERS);
   GThread *t[RACERS];
   racers_running = RACERS;
@@ -923,10 +935,7 @@ test_threads_racing_cancel (void)
   g_ptr_array_unref (got);
   g_free (sent);
   g_free (r);
-  g_object_unref (tx);
-  g_object_unref (to);
-  g_object_unref (rx);
-  alarm (0);
+  udp_close (&u);
 }
 
 /* ---- rule 21: references, messages, programming errors -------------------- */
@@ -1007,10 +1016,9 @@ test_references (void)
 static void
 test_messages (void)
 {
-  test_watchdog_arm (30);
-  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
-  GSocketAddress *to = gt_local_addr (rx);
-  GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+  Udp u = udp_open (30);
+  GSocket *rx = u.rx, *tx = u.tx;
+  GSocketAddress *to = u.to;
   static gchar head[] = "head:", body[] = "the body of it";
   GOutputVector v[3][2];
   GOutputMessage m[3];
@@ -1040,10 +1048,7 @@ test_messages (void)
       g_assert_cmpmem (p + 5, len - 5, body, len - 5);
     }
   g_ptr_array_unref (got);
-  g_object_unref (to);
-  g_object_unref (tx);
-  g_object_unref (rx);
-  alarm (0);
+  udp_close (&u);
 }
 
 static void
@@ -1120,9 +1125,7 @@ test_wrong_finish (void)
   run_until_called (NULL, &rec, 1);
   g_assert_cmpint (rec.result, ==, -1);
   g_bytes_unref (d);
-  g_object_unref (a);
-  g_object_unref (b);
-  alarm (0);
+  pair_close (a, b);
 }
 
 static const GtTest tests[] = {
