@@ -8,11 +8,7 @@
  * The child modes (argv[1]): "send-gsend" sends with gsend_socket_send_to
  * and gsend batches; "send-gio" sends with GIO's g_socket_send_to (which
  * the preload shim takes over when it is loaded). */
-#include <string.h>
-#include <sys/socket.h>
-
-#include <gio/gio.h>
-#include <gsend.h>
+#include "gsend-test.h" /* first: it sets _GNU_SOURCE; GLib 2.66 fallbacks */
 
 #define N 64
 #define SIZE 1200

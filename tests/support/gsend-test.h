@@ -57,6 +57,11 @@
 #include <valgrind/valgrind.h>
 #endif
 #endif
+/* GLib 2.66 (tested in the GLib matrix) has only the older name. */
+#if !GLIB_CHECK_VERSION(2, 70, 0)
+#define g_spawn_check_wait_status g_spawn_check_exit_status
+#endif
+
 #ifndef RUNNING_ON_VALGRIND
 #define RUNNING_ON_VALGRIND 0
 #endif
