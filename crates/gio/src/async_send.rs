@@ -95,7 +95,16 @@ struct Call {
     /// Monotonic time (µs) at which the call gives up waiting, when the
     /// socket has a timeout.
     deadline: Option<i64>,
-    style: Style,
+}
+
+impl Kind {
+    /// How the call's errors are worded, and its task's source tag.
+    fn style_and_tag(&self) -> (Style, *const u8) {
+        match self {
+            Kind::Datagrams { .. } => (DATAGRAMS, &TAG_DATAGRAMS),
+            Kind::Messages { .. } => (MESSAGES, &TAG_MESSAGES),
+        }
+    }
 }
 
 /// How a call ended.
@@ -431,7 +440,7 @@ unsafe fn send_head(
     done: &mut Vec<(Call, Outcome)>,
 ) -> Step {
     let flags = g.calls[0].flags;
-    let style = g.calls[0].style;
+    let (style, _) = g.calls[0].kind.style_and_tag();
     let mut spans = Vec::new();
     let mut n = 0usize;
     for c in g.calls.iter().take_while(|c| c.flags == flags) {
@@ -654,23 +663,24 @@ impl Drop for Call {
     }
 }
 
-/// Makes the task and the call around `kind`.
+/// Makes the task and the call around `kind` and queues it on `socket`
+/// (the arguments were checked).
 ///
 /// # Safety
-/// `socket` is a GSocket; `cancellable` NULL or a GCancellable.
+/// `socket` is a GSocket; `cancellable` NULL or a GCancellable; `kind`'s
+/// pointers follow its contract.
 #[allow(clippy::too_many_arguments)]
-unsafe fn new_call(
+unsafe fn start(
     socket: *mut gio::GSocket,
     kind: Kind,
     n: usize,
     flags: c_int,
+    priority: c_int,
     cancellable: *mut gio::GCancellable,
     callback: gio::GAsyncReadyCallback,
     user_data: glib::gpointer,
-    tag: *const u8,
-    priority: c_int,
-    style: Style,
-) -> Call {
+) {
+    let (_, tag) = kind.style_and_tag();
     // SAFETY: per the contract.
     unsafe {
         let task = gio::g_task_new(socket.cast(), cancellable, callback, user_data);
@@ -682,7 +692,7 @@ unsafe fn new_call(
         if !cancellable.is_null() {
             gobject::g_object_ref(cancellable.cast());
         }
-        Call {
+        let call = Call {
             task,
             kind,
             n,
@@ -692,8 +702,8 @@ unsafe fn new_call(
             cancel_source: null_mut(),
             context: null_mut(),
             deadline: None,
-            style,
-        }
+        };
+        enqueue(socket, call, priority);
     }
 }
 
@@ -729,19 +739,7 @@ pub unsafe extern "C" fn socket_send_datagrams_async(
             if !address.is_null() {
                 gobject::g_object_ref(address.cast());
             }
-            let call = new_call(
-                socket,
-                Kind::Datagrams { address, bytes },
-                n,
-                flags,
-                cancellable,
-                callback,
-                user_data,
-                &TAG_DATAGRAMS,
-                io_priority,
-                style,
-            );
-            enqueue(socket, call, io_priority);
+            start(socket, Kind::Datagrams { address, bytes }, n, flags, io_priority, cancellable, callback, user_data);
             true
         });
     }
@@ -782,19 +780,7 @@ pub unsafe extern "C" fn socket_send_messages_async(
                 let a = (*messages.add(i)).address;
                 a.is_null() || is_a(a.cast(), gio::g_socket_address_get_type())
             }));
-            let call = new_call(
-                socket,
-                Kind::Messages { messages },
-                n,
-                flags,
-                cancellable,
-                callback,
-                user_data,
-                &TAG_MESSAGES,
-                io_priority,
-                style,
-            );
-            enqueue(socket, call, io_priority);
+            start(socket, Kind::Messages { messages }, n, flags, io_priority, cancellable, callback, user_data);
             true
         });
     }
