@@ -437,8 +437,14 @@ test_closed_queued (void)
 
 /* Closed while the call waits for room; a new pair made right after gets
  * the old fd number, and nothing may reach it. */
+/* A send waiting for room when its socket is closed and the fd number is
+ * taken at once by a new, unrelated socket pair. With @new_full the new
+ * socket is full too, so no poll on that number can wake the driver, only
+ * seeing the close can; without it the new socket is writable and the old
+ * peer is drained as well, so the wake-up comes at once and the queued
+ * datagram must still not go to the new socket. */
 static void
-test_closed_waiting (void)
+closed_waiting (gboolean new_full)
 {
   test_watchdog_arm (10);
   GSocket *a, *b;
@@ -454,22 +460,33 @@ test_closed_waiting (void)
   g_assert_true (g_socket_close (a, NULL));
   GSocket *c, *e;
   gt_unix_pair (SOCK_DGRAM, &c, &e);
-  /* The new socket that took the old fd number is full too: no poll on
-   * that number can wake the driver, only seeing the close can. */
-  guint c_filled = gt_fill_queue (c, 512);
+  g_test_message ("old fd %d, new pair %d/%d", old_fd, g_socket_get_fd (c), g_socket_get_fd (e));
+  guint c_filled = new_full ? gt_fill_queue (c, 512) : 0;
+  guint drained = new_full ? 0 : gt_drain (b);
   run_until_called (NULL, &rec, 1);
   g_assert_cmpint (rec.result, ==, -1);
   gt_assert_error_clear (rec.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
-  g_test_message ("old fd %d, new pair %d/%d", old_fd, g_socket_get_fd (c), g_socket_get_fd (e));
   spin (NULL, 20);
   g_assert_cmpuint (gt_drain (e), ==, c_filled);
   g_assert_cmpuint (gt_drain (c), ==, 0);
-  g_assert_cmpuint (gt_drain (b), ==, filled);
+  g_assert_cmpuint (drained + gt_drain (b), ==, filled);
   g_object_unref (a);
   g_object_unref (b);
   g_object_unref (c);
   g_object_unref (e);
   alarm (0);
+}
+
+static void
+test_closed_waiting (void)
+{
+  closed_waiting (TRUE);
+}
+
+static void
+test_closed_waiting_reused_writable (void)
+{
+  closed_waiting (FALSE);
 }
 
 static void
@@ -1139,6 +1156,7 @@ static const GtTest tests[] = {
   { "/rule20/async/cancel-waiting", test_cancel_waiting },
   { "/rule20/async/closed-queued", test_closed_queued },
   { "/rule20/async/closed-waiting", test_closed_waiting },
+  { "/rule20/async/closed-waiting-fd-reused-writable", test_closed_waiting_reused_writable },
   { "/rule20/async/timeout", test_timeout },
   { "/rule20/async/kernel-error", test_kernel_error },
   { "/rule18/async/many-sockets", test_many_sockets },
