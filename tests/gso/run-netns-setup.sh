@@ -4,6 +4,7 @@
 #   ping   loopback up; ping sockets allowed for every group
 #   bfifo  also loopback MTU 1500 and a byte-limited queue: an htb class at
 #          10 Gbit/s whose leaf is bfifo with a limit of 30000 bytes
+#   pfifo  as bfifo, but the leaf counts packets: pfifo with a limit of 30
 #   tbf    also loopback MTU 1500 and tbf: 300 kbit/s, a 70000-byte bucket,
 #          a 30000-byte queue (the test replaces it to refill the bucket)
 # Skips (77) only where network namespaces cannot be made (not root, no
@@ -23,6 +24,12 @@ GSEND_TEST_NETNS_SETUP=$setup exec unshare -n sh -c '
       tc qdisc add dev lo root handle 1: htb default 10
       tc class add dev lo parent 1: classid 1:10 htb rate 10gbit
       tc qdisc add dev lo parent 1:10 bfifo limit 30000
+      ;;
+    pfifo)
+      ip link set lo mtu 1500
+      tc qdisc add dev lo root handle 1: htb default 10
+      tc class add dev lo parent 1: classid 1:10 htb rate 10gbit
+      tc qdisc add dev lo parent 1:10 pfifo limit 30
       ;;
     tbf)
       ip link set lo mtu 1500

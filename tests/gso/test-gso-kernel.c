@@ -489,6 +489,51 @@ test_bfifo (void)
     g_assert_cmpuint (got[DEFAULT], ==, got[GIO]);
 }
 
+/* The packet-counted twin of the bfifo case (run-netns-setup.sh pfifo: the
+ * same htb class, its leaf a pfifo of 30 packets): a segmented send is one
+ * packet to such a queue, so gsend's coalesced 64 × 1000 bytes at the
+ * default cap arrive whole, as GIO's 64 sends do; no cap is needed. */
+static void
+test_pfifo (void)
+{
+  guint got[2], offered = 0;
+  int way;
+
+  if (!netns_is ("pfifo"))
+    {
+      g_test_skip ("needs run-netns-setup.sh pfifo (a packet-limited queue in a namespace of the test's own)");
+      return;
+    }
+  for (way = 0; way < 2; way++)
+    {
+      GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
+      GSocket *tx = gt_udp_socket (G_SOCKET_FAMILY_IPV4);
+      GSocketAddress *to = gt_local_addr (rx);
+      Batch *b = batch_new (64, 1000, to);
+      GError *error = NULL;
+      gint r;
+
+      rec_start (g_socket_get_fd (tx));
+      r = way == 0 ? g_socket_send_messages (tx, b->msgs, 64, 0, NULL, &error)
+                   : gsend_socket_send_messages (tx, b->msgs, 64, 0, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (r, ==, 64);
+      got[way] = recv_count (g_socket_get_fd (rx), 64, NULL, NULL);
+      if (way == 1)
+        offered = rec_count ();
+      g_test_message ("%s: %u of 64 received, %u segmented headers offered (cap %u)", way == 0 ? "GIO" : "gsend",
+                      got[way], rec_count (), gsend_socket_get_gso_max_bytes (tx));
+      batch_free (b);
+      g_object_unref (to);
+      g_object_unref (rx);
+      g_object_unref (tx);
+    }
+  g_assert_cmpuint (got[0], ==, 64);
+  g_assert_cmpuint (got[1], ==, got[0]);
+  /* And it was coalesced: the case is not the plain one in disguise. */
+  g_assert_cmpuint (offered, ==, gso_env_off ? 0 : 1);
+}
+
 /* In a namespace whose loopback (MTU 1500) goes through tbf with a large
  * bucket (70000 bytes), a slow rate (300 kbit/s) and a queue of 30000 bytes
  * (run-netns-setup.sh tbf): the bucket is refilled (the qdisc replaced) and
@@ -721,6 +766,7 @@ static const GtTest tests[] = {
   { "/gso-kernel/queue/max-bytes-setting", test_max_bytes_setting },
   { "/gso-kernel/queue/max-bytes-runs", test_max_bytes_runs },
   { "/gso-kernel/queue/bfifo", test_bfifo },
+  { "/gso-kernel/queue/pfifo", test_pfifo },
   { "/gso-kernel/shaped/tbf", test_tbf },
   { "/gso-kernel/errqueue/tx-timestamps-ipv4", test_tx_timestamps_v4 },
   { "/gso-kernel/errqueue/tx-timestamps-ipv6", test_tx_timestamps_v6 },
