@@ -437,6 +437,22 @@ test_closed_queued (void)
 
 /* Closed while the call waits for room; a new pair made right after gets
  * the old fd number, and nothing may reach it. */
+/* A full AF_UNIX pair (*a, *b) with one async send of one datagram
+ * waiting for room on *a; returns how many datagrams fill the queue. */
+static guint
+queue_one_waiting (GSocket **a, GSocket **b, Rec *rec)
+{
+  test_watchdog_arm (10);
+  gt_unix_pair (SOCK_DGRAM, a, b);
+  guint filled = gt_fill_queue (*a, 512);
+  GBytes *d = seq_bytes (7, 512);
+  gsend_socket_send_datagrams_async (*a, NULL, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, rec);
+  g_bytes_unref (d);
+  spin (NULL, 30);
+  g_assert_false (rec->called);
+  return filled;
+}
+
 /* A send waiting for room when its socket is closed and the fd number is
  * taken at once by a new, unrelated socket pair. With @new_full the new
  * socket is full too, so no poll on that number can wake the driver, only
@@ -446,17 +462,10 @@ test_closed_queued (void)
 static void
 closed_waiting (gboolean new_full)
 {
-  test_watchdog_arm (10);
   GSocket *a, *b;
-  gt_unix_pair (SOCK_DGRAM, &a, &b);
-  int old_fd = g_socket_get_fd (a);
-  guint filled = gt_fill_queue (a, 512);
   Rec rec = { 0 };
-  GBytes *d = seq_bytes (7, 512);
-  gsend_socket_send_datagrams_async (a, NULL, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_done, &rec);
-  g_bytes_unref (d);
-  spin (NULL, 30);
-  g_assert_false (rec.called);
+  guint filled = queue_one_waiting (&a, &b, &rec);
+  int old_fd = g_socket_get_fd (a);
   g_assert_true (g_socket_close (a, NULL));
   GSocket *c, *e;
   gt_unix_pair (SOCK_DGRAM, &c, &e);
@@ -487,6 +496,47 @@ static void
 test_closed_waiting_reused_writable (void)
 {
   closed_waiting (FALSE);
+}
+
+/* The same close, from another thread while this one sleeps in its main
+ * context: the closing thread takes the fd number for a new pair and fills
+ * it, so nothing ever polls ready and only the driver's own look at the
+ * socket can end the call. */
+typedef struct
+{
+  GSocket *socket;
+  GSocket *c, *e;
+  guint c_filled;
+} Closer;
+
+static gpointer
+close_and_reuse (gpointer data)
+{
+  Closer *cl = data;
+  g_usleep (100 * 1000);
+  g_assert_true (g_socket_close (cl->socket, NULL));
+  gt_unix_pair (SOCK_DGRAM, &cl->c, &cl->e);
+  cl->c_filled = gt_fill_queue (cl->c, 512);
+  return NULL;
+}
+
+static void
+test_closed_waiting_other_thread (void)
+{
+  GSocket *a, *b;
+  Rec rec = { 0 };
+  guint filled = queue_one_waiting (&a, &b, &rec);
+  Closer cl = { a, NULL, NULL, 0 };
+  GThread *t = g_thread_new ("closer", close_and_reuse, &cl);
+  run_until_called (NULL, &rec, 1);
+  g_thread_join (t);
+  g_assert_cmpint (rec.result, ==, -1);
+  gt_assert_error_clear (rec.error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_assert_cmpuint (gt_drain (cl.e), ==, cl.c_filled);
+  g_assert_cmpuint (gt_drain (b), ==, filled);
+  g_object_unref (cl.c);
+  g_object_unref (cl.e);
+  pair_close (a, b);
 }
 
 static void
@@ -1157,6 +1207,7 @@ static const GtTest tests[] = {
   { "/rule20/async/closed-queued", test_closed_queued },
   { "/rule20/async/closed-waiting", test_closed_waiting },
   { "/rule20/async/closed-waiting-fd-reused-writable", test_closed_waiting_reused_writable },
+  { "/rule20/async/closed-waiting-other-thread", test_closed_waiting_other_thread },
   { "/rule20/async/timeout", test_timeout },
   { "/rule20/async/kernel-error", test_kernel_error },
   { "/rule18/async/many-sockets", test_many_sockets },

@@ -15,7 +15,9 @@
 //!   context whose own calls are done drops its driver.
 //! - When the socket is full the driver waits for `G_IO_OUT` on the
 //!   socket's fd, for the earliest deadline (sockets with a timeout) and,
-//!   through child sources, for the calls' cancellables.
+//!   through child sources, for the calls' cancellables; its `prepare`
+//!   looks whether the socket was closed, and asks the context to come
+//!   back within a second so that a close from another thread is seen.
 //! - Each call completes when all of its datagrams are sent, or by the
 //!   count-or-error rule: cancelled, timed out, closed socket, kernel
 //!   error. Completion drops the call's references, then returns the
@@ -188,13 +190,21 @@ unsafe fn queue_of_driver<'a>(source: *mut glib::GSource) -> &'a Queue {
     unsafe { &*(*(source as *mut Driver)).queue }
 }
 
+/// How often, in milliseconds, a driver waiting for room looks whether its
+/// socket was closed by another thread (which wakes no poll).
+const CLOSE_CHECK_MS: c_int = 1000;
+
 unsafe extern "C" fn driver_prepare(source: *mut glib::GSource, timeout: *mut c_int) -> glib::gboolean {
     // SAFETY: GLib passes our source and a valid out location.
     unsafe {
-        *timeout = -1;
         // A socket closed while the driver waits has no fd left to wake
         // it: GLib prepares every source on each iteration, so this is
-        // where the close is seen.
+        // where the close is seen. A close from another thread wakes
+        // nothing, and the fd number may already belong to a socket that
+        // never becomes writable: the context comes back here at least
+        // once a second while a send waits. (A driver exists only while
+        // calls are pending; with room it is ready at once.)
+        *timeout = CLOSE_CHECK_MS;
         gio::g_socket_is_closed(queue_of_driver(source).socket)
     }
 }
