@@ -6,6 +6,8 @@
 #
 # usage: scripts/glib-build.sh [DEBIAN-VERSION...]
 #   default versions: the ones in GLIB_VERSIONS below.
+#   The last line of output is "glib-build: ready VERSION..." (the
+#   versions built or found cached, in order): the matrix reads it.
 #
 # Environment:
 #   GSEND_GLIB_CACHE  where sources, builds and prefixes go
@@ -110,7 +112,7 @@ meson_for() {
   fi
   local venv=$cache/venv-meson-$PYPI_MESON
   if [ ! -x "$venv/bin/meson" ]; then
-    echo "glib-build: GLib needs meson >= $need (system: $sysver): meson $PYPI_MESON from PyPI into $venv" >&2
+    echo "glib-build: meson >= $need needed (system: $sysver): meson $PYPI_MESON from PyPI into $venv" >&2
     rm -rf "$venv"
     /usr/bin/python3 -m venv "$venv" >&2 || die "python3 -m venv failed (package python3-venv)"
     "$venv/bin/pip" install -q "meson==$PYPI_MESON" >&2 || die "pip install meson==$PYPI_MESON failed"
@@ -228,3 +230,6 @@ for v in "${GLIB_VERSIONS[@]}"; do
   build_one "$v"
 done
 echo "glib-build: cache $cache"
+# For scripts/glib-matrix.sh: the versions now ready, in order (Debian
+# versions contain no spaces).
+echo "glib-build: ready ${GLIB_VERSIONS[*]}"

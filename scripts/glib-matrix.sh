@@ -57,7 +57,13 @@ fi
 build_out=$(cat "$out/glib-build.log")
 echo "=== glib-matrix: GLib builds took $((SECONDS - t0)) s"
 cache=$(sed -n 's/^glib-build: cache //p' <<<"$build_out" | tail -n1)
-[ -n "${versions[*]}" ] || versions=($(sed -n 's/^glib-build: GLib \([^:]*\): .*/\1/p' <<<"$build_out" | awk '!seen[$0]++'))
+# The versions glib-build.sh made ready, from its one line for this
+# purpose (its other lines are for people and may change).
+read -r -a versions <<<"$(sed -n 's/^glib-build: ready //p' <<<"$build_out" | tail -n1)"
+if [ -z "$cache" ] || [ ${#versions[@]} = 0 ]; then
+  echo "glib-matrix: FAILED: scripts/glib-build.sh did not name its cache and the versions it made ready" >&2
+  exit 1
+fi
 
 report=$out/report.tsv
 printf 'glib\tsource\tloaded\tdirect_reads' > "$report.new"
