@@ -11,8 +11,8 @@
 //!
 //! ```text
 //! send ──▶ thread_scratch ──▶ plan ──▶ addrcache ──▶ sockaddr
-//!  │                          │  │  └──▶ control ──▶ cmsg
-//!  │                          │  └────────────────▶ cmsg
+//!  │                          │  │  └──▶ control ──▶ cmsg, grow
+//!  │                          │  └────────────────▶ cmsg, grow
 //!  │                          └───────────────────▶ sockaddr
 //!  ├──▶ plan
 //!  ├──▶ wait ──▶ sys ──▶ sockaddr
@@ -23,6 +23,8 @@
 //! - `cmsg`: the one control-message encoder (a leaf);
 //! - `sys` (crate-private): the system calls, errno, socket options;
 //!   [`sockopt`] hands the edge the one query it needs;
+//! - `grow` (crate-private): growing a scratch buffer without aborting
+//!   when memory is short (a leaf);
 //! - [`control`]: an aligned buffer for the user's `cmsghdr` blocks;
 //! - [`addrcache`]: native addresses remembered across calls;
 //! - [`plan`]: datagram descriptions → `mmsghdr` entries, with GSO runs
@@ -45,6 +47,7 @@ compile_error!("gsend is Linux-only: its engine uses sendmmsg(2), UDP_SEGMENT an
 pub mod addrcache;
 pub mod cmsg;
 pub mod control;
+mod grow;
 pub mod plan;
 pub mod send;
 pub mod sockaddr;

@@ -26,7 +26,8 @@ pub enum Failure<E> {
         /// The errno.
         errno: i32,
     },
-    /// The thread could not get the memory to plan a chunk.
+    /// The thread could not get the memory to plan message `index` (the
+    /// messages before it in its chunk were sent).
     NoSpace {
         /// First message not sent.
         index: usize,
@@ -187,6 +188,14 @@ fn stop_between_chunks(timeout: Timeout, waiter: &mut dyn Waiter, fd: RawFd) -> 
 /// 1024 messages before any of them is sent. `report(i, bytes)` is called for
 /// every message the kernel accepted.
 ///
+/// A describer that fails because the scratch space could not grow for
+/// message `i` ([`Scratch::ran_short`]; its error value is dropped, so it
+/// must own nothing) ends the chunk before `i`: the messages planned
+/// before it are sent as usual, and the send ends with
+/// [`Failure::NoSpace`] at `i` (a caller following GIO's rules reports the
+/// count if some went out). So does a chunk whose memory cannot be
+/// reserved. Either way the planning buffers are given back.
+///
 /// `req.fd` is used until the first wait or interrupted system call; after
 /// each of those the descriptor comes from [`Waiter::current_fd`], and a
 /// closed socket ends the send ([`Stop::Closed`]). Before every chunk after
@@ -240,10 +249,21 @@ pub fn send<E>(
         let mut i = start;
         while i < end {
             if let Err(error) = describe(i, s) {
+                if s.ran_short() {
+                    // Memory ran out for message `i`, of which nothing
+                    // was added: the chunk ends before it.
+                    drop(error);
+                    break;
+                }
                 out.failure = Some(Failure::Describe { index: i, error });
                 return out;
             }
             i = (start + s.messages()).max(i + 1);
+        }
+        let end = if s.ran_short() { cut_short(s, start) } else { end };
+        if end == start {
+            // Short of memory for the chunk's first message.
+            return out_of_memory(s, out, start);
         }
         s.plan();
         if gso.enabled && !options_checked && s.has_runs() {
@@ -337,8 +357,28 @@ pub fn send<E>(
         if s.has_runs() {
             s.stats.0.gso_datagrams.fetch_add(s.run_messages(end - start) as u64, relaxed);
         }
+        if s.ran_short() {
+            return out_of_memory(s, out, end);
+        }
         start = end;
     }
+    out
+}
+
+/// Where a chunk cut short for lack of memory ends (see [`send`]).
+#[cold]
+#[inline(never)]
+fn cut_short(s: &Scratch, start: usize) -> usize {
+    start + s.messages()
+}
+
+/// Ends a send whose message `index` could not be planned for lack of
+/// memory (what came before it was sent): the planning buffers are given
+/// back, so that the failure can be reported.
+#[cold]
+fn out_of_memory<E>(s: &mut Scratch, mut out: Outcome<E>, index: usize) -> Outcome<E> {
+    s.release();
+    out.failure = Some(Failure::NoSpace { index });
     out
 }
 
@@ -826,6 +866,65 @@ mod tests {
         assert_eq!(out.failure, Some(Failure::Wait { index: CHUNK, stop: Stop::TimedOut }));
         w.drain();
         assert_eq!(w.received, CHUNK);
+    }
+
+    /// Sends `n` one-byte datagrams (message `i` carries byte `i % 251`)
+    /// whose describer fails at message `short` for lack of memory (its
+    /// control data cannot grow); returns the outcome, the messages
+    /// reported sent and the bytes that arrived.
+    fn send_running_short(n: usize, short: usize) -> (Outcome<()>, Vec<usize>, Vec<u8>) {
+        let (a, b) = dgram_pair();
+        let bytes: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        let iovs: Vec<libc::iovec> =
+            (0..n).map(|i| libc::iovec { iov_base: bytes[i..].as_ptr() as *mut _, iov_len: 1 }).collect();
+        let req = SendRequest { fd: a.as_raw_fd(), n, flags: 0, timeout: Timeout::Block(None), gso: GsoPolicy::OFF };
+        let mut w = FakeWaiter::new(&b);
+        let mut reported = Vec::new();
+        let mut got = Vec::new();
+        let out = with_scratch(|s| {
+            s.stats = fresh_counters();
+            let out = send(
+                s,
+                &req,
+                &mut w,
+                |i, s| {
+                    if i == short {
+                        // Control data for this message, which cannot grow.
+                        let room = s.control.heap_bytes() + 1;
+                        crate::grow::refused_in(|| s.push_cmsg(libc::SOL_SOCKET, libc::SCM_RIGHTS, room)).ok_or(())?;
+                    }
+                    // SAFETY: `iovs` outlives the send.
+                    unsafe { s.push(Message { dest: Dest::Connected, iov: &iovs[i..i + 1], control: None, len: 1 }) };
+                    Ok(())
+                },
+                |i, _| reported.push(i),
+            );
+            assert_eq!(s.heap_bytes(), 0, "the planning buffers are given back");
+            out
+        });
+        // What the waiter drained arrived too: only its count is known, and
+        // it drains only datagrams in order, before the rest.
+        got.extend(std::iter::repeat_n(None, w.received));
+        got.extend(recv_all(&b).into_iter().map(|d| Some(d[0])));
+        let arrived = got.iter().enumerate().map(|(i, d)| d.unwrap_or((i % 251) as u8)).collect();
+        (out, reported, arrived)
+    }
+
+    #[test]
+    fn running_short_mid_chunk_sends_what_came_before() {
+        for short in [0, 5, CHUNK - 1, CHUNK, CHUNK + 3] {
+            let (out, reported, arrived) = send_running_short(CHUNK + 10, short);
+            assert_eq!(out.sent, short, "short at {short}");
+            assert_eq!(out.failure, Some(Failure::NoSpace { index: short }));
+            assert_eq!(reported, (0..short).collect::<Vec<_>>());
+            assert_eq!(arrived, (0..short).map(|i| (i % 251) as u8).collect::<Vec<_>>());
+        }
+        // (A failure of another kind stays the describer's, its chunk
+        // unsent: `describe_error_stops_before_sending`.)
+        let (a, b) = dgram_pair();
+        // The thread's scratch space works on after giving its memory back.
+        let (out, _) = send_payloads(&a, &[vec![1], vec![2]], Timeout::NonBlocking);
+        assert_eq!((out.sent, recv_all(&b)), (2, vec![vec![1], vec![2]]));
     }
 
     #[test]

@@ -383,7 +383,7 @@ fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize
             let start = s.control.len();
             let mut first = None;
             for (level, ty, data) in &m.control {
-                let (off, data_off) = s.control.push_cmsg(*level, *ty, data.len());
+                let (off, data_off) = s.control.push_cmsg(*level, *ty, data.len()).expect("memory");
                 s.control.bytes_mut()[data_off..data_off + data.len()].copy_from_slice(data);
                 first.get_or_insert(off);
             }
@@ -407,7 +407,7 @@ fn plan_chunk(s: &mut Scratch, c: &Case, from: usize, count: usize, limit: usize
         assert!(s.room() > 0);
         let message = Message { dest, iov: vectors.of(i), control, len: m.len };
         if matches!(c.mode, Mode::PushCopied) {
-            s.push_copied(message);
+            assert!(s.push_copied(message), "memory");
         } else {
             // SAFETY: `vectors` outlives the plan.
             unsafe { s.push(message) };
@@ -807,7 +807,7 @@ fn send_case(seed: u64) -> (usize, bool) {
             } else {
                 let mut first = None;
                 for (level, ty, data) in &m.control {
-                    let (off, d) = s.control.push_cmsg(*level, *ty, data.len());
+                    let (off, d) = s.control.push_cmsg(*level, *ty, data.len()).expect("memory");
                     s.control.bytes_mut()[d..d + data.len()].copy_from_slice(data);
                     first.get_or_insert(off);
                 }
@@ -816,7 +816,7 @@ fn send_case(seed: u64) -> (usize, bool) {
             };
             let message = Message { dest, iov: vectors.of(i), control, len: m.len };
             if matches!(c.mode, Mode::PushCopied) {
-                s.push_copied(message);
+                assert!(s.push_copied(message), "memory");
             } else {
                 // SAFETY: `vectors` outlives the send.
                 unsafe { s.push(message) };

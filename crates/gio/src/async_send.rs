@@ -30,7 +30,7 @@
 //! then a main context's lock (taken inside GLib's source calls).
 
 use std::collections::VecDeque;
-use std::ffi::{c_int, c_uint, c_void};
+use std::ffi::{c_int, c_uint};
 use std::ptr::null_mut;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -466,7 +466,6 @@ unsafe fn send_head(
     }
     let n = n.min(*budget);
     let mut error: *mut GError = null_mut();
-    let mut iov = libc::iovec { iov_base: null_mut(), iov_len: 0 };
     let span_of = |i: usize| &spans[spans.partition_point(|s| s.start <= i) - 1];
     // SAFETY: the spans' pointers are the calls' own (owned references or
     // the caller's arrays, alive until completion); error is a valid,
@@ -485,19 +484,7 @@ unsafe fn send_head(
                 let k = sp.first + (i - sp.start);
                 match sp.what {
                     SpanKind::Datagrams { address, bytes } => {
-                        let mut len = 0usize;
-                        let data = glib::g_bytes_get_data(*bytes.add(k), &mut len);
-                        iov.iov_base = data as *mut c_void;
-                        iov.iov_len = len;
-                        let dest = message::dest_of(s, memo, address)?;
-                        // The one vector is rewritten for every datagram: copied.
-                        s.push_copied(gsend_engine::Message {
-                            dest,
-                            iov: std::slice::from_ref(&iov),
-                            control: None,
-                            len,
-                        });
-                        Ok(())
+                        message::describe_datagram(s, memo, address, *bytes.add(k))
                     }
                     SpanKind::Messages { messages } => message::describe(s, memo, &*messages.add(k)),
                 }

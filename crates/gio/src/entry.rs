@@ -585,7 +585,6 @@ pub unsafe extern "C" fn socket_send_datagrams<E: Exports>(
             return_val_if_fail!(style, -1, "address == NULL || G_IS_SOCKET_ADDRESS (address)" =>
                 address.is_null() || is_a(address.cast(), gio::g_socket_address_get_type()));
             return_val_if_fail!(style, -1, "datagrams[i] != NULL" => (0..n).all(|i| !(*datagrams.add(i)).is_null()));
-            let mut iov = libc::iovec { iov_base: std::ptr::null_mut(), iov_len: 0 };
             let res = run(
                 socket,
                 n,
@@ -594,16 +593,7 @@ pub unsafe extern "C" fn socket_send_datagrams<E: Exports>(
                 cancellable,
                 error,
                 style,
-                |i, s, memo| {
-                    let mut len = 0usize;
-                    let data = glib::g_bytes_get_data(*datagrams.add(i), &mut len);
-                    iov.iov_base = data as *mut libc::c_void;
-                    iov.iov_len = len;
-                    let dest = message::dest_of(s, memo, address)?;
-                    // The one vector is rewritten for every datagram: copied.
-                    s.push_copied(gsend_engine::Message { dest, iov: std::slice::from_ref(&iov), control: None, len });
-                    Ok(())
-                },
+                |i, s, memo| message::describe_datagram(s, memo, address, *datagrams.add(i)),
                 |_, _| {},
             );
             match res {

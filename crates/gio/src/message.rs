@@ -185,7 +185,8 @@ pub unsafe fn control_of(
         if size > MAX_CONTROL || s.control.len() > MAX_CONTROL * 4 {
             return Err(DescribeError::Invalid("Control message too large"));
         }
-        let (off, data) = s.control.push_cmsg(level, kind, size);
+        // Memory short: the engine ends the chunk before this message.
+        let (off, data) = s.push_cmsg(level, kind, size).ok_or(DescribeError::NoSpace)?;
         first.get_or_insert(off);
         let ptr = s.control.ptr_at(data);
         // SAFETY: push_cmsg reserved `size` zeroed bytes at `data`.
@@ -214,6 +215,33 @@ pub unsafe fn describe(s: &mut Scratch, memo: &mut AddrMemo, m: &gio::GOutputMes
     // SAFETY: the caller's vectors stay valid for the whole call (GIO's
     // contract), so until the chunk is sent.
     unsafe { s.push(Message { dest, iov, control, len }) };
+    Ok(())
+}
+
+/// Adds one datagram of a `GBytes` to `address` (NULL: the connected
+/// peer).
+///
+/// # Safety
+/// `bytes` is a GBytes whose data stays until the chunk is sent;
+/// `address` as for [`dest_of`].
+#[inline(always)]
+pub unsafe fn describe_datagram(
+    s: &mut Scratch,
+    memo: &mut AddrMemo,
+    address: *mut gio::GSocketAddress,
+    bytes: *mut glib::GBytes,
+) -> Result<(), DescribeError> {
+    let mut len = 0usize;
+    // SAFETY: per the contract.
+    let data = unsafe { glib::g_bytes_get_data(bytes, &mut len) };
+    let iov = libc::iovec { iov_base: data as *mut libc::c_void, iov_len: len };
+    // SAFETY: per the contract.
+    let dest = unsafe { dest_of(s, memo, address)? };
+    // The vector lives no longer than this call: copied (memory short:
+    // the engine ends the chunk before this datagram).
+    if !s.push_copied(Message { dest, iov: std::slice::from_ref(&iov), control: None, len }) {
+        return Err(DescribeError::NoSpace);
+    }
     Ok(())
 }
 

@@ -56,7 +56,9 @@ pub(super) fn same_addr(addrs: &[SockAddr], cache: &AddrCache, run: &Run, a: u32
 }
 
 impl Scratch {
-    /// Stores a native address and returns its destination handle.
+    /// Stores a native address and returns its destination handle. For
+    /// tests: it ends the process if memory is short, where
+    /// [`Scratch::addr_slot`], which the send path uses, does not.
     pub fn push_addr(&mut self, addr: SockAddr) -> Dest {
         self.addrs.push(addr);
         Dest::Addr((self.addrs.len() - 1) as u32)
@@ -71,11 +73,14 @@ impl Scratch {
     }
 
     /// A slot for an address the caller fills in place; returns its handle
-    /// and the slot, or `None` if the memory for it cannot be had.
+    /// and the slot, or `None` if the memory for it cannot be had (see
+    /// [`Scratch::ran_short`]).
     pub fn addr_slot(&mut self) -> Option<(Dest, &mut SockAddr)> {
         // Headers point into `addrs` by offset until `plan` (see
         // `addrs_base`): growing it here is fine.
-        self.addrs.try_reserve(1).ok()?;
+        if !crate::grow::reserve(&mut self.addrs, 1) {
+            return self.short_of_memory();
+        }
         self.addrs.push(SockAddr::default());
         let i = self.addrs.len() - 1;
         Some((Dest::Addr(i as u32), &mut self.addrs[i]))

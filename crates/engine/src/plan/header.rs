@@ -104,6 +104,12 @@ impl Scratch {
     }
 
     /// Gives run `k` its `UDP_SEGMENT` block.
+    ///
+    /// Never allocates in a send: a run has two messages or more, so a
+    /// chunk has at most `CHUNK / 2` of them, and
+    /// [`Scratch::try_reserve_chunk`] reserved a block more than that.
+    /// (A planner that did not reserve, in unit tests, grows here, moving
+    /// the headers' pointers along.)
     pub(super) fn attach_segment(&mut self, k: usize) {
         let slot = self.segs.len();
         let moves = slot == self.segs.capacity();
@@ -125,14 +131,25 @@ impl Scratch {
     }
 
     /// Makes room for `n` more copied vectors, moving the headers that point
-    /// into the copy if it moves.
-    pub(super) fn reserve_iov(&mut self, n: usize) {
+    /// into the copy if it moves; false if the memory cannot be had (the
+    /// copy is left as it was).
+    #[inline]
+    #[must_use]
+    pub(super) fn reserve_iov(&mut self, n: usize) -> bool {
         if self.iov.capacity() - self.iov.len() >= n {
-            return;
+            return true;
         }
+        self.grow_iov(n)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow_iov(&mut self, n: usize) -> bool {
         let old = self.iov.as_ptr() as usize;
         let old_bytes = self.iov.len() * std::mem::size_of::<libc::iovec>();
-        self.iov.reserve(n.max(CHUNK));
+        if !crate::grow::reserve(&mut self.iov, n.max(CHUNK)) && !crate::grow::reserve(&mut self.iov, n) {
+            return false;
+        }
         let new = self.iov.as_mut_ptr();
         if new as usize != old {
             for h in &mut self.hdrs {
@@ -142,6 +159,7 @@ impl Scratch {
                 }
             }
         }
+        true
     }
 
     /// Points the headers at the addresses and control data again if their
@@ -201,7 +219,7 @@ mod tests {
         for i in 0..600u16 {
             let d = s.push_addr(addr(1000 + i));
             let control = if i % 2 == 0 {
-                let (off, _) = s.control.push_cmsg(1, 1, 100);
+                let (off, _) = s.control.push_cmsg(1, 1, 100).expect("memory");
                 Some((off, s.control.len() - off))
             } else {
                 None

@@ -23,6 +23,16 @@
 //! at once, addresses and control data before the chunk is sent, in
 //! [`Scratch::plan`]).
 //!
+//! Memory: what a chunk of [`CHUNK`] messages needs in any case (headers,
+//! entries, segment blocks, [`CHUNK`] copied vectors) is reserved before the
+//! chunk, fallibly ([`Scratch::try_reserve_chunk`]); splitting a run takes
+//! no memory. What depends on the messages grows while they are pushed,
+//! fallibly too (`crate::grow`): addresses, control data, vectors copied
+//! beyond the first [`CHUNK`]. A vector copy that would only have let a
+//! message join a run is skipped (the message gets a header of its own); a
+//! message that cannot be planned without the memory is not added, and
+//! [`Scratch::ran_short`] tells the send loop to end the chunk before it.
+//!
 //! The planner is split by concern; every part adds its own `impl Scratch`
 //! block and unit tests:
 //! - this file: the types (`Dest`, `Message`, `GsoPolicy`, `Entry`, `Run`,
@@ -193,9 +203,6 @@ pub struct Scratch {
     /// them were last known good (see [`Scratch::plan`]).
     addrs_base: usize,
     control_base: usize,
-    /// Spare space for splitting runs (kept to avoid allocating).
-    spare_entries: Vec<Entry>,
-    spare_hdrs: Vec<libc::mmsghdr>,
     /// Native addresses remembered across calls (see `addrcache`).
     pub cache: AddrCache,
     /// Most messages this chunk may hold.
@@ -209,6 +216,9 @@ pub struct Scratch {
     /// What the sends of this thread noted for debug messages, until the
     /// edge takes it (see [`crate::stats::Notes`]).
     pub notes: crate::stats::Notes,
+    /// Memory ran out for a message of this chunk (see
+    /// [`Scratch::ran_short`]).
+    short: bool,
 }
 
 impl Scratch {
@@ -240,6 +250,7 @@ impl Scratch {
         self.control_base = self.control.base() as usize;
         self.limit = CHUNK;
         self.runs_undone = false;
+        self.short = false;
         self.cache.begin_epoch();
     }
 
@@ -263,10 +274,67 @@ impl Scratch {
         self.entries.clear();
         self.segs.clear();
         self.iov.clear();
-        self.entries.try_reserve_exact(CHUNK).is_ok()
+        // A segment block per run of two messages or more: at most half
+        // the chunk's messages (`push_uniform` asks for one more).
+        let got = self.entries.try_reserve_exact(CHUNK).is_ok()
             && self.segs.try_reserve_exact(CHUNK / 2 + 1).is_ok()
             && self.iov.try_reserve_exact(CHUNK).is_ok()
-            && self.hdrs.try_reserve_exact(CHUNK).is_ok()
+            && self.hdrs.try_reserve_exact(CHUNK).is_ok();
+        if !got {
+            // What was had is of no use without the rest: given back, so
+            // that the failure can still be reported.
+            self.release();
+        }
+        got
+    }
+
+    /// Gives back the memory the planning buffers hold (not the address
+    /// cache): done when a send ends for lack of memory, so that reporting
+    /// it (GLib allocates the error) and whatever the program does next
+    /// have it. The next chunk reserves it again.
+    #[cold]
+    pub fn release(&mut self) {
+        // An empty chunk, as `begin_with` leaves it (which would reserve).
+        self.addrs = Vec::new();
+        self.control = ControlBuf::default();
+        self.iov = Vec::new();
+        self.segs = Vec::new();
+        self.entries = Vec::new();
+        self.hdrs = Vec::new();
+        self.n_msgs = 0;
+        self.gso = GsoPolicy::OFF;
+        self.run = Run::default();
+        self.addrs_base = self.addrs.as_ptr() as usize;
+        self.control_base = self.control.base() as usize;
+        self.runs_undone = false;
+    }
+
+    /// Whether memory ran out for a message of this chunk: a describer
+    /// that then fails has added nothing of the message (the scratch
+    /// functions that grow a buffer add a message whole or not at all), and
+    /// the chunk ends before it (see [`crate::send()`]).
+    #[inline]
+    pub fn ran_short(&self) -> bool {
+        self.short
+    }
+
+    /// Notes that memory ran out for the message being pushed (see
+    /// [`Scratch::ran_short`]); always `None`, for `?`.
+    #[cold]
+    pub(crate) fn short_of_memory<T>(&mut self) -> Option<T> {
+        self.short = true;
+        None
+    }
+
+    /// Appends one control message of `data_len` bytes to the chunk's
+    /// control data (see [`ControlBuf::push_cmsg`]): the offsets of its
+    /// header and of its data, or `None` if the buffer cannot grow (see
+    /// [`Scratch::ran_short`]).
+    pub fn push_cmsg(&mut self, level: i32, ty: i32, data_len: usize) -> Option<(usize, usize)> {
+        match self.control.push_cmsg(level, ty, data_len) {
+            Some(at) => Some(at),
+            None => self.short_of_memory(),
+        }
     }
 
     /// Sets how many messages this chunk may hold (at most [`CHUNK`]).
@@ -287,8 +355,6 @@ impl Scratch {
             + bytes(&self.segs)
             + bytes(&self.entries)
             + bytes(&self.hdrs)
-            + bytes(&self.spare_entries)
-            + bytes(&self.spare_hdrs)
             + self.cache.heap_bytes()
     }
 

@@ -10,20 +10,40 @@ impl Scratch {
     /// where each message's bytes are complete (a zero-length vector at a
     /// cut may go to either side: it sends nothing); the pieces stay where
     /// the run's vectors are.
+    ///
+    /// Done in place, without allocating: the entries end up one per
+    /// message at most, within the capacity reserved for a chunk's
+    /// messages, and are rewritten from the last back, each moving to a
+    /// place at or after its own, so that none is overwritten before it is
+    /// read.
+    #[cold]
+    #[inline(never)]
     pub(super) fn split_range(&mut self, from: usize, to: usize) {
         self.runs_undone = true;
-        let mut es = std::mem::take(&mut self.spare_entries);
-        let mut hs = std::mem::take(&mut self.spare_hdrs);
-        es.clear();
-        hs.clear();
-        es.extend(self.entries.drain(from..));
-        hs.extend(self.hdrs.drain(from..));
-        for (idx, (e, h)) in es.iter().zip(hs.iter()).enumerate() {
-            if e.count == 1 || from + idx >= to {
-                self.entries.push(*e);
-                self.hdrs.push(*h);
+        self.run.open = false;
+        let old_len = self.entries.len();
+        let to = to.min(old_len);
+        let extra: usize = self.entries[from.min(to)..to].iter().map(|e| e.count - 1).sum();
+        if extra == 0 {
+            return;
+        }
+        let new_len = old_len + extra;
+        debug_assert!(new_len <= self.n_msgs && new_len <= self.entries.capacity() && new_len <= self.hdrs.capacity());
+        let blank = self.entries[from];
+        self.entries.resize(new_len, blank);
+        self.hdrs.resize(new_len, EMPTY_HDR);
+        // Entries `from..=r` are still where they were; those after `r`
+        // were moved to `w..`.
+        let mut w = new_len;
+        for r in (from..old_len).rev() {
+            let (e, h) = (self.entries[r], self.hdrs[r]);
+            if e.count == 1 || r >= to {
+                w -= 1;
+                self.entries[w] = e;
+                self.hdrs[w] = h;
                 continue;
             }
+            w -= e.count;
             let base = h.msg_hdr.msg_iov;
             let end = h.msg_hdr.msg_iovlen;
             // SAFETY: the run's header, written by this planner.
@@ -41,14 +61,8 @@ impl Scratch {
                         v += 1;
                     }
                 }
-                self.entries.push(Entry {
-                    first: e.first + j,
-                    count: 1,
-                    seg: len,
-                    total: len,
-                    dest: e.dest,
-                    ctl: NO_CTL,
-                });
+                self.entries[w + j] =
+                    Entry { first: e.first + j, count: 1, seg: len, total: len, dest: e.dest, ctl: NO_CTL };
                 let mut one = EMPTY_HDR;
                 one.msg_hdr.msg_name = h.msg_hdr.msg_name;
                 one.msg_hdr.msg_namelen = h.msg_hdr.msg_namelen;
@@ -56,12 +70,10 @@ impl Scratch {
                     one.msg_hdr.msg_iov = base.wrapping_add(start);
                     one.msg_hdr.msg_iovlen = v - start;
                 }
-                self.hdrs.push(one);
+                self.hdrs[w + j] = one;
             }
         }
-        self.run.open = false;
-        self.spare_entries = es;
-        self.spare_hdrs = hs;
+        debug_assert_eq!(w, from);
     }
 
     /// Re-plans entry `k` alone without GSO (the kernel could not take that
@@ -127,6 +139,41 @@ mod tests {
             }
             // Plain headers report what the kernel wrote (nothing yet: zero).
             assert_eq!(got.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        }
+    }
+
+    #[test]
+    fn splitting_takes_no_memory_and_gives_the_plain_plan() {
+        // A full chunk of runs of every length, single messages between
+        // them (a longer one starts a new run, an empty one stays alone).
+        let lens: Vec<usize> = (0..CHUNK).map(|i| [100, 100, 100, 0, 100, 200, 200, 50][i % 8] + i / 64).collect();
+        let v: Vec<libc::iovec> = lens.iter().enumerate().map(|(i, &l)| iov(0x1000 * (i + 1), l)).collect();
+        let plain = {
+            let mut s = Scratch::default();
+            s.begin();
+            push_each(&mut s, Dest::Connected, &v);
+            s.plan();
+            (0..CHUNK).map(|k| s.view().header(k)).collect::<Vec<_>>()
+        };
+        for from in [0, 1, 7, 100] {
+            let mut s = Scratch::default();
+            assert!(s.try_reserve_chunk());
+            s.begin_with(GsoPolicy::UDP);
+            push_each(&mut s, Dest::Connected, &v);
+            s.plan();
+            let before = shape(&s);
+            assert!(before.len() < CHUNK / 2, "mostly runs");
+            let held = s.heap_bytes();
+            crate::grow::refused_in(|| s.replan_plain(from));
+            assert_eq!(s.heap_bytes(), held, "split in place");
+            let p = s.view();
+            // The entries before `from` kept, one per message after.
+            let first_split = before[from].0;
+            assert_eq!(p.len(), from + (CHUNK - first_split));
+            assert_eq!(&before[..from], &shape(&s)[..from]);
+            for k in from..p.len() {
+                assert_eq!(p.header(k), plain[first_split + k - from], "from {from}, header {k}");
+            }
         }
     }
 

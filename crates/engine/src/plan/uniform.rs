@@ -12,7 +12,8 @@ impl Scratch {
     /// `last` bytes. The plan is the same as pushing them one by one, for
     /// a fraction of the work: runs are cut by arithmetic, not message by
     /// message. Returns false, adding nothing, when the chunk is not empty,
-    /// does not coalesce, has no room for `n`, or the sizes do not make runs
+    /// does not coalesce, has no room for `n`, cannot have the memory for
+    /// its segment blocks, or the sizes do not make runs
     /// (`0 < last <= seg`, at least two segments per run): push them one by
     /// one then.
     ///
@@ -42,8 +43,11 @@ impl Scratch {
             return false;
         }
         // At most one segment block per two messages; headers point at
-        // them, so they must not move while runs are added.
-        self.segs.reserve(n / 2 + 1);
+        // them, so they must not move while runs are added. (Reserved with
+        // the chunk in a send; a refusal means pushing them one by one.)
+        if !crate::grow::reserve(&mut self.segs, n / 2 + 1) {
+            return false;
+        }
         let code = dest_code(dest);
         let (name, namelen, head) = if code == CONNECTED {
             (std::ptr::null_mut(), 0, 0)
@@ -120,7 +124,11 @@ impl Scratch {
         if self.n_msgs != 0 || !self.coalesces() || n < 2 || n > self.room() {
             return 0;
         }
-        self.reserve_iov(n);
+        // The chunk's first messages: within the copy reserved for a chunk
+        // (a refusal only means they are pushed one by one).
+        if !self.reserve_iov(n) {
+            return 0;
+        }
         let base = self.iov.len();
         // Written into reserved space, the length set once (`Vec::push`
         // here measured ~7 more instructions per message, callgrind).

@@ -88,7 +88,7 @@ mod tests {
         let mut s = Scratch::default();
         s.begin_with(GsoPolicy::UDP);
         let d = s.push_addr(addr(9));
-        let (off, _) = s.control.push_cmsg(libc::SOL_SOCKET, 1, 4);
+        let (off, _) = s.control.push_cmsg(libc::SOL_SOCKET, 1, 4).expect("memory");
         let v = [iov(0x10, 5), iov(0x20, 7), iov(0x30, 7)];
         // SAFETY: `v` outlives the plan.
         unsafe {
