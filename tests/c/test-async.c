@@ -479,11 +479,9 @@ closed_waiting (gboolean new_full)
   g_assert_cmpuint (gt_drain (e), ==, c_filled);
   g_assert_cmpuint (gt_drain (c), ==, 0);
   g_assert_cmpuint (drained + gt_drain (b), ==, filled);
-  g_object_unref (a);
-  g_object_unref (b);
   g_object_unref (c);
   g_object_unref (e);
-  alarm (0);
+  pair_close (a, b);
 }
 
 static void
@@ -804,20 +802,16 @@ on_chain (GObject *source, GAsyncResult *res, gpointer data)
 static void
 test_chain_from_callbacks (void)
 {
-  test_watchdog_arm (30);
-  GSocket *rx = gt_udp_receiver (G_SOCKET_FAMILY_IPV4);
-  Chain c = { gt_udp_socket (G_SOCKET_FAMILY_IPV4), gt_local_addr (rx), 0, 200, FALSE };
+  Udp u = udp_open (30);
+  Chain c = { u.tx, u.to, 0, 200, FALSE };
   GBytes *d = seq_bytes (0, 64);
   gsend_socket_send_datagrams_async (c.tx, c.to, &d, 1, 0, G_PRIORITY_DEFAULT, NULL, on_chain, &c);
   g_bytes_unref (d);
   while (c.next < c.total)
     g_main_context_iteration (NULL, TRUE);
   g_assert_false (c.bad);
-  expect_in_order (rx, c.total);
-  g_object_unref (c.to);
-  g_object_unref (c.tx);
-  g_object_unref (rx);
-  alarm (0);
+  expect_in_order (u.rx, c.total);
+  udp_close (&u);
 }
 
 /* Calls with different flags go out one group after the other, in call
